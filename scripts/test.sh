@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The project's one test command: README.md names it and .ci/run runs it.
+# Formatting, lints, every test target (unit, integration, benches in test
+# mode, examples), the doctests, and the docs, all warnings as errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+for tool in cargo rustfmt cargo-clippy rustdoc; do
+    command -v "$tool" >/dev/null || { echo "error: $tool is not installed (rustup component add rustfmt clippy)" >&2; exit 1; }
+done
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "cargo test: unit, integration, examples, benches in test mode"
+cargo test --workspace --all-targets --locked
+
+step "cargo test: doctests"
+cargo test --workspace --doc --locked
+
+step "examples run"
+cargo run --quiet --locked --example secrets >/dev/null
