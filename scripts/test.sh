@@ -15,16 +15,16 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "cargo doc (warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked --quiet
 
 step "cargo test: unit, integration, examples, benches in test mode"
-cargo test --workspace --all-targets --locked
+cargo test --workspace --all-targets --all-features --locked
 
 step "cargo test: doctests"
-cargo test --workspace --doc --locked
+cargo test --workspace --doc --all-features --locked
 
 step "examples run"
 cargo run --quiet --locked --example secrets >/dev/null

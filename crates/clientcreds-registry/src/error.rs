@@ -1,0 +1,123 @@
+//! The registry's error type.
+
+use clientcreds_store::StoreError;
+
+/// Why a presented client id and secret were refused. Callers outside the
+/// server must see one answer for all of these (`invalid_client`); the
+/// reason is for the activity log and the host's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// No client has this id (or the id is malformed).
+    #[error("unknown client")]
+    UnknownClient,
+    /// The secret is wrong, malformed, or names no secret of this client.
+    #[error("bad secret")]
+    BadSecret,
+    /// The client is inactive.
+    #[error("client inactive")]
+    Inactive,
+    /// The client or the secret is revoked.
+    #[error("client revoked")]
+    Revoked,
+    /// The secret is past its lifetime.
+    #[error("secret expired")]
+    Expired,
+    /// The client or secret was rotated out and its grace window is over.
+    #[error("rotation grace window ended")]
+    GraceEnded,
+}
+
+impl AuthFailure {
+    /// A short, stable code for logs: `unknown_client`, `bad_secret`, ...
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::UnknownClient => "unknown_client",
+            Self::BadSecret => "bad_secret",
+            Self::Inactive => "inactive",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::GraceEnded => "grace_ended",
+        }
+    }
+}
+
+/// Everything a registry operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No such client in this tenant, or the actor may not see it: the two
+    /// are deliberately indistinguishable.
+    #[error("client not found")]
+    NotFound,
+    /// Bad input; `field` names the field.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The offending field (`name`, `scopes`, `grace`, ...).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The client is revoked, which is terminal: it cannot be reactivated,
+    /// rotated, or have its grace window ended.
+    #[error("client is revoked")]
+    Revoked,
+    /// The client was already replaced by a rotation; act on its successor.
+    #[error("client was already replaced by {replaced_by}")]
+    AlreadyReplaced {
+        /// The successor's client id.
+        replaced_by: String,
+    },
+    /// `end_grace` on a client with no open grace window.
+    #[error("client has no open rotation grace window")]
+    NoGraceWindow,
+    /// The client kept changing underneath this operation (retries exhausted),
+    /// or an expected version did not match.
+    #[error("client was changed concurrently; retry")]
+    Conflict,
+    /// Authentication refused the credentials.
+    #[error("authentication failed: {0}")]
+    Authentication(AuthFailure),
+    /// Generating or hashing a secret failed (random source, hash
+    /// configuration such as an unknown pepper key id).
+    #[error("credential processing failed: {0}")]
+    Credential(#[from] clientcreds_secret::Error),
+    /// The store failed.
+    #[error("store failed: {0}")]
+    Store(#[source] StoreError),
+}
+
+impl Error {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// A short code for the audit trail's `Refused` outcome.
+    pub(crate) fn audit_code(&self) -> String {
+        match self {
+            Self::NotFound => "not_found".into(),
+            Self::Invalid { field, .. } => format!("invalid:{field}"),
+            Self::Revoked => "revoked".into(),
+            Self::AlreadyReplaced { .. } => "already_replaced".into(),
+            Self::NoGraceWindow => "no_grace_window".into(),
+            Self::Conflict => "conflict".into(),
+            Self::Authentication(f) => f.code().into(),
+            Self::Credential(_) => "credential_error".into(),
+            Self::Store(_) => "store_error".into(),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => Self::Conflict,
+            StoreError::NotFound => Self::NotFound,
+            other => Self::Store(other),
+        }
+    }
+}

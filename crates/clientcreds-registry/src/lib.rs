@@ -1,0 +1,65 @@
+//! The OAuth client registry of clientcreds.
+//!
+//! [`Registry`] is everything an administrator does to an OAuth client, and
+//! the check a client's credentials pass before a token is minted:
+//!
+//! | call | what it does |
+//! |---|---|
+//! | [`Registry::create`] | a client and its first secret; the plaintext is returned once |
+//! | [`Registry::get`], [`Registry::list`] | read; list filters by effective status, owner, and a case-insensitive search on name or id, with stable keyset pages |
+//! | [`Registry::update`] | name, description, scopes, audiences, extra claims, token lifetime, active ⇄ inactive |
+//! | [`Registry::rotate`] | a new secret (same id) or a new client, the old one alive for a grace window |
+//! | [`Registry::end_grace`] | close that window now |
+//! | [`Registry::revoke`] | terminal: never reactivated or rotated |
+//! | [`Registry::delete`] | gone; the audit trail remains |
+//! | [`Registry::authenticate`] | one hash per attempt, equal cost for unknown ids, typed reasons |
+//!
+//! Every call names an [`Actor`]; every change is committed with its audit
+//! record; every instant comes from an injected [`Clock`].
+//!
+//! # Configuring the reference products
+//!
+//! ```
+//! use clientcreds_registry::{Policy, RotationMode};
+//! use time::Duration;
+//!
+//! // A: rotation issues a new client id + secret; the old client keeps
+//! //    minting for 7 days unless "revoke now" (end_grace) closes it early.
+//! let a = Policy::default().with_prefix("velgent_").with_rotation(RotationMode::ReplaceClient, Duration::days(7));
+//! // C: 30-minute tokens; roles travel as an extra claim set per client
+//! //    (`NewClient::with_claim("roles", ClaimValue::List(..))`).
+//! let c = Policy::default().with_token_lifetime(Duration::minutes(30));
+//! // E: secrets expire after 180 days; rotation keeps the client id and the
+//! //    old secret dies at once.
+//! let e = Policy::default()
+//!     .with_secret_lifetime(Some(Duration::days(180)))
+//!     .with_rotation(RotationMode::ReplaceSecret, Duration::ZERO);
+//! # let _ = (a, c, e);
+//! ```
+//!
+//! Products B and D (scoped tokens, delete revokes live tokens) are token
+//! and verification settings; the registry holds their scopes and supports
+//! delete.
+
+#![forbid(unsafe_code)]
+
+mod actor;
+mod clock;
+mod error;
+mod input;
+mod policy;
+mod registry;
+mod validate;
+mod view;
+
+pub use actor::Actor;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{AuthFailure, Error};
+pub use input::{ClientUpdate, ListQuery, NewClient, RotateOptions};
+pub use policy::{Policy, RotationMode, SecretLifetime};
+pub use registry::{MAX_PAGE_SIZE, Registry};
+pub use validate::{
+    MAX_DESCRIPTION_CHARS, MAX_LIST_ITEMS, MAX_NAME_CHARS, MAX_TOKEN_LIFETIME_SECS,
+    MIN_TOKEN_LIFETIME_SECS,
+};
+pub use view::{AuthenticatedClient, ClientList, ClientView, Credentials, Issued, SecretView};

@@ -1,0 +1,122 @@
+//! Registry-wide policy: prefixes, lifetimes, rotation.
+
+use time::Duration;
+
+/// How a rotation replaces a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationMode {
+    /// Keep the client id, issue a new secret; the old secret stays valid
+    /// for the grace window (zero: it dies at once, as product E does).
+    ReplaceSecret,
+    /// Issue a new client id and secret; the old client keeps minting until
+    /// the grace window ends (product A: seven days).
+    ReplaceClient,
+}
+
+/// A secret's lifetime, as asked for at creation or rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecretLifetime {
+    /// The policy's [`Policy::secret_lifetime`].
+    #[default]
+    PolicyDefault,
+    /// No expiry (refused when the policy sets a maximum).
+    Never,
+    /// Expires this long after issue.
+    After(Duration),
+}
+
+/// The rules a [`Registry`](crate::Registry) applies. Every field has a
+/// documented default; the reference products are each a few assignments
+/// away (see the crate docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Policy {
+    /// Prefix of client ids and secrets, e.g. `acme_` (default `cc_`).
+    pub prefix: String,
+    /// Lifetime of new secrets (default `None`: no expiry; product E: 180 days).
+    pub secret_lifetime: Option<Duration>,
+    /// Longest lifetime a caller may ask for (default `None`: no limit).
+    /// When set, "never expires" is refused.
+    pub max_secret_lifetime: Option<Duration>,
+    /// Rotation mode when the call does not say (default
+    /// [`RotationMode::ReplaceSecret`]).
+    pub rotation: RotationMode,
+    /// Grace window when the call does not say (default 7 days).
+    pub grace: Duration,
+    /// Longest grace window a call may ask for (default 30 days).
+    pub max_grace: Duration,
+    /// Access-token lifetime when the client does not override it
+    /// (default 3600 s).
+    pub token_lifetime: Duration,
+    /// Last-used times are written at most this often per secret (default
+    /// 60 s), so hot clients do not turn every token into a write.
+    pub last_used_interval: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            prefix: "cc_".to_owned(),
+            secret_lifetime: None,
+            max_secret_lifetime: None,
+            rotation: RotationMode::ReplaceSecret,
+            grace: Duration::days(7),
+            max_grace: Duration::days(30),
+            token_lifetime: Duration::hours(1),
+            last_used_interval: Duration::seconds(60),
+        }
+    }
+}
+
+impl Policy {
+    /// Sets [`Policy::prefix`].
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets [`Policy::secret_lifetime`].
+    #[must_use]
+    pub fn with_secret_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.secret_lifetime = lifetime;
+        self
+    }
+
+    /// Sets [`Policy::max_secret_lifetime`].
+    #[must_use]
+    pub fn with_max_secret_lifetime(mut self, max: Option<Duration>) -> Self {
+        self.max_secret_lifetime = max;
+        self
+    }
+
+    /// Sets [`Policy::rotation`] and [`Policy::grace`].
+    #[must_use]
+    pub fn with_rotation(mut self, mode: RotationMode, grace: Duration) -> Self {
+        self.rotation = mode;
+        self.grace = grace;
+        self
+    }
+
+    /// Sets [`Policy::max_grace`].
+    #[must_use]
+    pub fn with_max_grace(mut self, max: Duration) -> Self {
+        self.max_grace = max;
+        self
+    }
+
+    /// Sets [`Policy::token_lifetime`].
+    #[must_use]
+    pub fn with_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Sets [`Policy::last_used_interval`].
+    #[must_use]
+    pub fn with_last_used_interval(mut self, interval: Duration) -> Self {
+        self.last_used_interval = interval;
+        self
+    }
+}

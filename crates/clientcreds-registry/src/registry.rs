@@ -1,0 +1,1006 @@
+//! The registry: every administrative operation, and authentication.
+
+use std::fmt;
+use std::sync::Arc;
+
+use clientcreds_secret::{CredentialFormat, IssuedSecret, Secret, SecretHasher, Verification};
+use clientcreds_store::{
+    AuditAction, AuditEvent, AuditOutcome, AuditQuery, AuditRecord, ClientQuery, ClientRecord,
+    ClientStatus, Commit, Cursor, SecretRecord, SecretState, SecretUse, Store, StoreError,
+    TenantId, Write,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::view::{AuthenticatedClient, ClientList, ClientView, Credentials, Issued};
+use crate::{
+    Actor, AuthFailure, ClientUpdate, Clock, Error, ListQuery, NewClient, Policy, RotateOptions,
+    RotationMode, SecretLifetime, SystemClock, validate,
+};
+
+/// How often a lifecycle change is re-planned after losing a race to a
+/// concurrent change of the same client.
+const MAX_ATTEMPTS: usize = 32;
+/// Largest page a listing may ask for.
+pub const MAX_PAGE_SIZE: usize = 500;
+
+/// The OAuth client registry: create, read, list, update, rotate, end a
+/// grace window, revoke, delete, and authenticate.
+///
+/// Every administrative call names an [`Actor`] and a tenant; a tenant
+/// administrator acting on another tenant sees [`Error::NotFound`], exactly
+/// as for a client that does not exist. Every change is committed together
+/// with its audit record, after re-reading the client and re-checking the
+/// rules, so concurrent changes serialize without lost updates.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use clientcreds_registry::{Actor, NewClient, Policy, Registry, RotateOptions};
+/// use clientcreds_secret::{PepperKey, SecretHasher};
+/// use clientcreds_store::{MemoryStore, TenantId};
+///
+/// let hasher = SecretHasher::hmac_sha256(PepperKey::new("k1", &[7; 32])?)?;
+/// let registry = Registry::new(Arc::new(MemoryStore::new()), hasher, Policy::default().with_prefix("acme_"))?;
+/// let tenant = TenantId::new("tenant-1")?;
+/// let admin = Actor::tenant_admin(tenant.clone(), "alice");
+///
+/// let issued = registry.create(&admin, &tenant, NewClient::named("billing-sync").with_scopes(["invoices:read"])).await?;
+/// let creds = &issued.credentials;
+/// let client = registry.authenticate(&creds.client_id, &creds.client_secret).await?;
+/// assert_eq!(client.scopes, ["invoices:read"]);
+///
+/// let rotated = registry.rotate(&admin, &tenant, &creds.client_id, RotateOptions::default()).await?;
+/// // Within the grace window both secrets work.
+/// registry.authenticate(&creds.client_id, &creds.client_secret).await?;
+/// registry.authenticate(&rotated.credentials.client_id, &rotated.credentials.client_secret).await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct Registry {
+    store: Arc<dyn Store>,
+    hasher: SecretHasher,
+    format: CredentialFormat,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("store", &self.store)
+            .field("hasher", &self.hasher)
+            .field("clock", &self.clock)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+/// What a lifecycle plan decided: the writes, their audit action and
+/// detail, and what the caller gets back once they are committed.
+struct Planned<T> {
+    action: AuditAction,
+    writes: Vec<Write>,
+    detail: Option<String>,
+    output: T,
+}
+
+impl Registry {
+    /// A registry on `store`, hashing with `hasher`, under `policy`, reading
+    /// the system clock.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the policy field that is out of range
+    /// (`prefix`, `grace`, `max_grace`, `token_lifetime`, ...).
+    pub fn new(store: Arc<dyn Store>, hasher: SecretHasher, policy: Policy) -> Result<Self, Error> {
+        let format = CredentialFormat::new(&policy.prefix)
+            .map_err(|e| Error::invalid("prefix", e.to_string()))?;
+        check_policy(&policy)?;
+        Ok(Self {
+            store,
+            hasher,
+            format,
+            clock: Arc::new(SystemClock),
+            policy,
+        })
+    }
+
+    /// Replaces the clock (tests use a [`ManualClock`](crate::ManualClock)).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The policy in force.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Creates a client with its first secret. The returned credentials are
+    /// the only time the secret exists in plaintext.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the actor may not act on `tenant`;
+    /// [`Error::Invalid`] naming the bad field; [`Error::Store`].
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        new: NewClient,
+    ) -> Result<Issued, Error> {
+        self.authorize(actor, tenant, None, AuditAction::Create)
+            .await?;
+        let now = self.now();
+        let record = match self.new_record(actor, tenant, &new, now) {
+            Ok(record) => record,
+            Err(e) => {
+                return self
+                    .refuse(actor, tenant, None, AuditAction::Create, e)
+                    .await;
+            }
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            let client_id = self.format.generate_client_id()?.into_string();
+            let (secret, issued) = self.issue_secret(new.secret_lifetime, now, "initial")?;
+            let mut record = record.clone();
+            record.client_id.clone_from(&client_id);
+            record.secrets.push(secret);
+            let event = self.event(
+                actor,
+                tenant,
+                Some(&client_id),
+                AuditAction::Create,
+                AuditOutcome::Success,
+                Some(format!("secret_id={}", issued.secret_id())),
+                now,
+            );
+            match self
+                .store
+                .commit(Commit::new(event).with(Write::Insert(record.clone())))
+                .await
+            {
+                Ok(()) => {
+                    record.version = 1;
+                    return Ok(Issued {
+                        client: ClientView::of(&record, now),
+                        credentials: credentials(client_id, issued),
+                    });
+                }
+                // A 119-bit collision: draw again.
+                Err(StoreError::Duplicate) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    /// One client.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if absent or not visible to the actor; [`Error::Store`].
+    pub async fn get(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: &str,
+    ) -> Result<ClientView, Error> {
+        self.authorize(actor, tenant, Some(client_id), AuditAction::Read)
+            .await?;
+        let record = self
+            .store
+            .client(tenant, client_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(ClientView::of(&record, self.now()))
+    }
+
+    /// One page of a tenant's clients, filtered and searched.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the actor may not see the tenant;
+    /// [`Error::Invalid`] for a bad `limit` or `cursor`; [`Error::Store`].
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        query: ListQuery,
+    ) -> Result<ClientList, Error> {
+        self.authorize(actor, tenant, None, AuditAction::Read)
+            .await?;
+        if !(1..=MAX_PAGE_SIZE).contains(&query.limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be 1 to {MAX_PAGE_SIZE}"),
+            ));
+        }
+        let now = self.now();
+        let store_query = ClientQuery {
+            tenant: tenant.clone(),
+            now,
+            status: query.status,
+            search: query.search.filter(|s| !s.is_empty()),
+            owner: query.owner,
+            limit: query.limit,
+            after: query.cursor.map(Cursor::from_text),
+        };
+        let page = self.store.list(&store_query).await.map_err(|e| match e {
+            StoreError::InvalidCursor => Error::invalid("cursor", "not a cursor from this listing"),
+            other => other.into(),
+        })?;
+        Ok(ClientList {
+            clients: page
+                .clients
+                .iter()
+                .map(|r| ClientView::of(r, now))
+                .collect(),
+            next_cursor: page.next.map(|c| c.as_str().to_owned()),
+        })
+    }
+
+    /// Changes name, description, scopes, audiences, claims, token
+    /// lifetime, or status (active ⇄ inactive).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Invalid`]; [`Error::Revoked`] (a revoked
+    /// client is never changed again); [`Error::Conflict`] when
+    /// `expected_version` no longer matches; [`Error::Store`].
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: &str,
+        update: ClientUpdate,
+    ) -> Result<ClientView, Error> {
+        self.authorize(actor, tenant, Some(client_id), AuditAction::Update)
+            .await?;
+        let checked = match check_update(&update) {
+            Ok(checked) => checked,
+            Err(e) => {
+                return self
+                    .refuse(actor, tenant, Some(client_id), AuditAction::Update, e)
+                    .await;
+            }
+        };
+        self.change(
+            actor,
+            tenant,
+            client_id,
+            AuditAction::Update,
+            update.expected_version,
+            |record, now| {
+                if record.status == ClientStatus::Revoked {
+                    return Err(Error::Revoked);
+                }
+                let mut next = record.clone();
+                if let Some(name) = &checked.name {
+                    next.name.clone_from(name);
+                }
+                if let Some(description) = &checked.description {
+                    next.description.clone_from(description);
+                }
+                if let Some(scopes) = &checked.scopes {
+                    next.scopes.clone_from(scopes);
+                }
+                if let Some(audiences) = &checked.audiences {
+                    next.audiences.clone_from(audiences);
+                }
+                if let Some(claims) = &checked.extra_claims {
+                    next.extra_claims.clone_from(claims);
+                }
+                if let Some(lifetime) = checked.token_lifetime_secs {
+                    next.token_lifetime_secs = lifetime;
+                }
+                let action = match checked.status {
+                    Some(status) if status != record.status => {
+                        next.status = status;
+                        if status == ClientStatus::Inactive {
+                            AuditAction::Deactivate
+                        } else {
+                            AuditAction::Reactivate
+                        }
+                    }
+                    _ => AuditAction::Update,
+                };
+                next.updated_at = now;
+                Ok(self.planned_update(record, next, action, None, now))
+            },
+        )
+        .await
+    }
+
+    /// Rotates: a new secret for the same client, or a whole new client,
+    /// with the old credential kept alive for a grace window.
+    ///
+    /// With [`RotationMode::ReplaceSecret`], every secret still usable gets
+    /// the window (never lengthened if it already had a shorter one), and
+    /// secrets that can no longer authenticate are pruned from the record,
+    /// so a client holds at most the secrets of its open windows plus the
+    /// new one. With [`RotationMode::ReplaceClient`], the successor copies
+    /// the client's settings and status (an inactive client's successor is
+    /// inactive too) and the old client points at it through `replaced_by`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Revoked`]; [`Error::AlreadyReplaced`]
+    /// (rotate the successor instead); [`Error::Invalid`] for a grace window
+    /// over the policy's maximum or a bad lifetime; [`Error::Store`].
+    pub async fn rotate(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: &str,
+        options: RotateOptions,
+    ) -> Result<Issued, Error> {
+        self.authorize(actor, tenant, Some(client_id), AuditAction::Rotate)
+            .await?;
+        let mode = options.mode.unwrap_or(self.policy.rotation);
+        let grace = options.grace.unwrap_or(self.policy.grace);
+        if grace.is_negative() || grace > self.policy.max_grace {
+            let e = Error::invalid(
+                "grace",
+                format!(
+                    "must be between 0 and {} seconds",
+                    self.policy.max_grace.whole_seconds()
+                ),
+            );
+            return self
+                .refuse(actor, tenant, Some(client_id), AuditAction::Rotate, e)
+                .await;
+        }
+        self.change(
+            actor,
+            tenant,
+            client_id,
+            AuditAction::Rotate,
+            None,
+            |record, now| {
+                if record.status == ClientStatus::Revoked {
+                    return Err(Error::Revoked);
+                }
+                if let Some(successor) = &record.replaced_by {
+                    return Err(Error::AlreadyReplaced {
+                        replaced_by: successor.clone(),
+                    });
+                }
+                let grace_end = add(now, grace, "grace")?;
+                let (secret, issued) =
+                    self.issue_secret(options.secret_lifetime, now, "rotation")?;
+                match mode {
+                    RotationMode::ReplaceSecret => {
+                        let mut next = record.clone();
+                        next.secrets.retain(|s| s.state(now).is_usable());
+                        for old in &mut next.secrets {
+                            old.grace_until =
+                                Some(old.grace_until.map_or(grace_end, |g| g.min(grace_end)));
+                        }
+                        let detail = Some(format!(
+                            "mode=replace_secret secret_id={} grace_seconds={}",
+                            issued.secret_id(),
+                            grace.whole_seconds()
+                        ));
+                        next.secrets.push(secret);
+                        next.updated_at = now;
+                        let planned =
+                            self.planned_update(record, next, AuditAction::Rotate, detail, now);
+                        let client = planned.output;
+                        Ok(Planned {
+                            action: planned.action,
+                            writes: planned.writes,
+                            detail: planned.detail,
+                            output: Issued {
+                                client,
+                                credentials: credentials(record.client_id.clone(), issued),
+                            },
+                        })
+                    }
+                    RotationMode::ReplaceClient => {
+                        let successor_id = self.format.generate_client_id()?.into_string();
+                        let mut successor = record.clone();
+                        successor.client_id.clone_from(&successor_id);
+                        successor.created_by = actor.user_id().to_owned();
+                        successor.created_at = now;
+                        successor.updated_at = now;
+                        successor.last_used_at = None;
+                        successor.grace_until = None;
+                        successor.replaced_by = None;
+                        successor.version = 1;
+                        successor.secrets = vec![secret];
+                        let mut old = record.clone();
+                        old.grace_until = Some(grace_end);
+                        old.replaced_by = Some(successor_id.clone());
+                        old.updated_at = now;
+                        let detail = Some(format!(
+                            "mode=replace_client replaced_by={successor_id} grace_seconds={}",
+                            grace.whole_seconds()
+                        ));
+                        Ok(Planned {
+                            action: AuditAction::Rotate,
+                            writes: vec![
+                                Write::Update {
+                                    expected_version: record.version,
+                                    record: old,
+                                },
+                                Write::Insert(successor.clone()),
+                            ],
+                            detail,
+                            output: Issued {
+                                client: ClientView::of(&successor, now),
+                                credentials: credentials(successor_id, issued),
+                            },
+                        })
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    /// Closes a rotation's grace window now: the rotated-out client, or the
+    /// client's rotated-out secrets, stop authenticating at once.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Revoked`]; [`Error::NoGraceWindow`]
+    /// when nothing is in a grace window; [`Error::Store`].
+    pub async fn end_grace(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: &str,
+    ) -> Result<ClientView, Error> {
+        self.authorize(actor, tenant, Some(client_id), AuditAction::EndGrace)
+            .await?;
+        self.change(
+            actor,
+            tenant,
+            client_id,
+            AuditAction::EndGrace,
+            None,
+            |record, now| {
+                if record.status == ClientStatus::Revoked {
+                    return Err(Error::Revoked);
+                }
+                let mut next = record.clone();
+                let mut closed = 0;
+                // Only windows still open: an expired secret stays expired.
+                for secret in &mut next.secrets {
+                    if matches!(secret.state(now), SecretState::Expiring { .. }) {
+                        secret.grace_until = Some(now);
+                        closed += 1;
+                    }
+                }
+                if next.grace_until.is_some_and(|g| g > now) {
+                    next.grace_until = Some(now);
+                    closed += 1;
+                }
+                if closed == 0 {
+                    return Err(Error::NoGraceWindow);
+                }
+                next.updated_at = now;
+                Ok(self.planned_update(record, next, AuditAction::EndGrace, None, now))
+            },
+        )
+        .await
+    }
+
+    /// Revokes a client and all its secrets, for good.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Revoked`] if already revoked; [`Error::Store`].
+    pub async fn revoke(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: &str,
+    ) -> Result<ClientView, Error> {
+        self.authorize(actor, tenant, Some(client_id), AuditAction::Revoke)
+            .await?;
+        self.change(
+            actor,
+            tenant,
+            client_id,
+            AuditAction::Revoke,
+            None,
+            |record, now| {
+                if record.status == ClientStatus::Revoked {
+                    return Err(Error::Revoked);
+                }
+                let mut next = record.clone();
+                next.status = ClientStatus::Revoked;
+                for secret in &mut next.secrets {
+                    secret.revoked_at.get_or_insert(now);
+                }
+                next.updated_at = now;
+                Ok(self.planned_update(record, next, AuditAction::Revoke, None, now))
+            },
+        )
+        .await
+    }
+
+    /// Deletes a client and its secrets. Its audit records remain.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Store`].
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: &str,
+    ) -> Result<(), Error> {
+        self.authorize(actor, tenant, Some(client_id), AuditAction::Delete)
+            .await?;
+        self.change(
+            actor,
+            tenant,
+            client_id,
+            AuditAction::Delete,
+            None,
+            |record, _| {
+                Ok(Planned {
+                    action: AuditAction::Delete,
+                    writes: vec![Write::Delete {
+                        client_id: record.client_id.clone(),
+                        expected_version: record.version,
+                    }],
+                    detail: None,
+                    output: (),
+                })
+            },
+        )
+        .await
+    }
+
+    /// A tenant's audit trail, oldest first, after `after_seq`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the actor may not see the tenant;
+    /// [`Error::Invalid`] for a bad `limit`; [`Error::Store`].
+    pub async fn audit(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: Option<&str>,
+        after_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, Error> {
+        self.authorize(actor, tenant, client_id, AuditAction::Read)
+            .await?;
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be 1 to {MAX_PAGE_SIZE}"),
+            ));
+        }
+        let query = AuditQuery {
+            tenant: tenant.clone(),
+            client_id: client_id.map(str::to_owned),
+            after_seq,
+            limit,
+        };
+        Ok(self.store.audit(&query).await?)
+    }
+
+    /// Checks a presented client id and secret.
+    ///
+    /// The secret's text names its record, so exactly one hash is checked;
+    /// an unknown client or secret id costs the same dummy check, so timing
+    /// does not tell whether a client exists. Malformed text is refused
+    /// before any lookup. The client's state is judged only after the
+    /// secret matched. On success, an outdated hash is replaced and the
+    /// last-used times are written (at most once per
+    /// [`Policy::last_used_interval`]); that write is advisory and its
+    /// failure never fails the authentication.
+    ///
+    /// # Errors
+    /// [`Error::Authentication`] with the reason; [`Error::Credential`] when
+    /// the stored hash cannot be checked (e.g. its pepper is not
+    /// configured); [`Error::Store`].
+    pub async fn authenticate(
+        &self,
+        client_id: &str,
+        secret: &Secret,
+    ) -> Result<AuthenticatedClient, Error> {
+        let deny = |failure| Err(Error::Authentication(failure));
+        if self.format.parse_client_id(client_id).is_err() {
+            return deny(AuthFailure::UnknownClient);
+        }
+        let Ok(secret_id) = self.format.parse_secret(secret) else {
+            return deny(AuthFailure::BadSecret);
+        };
+        let Some(record) = self.store.client_for_authentication(client_id).await? else {
+            let _ = self.hasher.verify_dummy(secret);
+            return deny(AuthFailure::UnknownClient);
+        };
+        let Some(stored) = record.secret(secret_id.as_str()) else {
+            let _ = self.hasher.verify_dummy(secret);
+            return deny(AuthFailure::BadSecret);
+        };
+        let verdict = self.hasher.verify(secret, &stored.hash)?;
+        if !verdict.is_valid() {
+            return deny(AuthFailure::BadSecret);
+        }
+        let now = self.now();
+        match record.status {
+            ClientStatus::Revoked => return deny(AuthFailure::Revoked),
+            ClientStatus::Inactive => return deny(AuthFailure::Inactive),
+            ClientStatus::Active => {}
+        }
+        if record.grace_until.is_some_and(|g| g <= now) {
+            return deny(AuthFailure::GraceEnded);
+        }
+        match stored.state(now) {
+            SecretState::Active | SecretState::Expiring { .. } => {}
+            SecretState::GraceEnded => return deny(AuthFailure::GraceEnded),
+            SecretState::Expired => return deny(AuthFailure::Expired),
+            SecretState::Revoked => return deny(AuthFailure::Revoked),
+        }
+        self.record_use(&record, stored, secret, verdict, now).await;
+        Ok(AuthenticatedClient {
+            tenant: record.tenant.clone(),
+            client_id: record.client_id.clone(),
+            secret_id: stored.secret_id.clone(),
+            scopes: record.scopes.clone(),
+            audiences: record.audiences.clone(),
+            extra_claims: record.extra_claims.clone(),
+            token_lifetime: record
+                .token_lifetime_secs
+                .map_or(self.policy.token_lifetime, |s| {
+                    Duration::seconds(i64::from(s))
+                }),
+        })
+    }
+
+    /// The advisory write after a successful authentication.
+    async fn record_use(
+        &self,
+        record: &ClientRecord,
+        stored: &SecretRecord,
+        secret: &Secret,
+        verdict: Verification,
+        now: OffsetDateTime,
+    ) {
+        let rehash = if verdict == Verification::ValidNeedsRehash {
+            self.hasher.hash(secret).ok()
+        } else {
+            None
+        };
+        let due = stored
+            .last_used_at
+            .is_none_or(|last| now - last >= self.policy.last_used_interval);
+        if rehash.is_none() && !due {
+            return;
+        }
+        let usage = SecretUse {
+            tenant: record.tenant.clone(),
+            client_id: record.client_id.clone(),
+            secret_id: stored.secret_id.clone(),
+            at: now,
+            rehash,
+        };
+        // Advisory: a failure here must not fail the caller's token.
+        let _ = self.store.record_use(&usage).await;
+    }
+
+    /// Re-reads, re-plans and commits until the commit wins or the plan
+    /// refuses.
+    async fn change<T>(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: &str,
+        action: AuditAction,
+        expected_version: Option<u64>,
+        plan: impl Fn(&ClientRecord, OffsetDateTime) -> Result<Planned<T>, Error>,
+    ) -> Result<T, Error> {
+        for _ in 0..MAX_ATTEMPTS {
+            let now = self.now();
+            let Some(record) = self.store.client(tenant, client_id).await? else {
+                return self
+                    .refuse(actor, tenant, Some(client_id), action, Error::NotFound)
+                    .await;
+            };
+            if expected_version.is_some_and(|v| v != record.version) {
+                return self
+                    .refuse(actor, tenant, Some(client_id), action, Error::Conflict)
+                    .await;
+            }
+            let planned = match plan(&record, now) {
+                Ok(planned) => planned,
+                Err(e) => return self.refuse(actor, tenant, Some(client_id), action, e).await,
+            };
+            let event = self.event(
+                actor,
+                tenant,
+                Some(client_id),
+                planned.action,
+                AuditOutcome::Success,
+                planned.detail,
+                now,
+            );
+            let commit = planned
+                .writes
+                .into_iter()
+                .fold(Commit::new(event), Commit::with);
+            match self.store.commit(commit).await {
+                Ok(()) => return Ok(planned.output),
+                Err(StoreError::Conflict) if expected_version.is_none() => {}
+                Err(e) => {
+                    return self
+                        .refuse(actor, tenant, Some(client_id), action, e.into())
+                        .await;
+                }
+            }
+        }
+        self.refuse(actor, tenant, Some(client_id), action, Error::Conflict)
+            .await
+    }
+
+    /// The clock's instant, truncated to the microsecond: the precision
+    /// every store keeps (see `clientcreds_store`).
+    fn now(&self) -> OffsetDateTime {
+        let now = self.clock.now();
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now)
+    }
+
+    fn planned_update(
+        &self,
+        record: &ClientRecord,
+        mut next: ClientRecord,
+        action: AuditAction,
+        detail: Option<String>,
+        now: OffsetDateTime,
+    ) -> Planned<ClientView> {
+        let write = Write::Update {
+            expected_version: record.version,
+            record: next.clone(),
+        };
+        next.version = record.version + 1;
+        Planned {
+            action,
+            writes: vec![write],
+            detail,
+            output: ClientView::of(&next, now),
+        }
+    }
+
+    fn new_record(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        new: &NewClient,
+        now: OffsetDateTime,
+    ) -> Result<ClientRecord, Error> {
+        // Checked here so that a bad lifetime is refused before any write.
+        self.secret_expiry(new.secret_lifetime, now)?;
+        Ok(ClientRecord {
+            tenant: tenant.clone(),
+            client_id: String::new(),
+            name: validate::name(&new.name)?,
+            description: validate::description(&new.description)?,
+            owner: validate::owner(new.owner.as_deref())?,
+            created_by: actor.user_id().to_owned(),
+            scopes: validate::scopes(&new.scopes)?,
+            audiences: validate::audiences(&new.audiences)?,
+            extra_claims: validate::extra_claims(&new.extra_claims)?,
+            token_lifetime_secs: validate::token_lifetime(new.token_lifetime_secs)?,
+            status: ClientStatus::Active,
+            grace_until: None,
+            replaced_by: None,
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+            version: 1,
+            secrets: Vec::new(),
+        })
+    }
+
+    fn issue_secret(
+        &self,
+        lifetime: SecretLifetime,
+        now: OffsetDateTime,
+        label: &str,
+    ) -> Result<(SecretRecord, IssuedSecret), Error> {
+        let expires_at = self.secret_expiry(lifetime, now)?;
+        let issued = self.format.generate_secret()?;
+        let record = SecretRecord {
+            secret_id: issued.secret_id().as_str().to_owned(),
+            hash: self.hasher.hash(issued.secret())?,
+            display_prefix: issued.display_prefix().to_owned(),
+            label: label.to_owned(),
+            created_at: now,
+            expires_at,
+            grace_until: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        Ok((record, issued))
+    }
+
+    fn secret_expiry(
+        &self,
+        lifetime: SecretLifetime,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, Error> {
+        let lifetime = match lifetime {
+            SecretLifetime::PolicyDefault => self.policy.secret_lifetime,
+            SecretLifetime::Never => None,
+            SecretLifetime::After(d) => Some(d),
+        };
+        match (lifetime, self.policy.max_secret_lifetime) {
+            (Some(d), _) if !d.is_positive() => {
+                Err(Error::invalid("secret_lifetime", "must be positive"))
+            }
+            (Some(d), Some(max)) if d > max => Err(Error::invalid(
+                "secret_lifetime",
+                format!("must be at most {} seconds", max.whole_seconds()),
+            )),
+            (None, Some(_)) => Err(Error::invalid(
+                "secret_lifetime",
+                "the policy requires secrets to expire",
+            )),
+            (Some(d), _) => add(now, d, "secret_lifetime").map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    async fn authorize(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: Option<&str>,
+        action: AuditAction,
+    ) -> Result<(), Error> {
+        if actor.may_access(tenant) {
+            Ok(())
+        } else {
+            self.refuse(actor, tenant, client_id, action, Error::NotFound)
+                .await
+        }
+    }
+
+    /// Records a refused action and returns its error. Reads are recorded
+    /// only when refused for tenancy; a failing audit append does not hide
+    /// the original error.
+    async fn refuse<T>(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: Option<&str>,
+        action: AuditAction,
+        error: Error,
+    ) -> Result<T, Error> {
+        let tenancy = !actor.may_access(tenant);
+        if action != AuditAction::Read || tenancy {
+            let outcome = AuditOutcome::Refused {
+                reason: error.audit_code(),
+            };
+            let event = self.event(actor, tenant, client_id, action, outcome, None, self.now());
+            let _ = self.store.append_audit(event).await;
+        }
+        Err(error)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one audit event has this many parts"
+    )]
+    fn event(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: Option<&str>,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        detail: Option<String>,
+        at: OffsetDateTime,
+    ) -> AuditEvent {
+        AuditEvent {
+            at,
+            actor: actor.audit(),
+            tenant: tenant.clone(),
+            client_id: client_id.map(str::to_owned),
+            action,
+            outcome,
+            detail,
+        }
+    }
+}
+
+fn credentials(client_id: String, issued: IssuedSecret) -> Credentials {
+    let secret_id = issued.secret_id();
+    Credentials {
+        client_id,
+        client_secret: issued.into_secret(),
+        secret_id,
+    }
+}
+
+fn add(now: OffsetDateTime, by: Duration, field: &'static str) -> Result<OffsetDateTime, Error> {
+    now.checked_add(by)
+        .ok_or_else(|| Error::invalid(field, "is out of range"))
+}
+
+fn check_policy(policy: &Policy) -> Result<(), Error> {
+    if policy.max_grace.is_negative() {
+        return Err(Error::invalid("max_grace", "must not be negative"));
+    }
+    if policy.grace.is_negative() || policy.grace > policy.max_grace {
+        return Err(Error::invalid("grace", "must be between 0 and max_grace"));
+    }
+    if policy.secret_lifetime.is_some_and(|d| !d.is_positive())
+        || matches!((policy.secret_lifetime, policy.max_secret_lifetime), (Some(d), Some(max)) if d > max)
+        || (policy.secret_lifetime.is_none() && policy.max_secret_lifetime.is_some())
+    {
+        return Err(Error::invalid(
+            "secret_lifetime",
+            "must be positive and within max_secret_lifetime",
+        ));
+    }
+    let token = policy.token_lifetime.whole_seconds();
+    if !(i64::from(validate::MIN_TOKEN_LIFETIME_SECS)
+        ..=i64::from(validate::MAX_TOKEN_LIFETIME_SECS))
+        .contains(&token)
+    {
+        return Err(Error::invalid(
+            "token_lifetime",
+            "must be 60 to 86400 seconds",
+        ));
+    }
+    if policy.last_used_interval.is_negative() {
+        return Err(Error::invalid("last_used_interval", "must not be negative"));
+    }
+    Ok(())
+}
+
+/// An update with every field checked.
+struct CheckedUpdate {
+    name: Option<String>,
+    description: Option<String>,
+    scopes: Option<Vec<String>>,
+    audiences: Option<Vec<String>>,
+    extra_claims: Option<std::collections::BTreeMap<String, clientcreds_store::ClaimValue>>,
+    token_lifetime_secs: Option<Option<u32>>,
+    status: Option<ClientStatus>,
+}
+
+fn check_update(update: &ClientUpdate) -> Result<CheckedUpdate, Error> {
+    if update.status == Some(ClientStatus::Revoked) {
+        return Err(Error::invalid("status", "use revoke to revoke a client"));
+    }
+    Ok(CheckedUpdate {
+        name: update.name.as_deref().map(validate::name).transpose()?,
+        description: update
+            .description
+            .as_deref()
+            .map(validate::description)
+            .transpose()?,
+        scopes: update.scopes.as_deref().map(validate::scopes).transpose()?,
+        audiences: update
+            .audiences
+            .as_deref()
+            .map(validate::audiences)
+            .transpose()?,
+        extra_claims: update
+            .extra_claims
+            .as_ref()
+            .map(validate::extra_claims)
+            .transpose()?,
+        token_lifetime_secs: update
+            .token_lifetime_secs
+            .map(validate::token_lifetime)
+            .transpose()?,
+        status: update.status,
+    })
+}

@@ -1,0 +1,192 @@
+//! What the registry hands back: public views and one-time credentials.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use clientcreds_secret::{Secret, SecretId};
+use clientcreds_store::{
+    ClaimValue, ClientRecord, EffectiveStatus, SecretRecord, SecretState, TenantId,
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// A client as an administrator sees it: never a secret or a hash, only
+/// display prefixes. Serializes with RFC 7591 names where they exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientView {
+    /// Public id.
+    pub client_id: String,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Name (`client_name`).
+    #[serde(rename = "client_name")]
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Owning user, if any.
+    pub owner: Option<String>,
+    /// Creator.
+    pub created_by: String,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Allowed audiences.
+    pub audiences: Vec<String>,
+    /// Extra token claims.
+    pub extra_claims: BTreeMap<String, ClaimValue>,
+    /// Token lifetime override, seconds.
+    pub token_lifetime_secs: Option<u32>,
+    /// Status at the instant of reading.
+    pub status: EffectiveStatus,
+    /// Successor after a client-replacing rotation.
+    pub replaced_by: Option<String>,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last administrative change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Last successful authentication (advisory, may lag by the policy's interval).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    /// Version for optimistic concurrency (`If-Match`).
+    pub version: u64,
+    /// Its secrets, oldest first.
+    pub secrets: Vec<SecretView>,
+}
+
+/// One secret as an administrator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretView {
+    /// Public secret id.
+    pub secret_id: String,
+    /// Display prefix (`<prefix>secret_<secret id>`).
+    pub display_prefix: String,
+    /// Label.
+    pub label: String,
+    /// Standing at the instant of reading.
+    pub state: SecretState,
+    /// Issued.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// End of lifetime.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// End of rotation grace.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub grace_until: Option<OffsetDateTime>,
+    /// Revoked at.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Last used: answers "is the old secret still in use?".
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl ClientView {
+    pub(crate) fn of(record: &ClientRecord, now: OffsetDateTime) -> Self {
+        Self {
+            client_id: record.client_id.clone(),
+            tenant: record.tenant.clone(),
+            name: record.name.clone(),
+            description: record.description.clone(),
+            owner: record.owner.clone(),
+            created_by: record.created_by.clone(),
+            scopes: record.scopes.clone(),
+            audiences: record.audiences.clone(),
+            extra_claims: record.extra_claims.clone(),
+            token_lifetime_secs: record.token_lifetime_secs,
+            status: record.effective_status(now),
+            replaced_by: record.replaced_by.clone(),
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            last_used_at: record.last_used_at,
+            version: record.version,
+            secrets: record
+                .secrets
+                .iter()
+                .map(|s| SecretView::of(s, now))
+                .collect(),
+        }
+    }
+
+    /// The secret with this id.
+    #[must_use]
+    pub fn secret(&self, secret_id: &str) -> Option<&SecretView> {
+        self.secrets.iter().find(|s| s.secret_id == secret_id)
+    }
+}
+
+impl SecretView {
+    fn of(record: &SecretRecord, now: OffsetDateTime) -> Self {
+        Self {
+            secret_id: record.secret_id.clone(),
+            display_prefix: record.display_prefix.clone(),
+            label: record.label.clone(),
+            state: record.state(now),
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            grace_until: record.grace_until,
+            revoked_at: record.revoked_at,
+            last_used_at: record.last_used_at,
+        }
+    }
+}
+
+/// Credentials shown exactly once, after create or rotate. Not `Clone`,
+/// not `Serialize`; `Debug` redacts the secret.
+pub struct Credentials {
+    /// The client id (public).
+    pub client_id: String,
+    /// The plaintext secret.
+    pub client_secret: Secret,
+    /// The id of the secret's record.
+    pub secret_id: SecretId,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("secret_id", &self.secret_id)
+            .finish()
+    }
+}
+
+/// The result of create and rotate: the client as stored, and the
+/// one-time credentials.
+#[derive(Debug)]
+pub struct Issued {
+    /// The client (after a client-replacing rotation: the new client).
+    pub client: ClientView,
+    /// Show these once, then drop them.
+    pub credentials: Credentials,
+}
+
+/// A page of clients.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientList {
+    /// The clients.
+    pub clients: Vec<ClientView>,
+    /// Pass back as [`ListQuery::cursor`](crate::ListQuery::cursor) for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// A client that proved its credentials, with what a token needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedClient {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Client id.
+    pub client_id: String,
+    /// The secret that was used.
+    pub secret_id: String,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Allowed audiences.
+    pub audiences: Vec<String>,
+    /// Extra claims for its tokens.
+    pub extra_claims: BTreeMap<String, ClaimValue>,
+    /// Token lifetime: the client's override or the policy's.
+    pub token_lifetime: time::Duration,
+}

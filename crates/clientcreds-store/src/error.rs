@@ -1,0 +1,32 @@
+//! The storage error type.
+
+/// What a store can fail with. A caller can always tell a contract outcome
+/// (conflict, not found, duplicate) from an infrastructure failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An update or delete named a version the record no longer has:
+    /// someone else changed it first. Re-read and retry.
+    #[error("the client was changed concurrently (version conflict)")]
+    Conflict,
+    /// The client does not exist in this tenant.
+    #[error("no such client in this tenant")]
+    NotFound,
+    /// An insert used a client id that already exists.
+    #[error("a client with this id already exists")]
+    Duplicate,
+    /// A cursor was not issued by this store for this query.
+    #[error("the page cursor is invalid")]
+    InvalidCursor,
+    /// The backend failed (connection lost, disk full, a constraint the
+    /// contract does not name). Nothing was written.
+    #[error("storage backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl StoreError {
+    /// Wraps a backend's own error.
+    pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(error))
+    }
+}

@@ -1,0 +1,55 @@
+//! The storage contract of clientcreds.
+//!
+//! - [`ClientStore`], [`AuditLog`] and [`ActivityLog`]: object-safe async
+//!   traits, `Send + Sync + Debug`, methods on `&self`, with forwarding
+//!   impls for `&T`, `Box<T>` and `Arc<T>`. [`Store`] is all three; a
+//!   registry holds an `Arc<dyn Store>`.
+//! - A change and its audit record travel as one [`Commit`], which cannot be
+//!   built without its [`AuditEvent`] and is applied atomically: there is no
+//!   way to change a client without recording it. Updates and deletes carry
+//!   the version they read, and a mismatch is [`StoreError::Conflict`] (no
+//!   lost updates).
+//! - [`MemoryStore`]: the embedded default. O(1) lookup by client id, an
+//!   ordered index for stable keyset pages.
+//! - With the `conformance` feature, `conformance::run` checks any store
+//!   against the whole contract in one call, so a host's own database
+//!   adapter can prove itself.
+//!
+//! Every read and write of a client names its tenant, except
+//! [`ClientStore::client_for_authentication`], which serves the one case
+//! where the tenant is not known yet: a caller presenting a client id.
+//!
+//! Times are instants with microsecond precision (what Postgres keeps): a
+//! store must return exactly the instant it was given, whatever the UTC
+//! offset, and callers write nothing finer (the registry truncates its
+//! clock).
+//!
+//! Effective status (expiring, expired) is derived from the clock at read
+//! time by [`ClientRecord::effective_status`] and [`SecretRecord::state`],
+//! the single definition every backend and view uses.
+
+#![forbid(unsafe_code)]
+
+mod contract;
+mod error;
+mod log;
+mod memory;
+mod model;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use contract::{
+    ActivityLog, AuditLog, ClientPage, ClientQuery, ClientStore, Commit, Cursor, SecretUse, Store,
+    Write,
+};
+pub use error::StoreError;
+pub use log::{
+    ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
+    AuditEvent, AuditOutcome, AuditQuery, AuditRecord,
+};
+pub use memory::MemoryStore;
+pub use model::{
+    ClaimValue, ClientRecord, ClientStatus, EffectiveStatus, InvalidTenantId, SecretRecord,
+    SecretState, StatusFilter, TenantId,
+};

@@ -1,0 +1,162 @@
+//! The audit trail and the activity log.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::TenantId;
+
+/// Who acted, as written into the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuditActor {
+    /// An administrator of one tenant.
+    TenantAdmin {
+        /// The administrator's user id.
+        user: String,
+    },
+    /// Platform staff, acting on any tenant.
+    PlatformAdmin {
+        /// The administrator's user id.
+        user: String,
+    },
+    /// The system itself (schedulers, automatic expiry).
+    System,
+}
+
+/// A lifecycle action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// A client was created.
+    Create,
+    /// Name, description, scopes, audiences, claims or lifetime changed.
+    Update,
+    /// Set inactive.
+    Deactivate,
+    /// Set active again.
+    Reactivate,
+    /// Secret or client rotated.
+    Rotate,
+    /// A rotation's grace window was closed early.
+    EndGrace,
+    /// Revoked (terminal).
+    Revoke,
+    /// Deleted.
+    Delete,
+    /// Read (get, list, audit query): recorded only when refused.
+    Read,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AuditOutcome {
+    /// The change was made (and committed with this record).
+    Success,
+    /// The action was refused; `reason` is a short code such as
+    /// `not_found`, `revoked`, `invalid:name`.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One audit record before the store numbers it. It never holds a secret
+/// or a hash: only ids and short codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who.
+    pub actor: AuditActor,
+    /// In which tenant.
+    pub tenant: TenantId,
+    /// On which client, when one is concerned.
+    pub client_id: Option<String>,
+    /// What.
+    pub action: AuditAction,
+    /// With what result.
+    pub outcome: AuditOutcome,
+    /// Public detail, such as the new client id or secret id of a rotation.
+    pub detail: Option<String>,
+}
+
+/// An audit record as stored: the event and its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Increases with every record a store appends.
+    pub seq: u64,
+    /// The event.
+    #[serde(flatten)]
+    pub event: AuditEvent,
+}
+
+/// Which audit records to read: one tenant, optionally one client, in
+/// sequence order after `after_seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Only this client's records.
+    pub client_id: Option<String>,
+    /// Only records with a greater sequence number.
+    pub after_seq: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// A token-endpoint event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// A token was issued.
+    TokenIssued {
+        /// The token's `jti` (not the token).
+        jti: String,
+        /// The granted scope.
+        scope: String,
+    },
+    /// A token request was refused.
+    TokenDenied {
+        /// A short reason code (`bad_secret`, `revoked`, `invalid_scope`, ...).
+        reason: String,
+    },
+}
+
+/// One activity-log entry. Never holds a token or a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityEvent {
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The client's tenant, when the client is known.
+    pub tenant: Option<TenantId>,
+    /// The client id as presented.
+    pub client_id: String,
+    /// What happened.
+    pub kind: ActivityKind,
+}
+
+/// An activity entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    /// Increases with every entry a store appends.
+    pub seq: u64,
+    /// The event.
+    #[serde(flatten)]
+    pub event: ActivityEvent,
+}
+
+/// Which activity entries to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityQuery {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Only this client's entries.
+    pub client_id: Option<String>,
+    /// Only entries with a greater sequence number.
+    pub after_seq: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}

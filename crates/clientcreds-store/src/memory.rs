@@ -1,0 +1,347 @@
+//! The in-memory store: the embedded default, and the reference for the
+//! conformance kit.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{PoisonError, RwLock};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::{
+    ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
+    AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor, SecretUse,
+    StoreError, TenantId, Write,
+};
+
+/// Position of a client in its tenant's listing: creation time, then id.
+type OrderKey = (TenantId, i128, String);
+
+/// A store in process memory, safe to share across tasks (`Arc<MemoryStore>`).
+///
+/// Lookup by client id is one hash-map probe whatever the number of
+/// clients; listings walk a per-tenant ordered index from the cursor.
+/// Everything is lost when the process exits: use it for tests, examples,
+/// and hosts whose clients are configured at start-up.
+///
+/// ```
+/// use std::sync::Arc;
+/// use clientcreds_store::{MemoryStore, Store};
+///
+/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+/// # let _ = store;
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    clients: HashMap<String, ClientRecord>,
+    order: BTreeSet<OrderKey>,
+    audit: Vec<AuditRecord>,
+    activity: Vec<ActivityRecord>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of clients stored, in all tenants.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.read(|inner| inner.clients.len())
+    }
+
+    /// Whether no client is stored.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&Inner) -> R) -> R {
+        // A panic while holding the lock cannot leave `Inner` half-written:
+        // every mutation is validated first and applied without fallible steps.
+        f(&self.inner.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        f(&mut self.inner.write().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+fn order_key(record: &ClientRecord) -> OrderKey {
+    (
+        record.tenant.clone(),
+        record.created_at.unix_timestamp_nanos(),
+        record.client_id.clone(),
+    )
+}
+
+fn encode_cursor(key: &OrderKey) -> Cursor {
+    Cursor::from_text(format!("{}.{}", key.1, key.2))
+}
+
+fn decode_cursor(tenant: &TenantId, cursor: &Cursor) -> Result<OrderKey, StoreError> {
+    let (nanos, client_id) = cursor
+        .as_str()
+        .split_once('.')
+        .ok_or(StoreError::InvalidCursor)?;
+    let nanos = nanos
+        .parse::<i128>()
+        .map_err(|_| StoreError::InvalidCursor)?;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| StoreError::InvalidCursor)?;
+    if client_id.is_empty() {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok((tenant.clone(), nanos, client_id.to_owned()))
+}
+
+impl Inner {
+    /// Checks every write against the state before the commit. A client may
+    /// appear in at most one write of a commit.
+    fn validate(&self, tenant: &TenantId, writes: &[Write]) -> Result<(), StoreError> {
+        let mut inserted: HashSet<&str> = HashSet::new();
+        let mut touched: HashSet<&str> = HashSet::new();
+        for write in writes {
+            match write {
+                Write::Insert(record) => {
+                    if &record.tenant != tenant {
+                        return Err(StoreError::NotFound);
+                    }
+                    if self.clients.contains_key(&record.client_id)
+                        || !inserted.insert(&record.client_id)
+                    {
+                        return Err(StoreError::Duplicate);
+                    }
+                }
+                Write::Update {
+                    expected_version,
+                    record,
+                } => {
+                    let id = record.client_id.as_str();
+                    let current = self
+                        .clients
+                        .get(id)
+                        .filter(|c| &c.tenant == tenant && &record.tenant == tenant);
+                    let current = current.ok_or(StoreError::NotFound)?;
+                    if current.version != *expected_version
+                        || !touched.insert(id)
+                        || inserted.contains(id)
+                    {
+                        return Err(StoreError::Conflict);
+                    }
+                }
+                Write::Delete {
+                    client_id,
+                    expected_version,
+                } => {
+                    let current = self.clients.get(client_id).filter(|c| &c.tenant == tenant);
+                    let current = current.ok_or(StoreError::NotFound)?;
+                    if current.version != *expected_version || !touched.insert(client_id) {
+                        return Err(StoreError::Conflict);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, write: Write) {
+        match write {
+            Write::Insert(mut record) => {
+                record.version = 1;
+                self.order.insert(order_key(&record));
+                self.clients.insert(record.client_id.clone(), record);
+            }
+            Write::Update {
+                expected_version,
+                mut record,
+            } => {
+                record.version = expected_version + 1;
+                if let Some(old) = self.clients.get(&record.client_id) {
+                    self.order.remove(&order_key(old));
+                }
+                self.order.insert(order_key(&record));
+                self.clients.insert(record.client_id.clone(), record);
+            }
+            Write::Delete { client_id, .. } => {
+                if let Some(old) = self.clients.remove(&client_id) {
+                    self.order.remove(&order_key(&old));
+                }
+            }
+        }
+    }
+
+    fn push_audit(&mut self, event: AuditEvent) {
+        let seq = self.audit.last().map_or(1, |r| r.seq + 1);
+        self.audit.push(AuditRecord { seq, event });
+    }
+}
+
+#[async_trait]
+impl ClientStore for MemoryStore {
+    async fn client(
+        &self,
+        tenant: &TenantId,
+        client_id: &str,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        Ok(self.read(|inner| {
+            inner
+                .clients
+                .get(client_id)
+                .filter(|c| &c.tenant == tenant)
+                .cloned()
+        }))
+    }
+
+    async fn client_for_authentication(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        Ok(self.read(|inner| inner.clients.get(client_id).cloned()))
+    }
+
+    async fn list(&self, query: &ClientQuery) -> Result<ClientPage, StoreError> {
+        let start = match &query.after {
+            Some(cursor) => std::ops::Bound::Excluded(decode_cursor(&query.tenant, cursor)?),
+            None => std::ops::Bound::Included((query.tenant.clone(), i128::MIN, String::new())),
+        };
+        let search = query.search.as_ref().map(|s| s.to_lowercase());
+        let limit = query.limit.max(1);
+        Ok(self.read(|inner| {
+            let mut clients = Vec::with_capacity(limit.min(256));
+            let mut last = None;
+            let mut more = false;
+            for key in inner.order.range((start, std::ops::Bound::Unbounded)) {
+                if key.0 != query.tenant {
+                    break;
+                }
+                let Some(record) = inner.clients.get(&key.2) else {
+                    continue;
+                };
+                let wanted = query
+                    .owner
+                    .as_ref()
+                    .is_none_or(|o| record.owner.as_ref() == Some(o))
+                    && query
+                        .status
+                        .is_none_or(|s| s.matches(record.effective_status(query.now)))
+                    && search.as_deref().is_none_or(|s| record.matches_search(s));
+                if !wanted {
+                    continue;
+                }
+                if clients.len() == limit {
+                    more = true;
+                    break;
+                }
+                clients.push(record.clone());
+                last = Some(key);
+            }
+            let next = if more { last.map(encode_cursor) } else { None };
+            ClientPage { clients, next }
+        }))
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        let (tenant, writes, audit) = commit.into_parts();
+        self.write(|inner| {
+            inner.validate(&tenant, &writes)?;
+            for write in writes {
+                inner.apply(write);
+            }
+            inner.push_audit(audit);
+            Ok(())
+        })
+    }
+
+    async fn record_use(&self, usage: &SecretUse) -> Result<(), StoreError> {
+        self.write(|inner| {
+            let Some(client) = inner
+                .clients
+                .get_mut(&usage.client_id)
+                .filter(|c| c.tenant == usage.tenant)
+            else {
+                return Ok(());
+            };
+            client.last_used_at = client.last_used_at.max(Some(usage.at));
+            if let Some(secret) = client
+                .secrets
+                .iter_mut()
+                .find(|s| s.secret_id == usage.secret_id)
+            {
+                secret.last_used_at = secret.last_used_at.max(Some(usage.at));
+                if let Some(hash) = &usage.rehash {
+                    secret.hash = hash.clone();
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+        self.write(|inner| inner.push_audit(event));
+        Ok(())
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let after = query.after_seq.unwrap_or(0);
+        Ok(self.read(|inner| {
+            // Sequence numbers are dense from 1, so `after` is also an index.
+            let from = usize::try_from(after)
+                .unwrap_or(usize::MAX)
+                .min(inner.audit.len());
+            inner
+                .audit
+                .get(from..)
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.event.tenant == query.tenant)
+                .filter(|r| query.client_id.is_none() || r.event.client_id == query.client_id)
+                .take(query.limit)
+                .cloned()
+                .collect()
+        }))
+    }
+}
+
+#[async_trait]
+impl ActivityLog for MemoryStore {
+    async fn record_activity(&self, event: ActivityEvent) -> Result<(), StoreError> {
+        self.write(|inner| {
+            let seq = inner.activity.last().map_or(1, |r| r.seq + 1);
+            inner.activity.push(ActivityRecord { seq, event });
+        });
+        Ok(())
+    }
+
+    async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityRecord>, StoreError> {
+        let after = query.after_seq.unwrap_or(0);
+        Ok(self.read(|inner| {
+            let from = usize::try_from(after)
+                .unwrap_or(usize::MAX)
+                .min(inner.activity.len());
+            inner
+                .activity
+                .get(from..)
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.event.tenant.as_ref() == Some(&query.tenant))
+                .filter(|r| {
+                    query
+                        .client_id
+                        .as_ref()
+                        .is_none_or(|c| &r.event.client_id == c)
+                })
+                .take(query.limit)
+                .cloned()
+                .collect()
+        }))
+    }
+}
