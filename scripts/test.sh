@@ -27,4 +27,5 @@ step "cargo test: doctests"
 cargo test --workspace --doc --all-features --locked
 
 step "examples run"
+cargo run --quiet --locked --example quickstart >/dev/null
 cargo run --quiet --locked --example secrets >/dev/null

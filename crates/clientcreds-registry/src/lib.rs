@@ -46,6 +46,7 @@
 mod actor;
 mod clock;
 mod error;
+mod exchange;
 mod input;
 mod policy;
 mod registry;
@@ -55,8 +56,12 @@ mod view;
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AuthFailure, Error};
+pub use exchange::{
+    CLIENT_CREDENTIALS, ClientCredentials, LiveClientCheck, TokenError, TokenErrorCode,
+    TokenRequest, TokenResponse, TokenService,
+};
 pub use input::{ClientUpdate, ListQuery, NewClient, RotateOptions};
-pub use policy::{Policy, RotationMode, SecretLifetime};
+pub use policy::{DefaultScope, Policy, RotationMode, SecretLifetime};
 pub use registry::{MAX_PAGE_SIZE, Registry};
 pub use validate::{
     MAX_DESCRIPTION_CHARS, MAX_LIST_ITEMS, MAX_NAME_CHARS, MAX_TOKEN_LIFETIME_SECS,

@@ -14,6 +14,18 @@ pub enum RotationMode {
     ReplaceClient,
 }
 
+/// The scope a token gets when its request names none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DefaultScope {
+    /// Every scope the client is allowed (the default).
+    #[default]
+    AllAllowed,
+    /// No scope: the `scope` claim is left out.
+    Empty,
+    /// These scopes, narrowed to what the client is allowed.
+    Fixed(Vec<String>),
+}
+
 /// A secret's lifetime, as asked for at creation or rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SecretLifetime {
@@ -52,6 +64,9 @@ pub struct Policy {
     /// Last-used times are written at most this often per secret (default
     /// 60 s), so hot clients do not turn every token into a write.
     pub last_used_interval: Duration,
+    /// The scope of a token request that names none (default: all the
+    /// client's scopes).
+    pub default_scope: DefaultScope,
 }
 
 impl Default for Policy {
@@ -65,6 +80,7 @@ impl Default for Policy {
             max_grace: Duration::days(30),
             token_lifetime: Duration::hours(1),
             last_used_interval: Duration::seconds(60),
+            default_scope: DefaultScope::AllAllowed,
         }
     }
 }
@@ -110,6 +126,13 @@ impl Policy {
     #[must_use]
     pub fn with_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Sets [`Policy::default_scope`].
+    #[must_use]
+    pub fn with_default_scope(mut self, scope: DefaultScope) -> Self {
+        self.default_scope = scope;
         self
     }
 

@@ -611,14 +611,31 @@ impl Registry {
         client_id: &str,
         secret: &Secret,
     ) -> Result<AuthenticatedClient, Error> {
-        let deny = |failure| Err(Error::Authentication(failure));
+        self.authenticate_with_tenant(client_id, secret)
+            .await
+            .map_err(|(_, e)| e)
+    }
+
+    /// [`Registry::authenticate`], with the client's tenant beside a
+    /// refusal that came after the secret matched (for the activity log).
+    pub(crate) async fn authenticate_with_tenant(
+        &self,
+        client_id: &str,
+        secret: &Secret,
+    ) -> Result<AuthenticatedClient, (Option<TenantId>, Error)> {
+        let deny = |failure| Err((None, Error::Authentication(failure)));
         if self.format.parse_client_id(client_id).is_err() {
             return deny(AuthFailure::UnknownClient);
         }
         let Ok(secret_id) = self.format.parse_secret(secret) else {
             return deny(AuthFailure::BadSecret);
         };
-        let Some(record) = self.store.client_for_authentication(client_id).await? else {
+        let found = self
+            .store
+            .client_for_authentication(client_id)
+            .await
+            .map_err(|e| (None, e.into()))?;
+        let Some(record) = found else {
             let _ = self.hasher.verify_dummy(secret);
             return deny(AuthFailure::UnknownClient);
         };
@@ -626,10 +643,15 @@ impl Registry {
             let _ = self.hasher.verify_dummy(secret);
             return deny(AuthFailure::BadSecret);
         };
-        let verdict = self.hasher.verify(secret, &stored.hash)?;
+        let verdict = self
+            .hasher
+            .verify(secret, &stored.hash)
+            .map_err(|e| (None, e.into()))?;
         if !verdict.is_valid() {
             return deny(AuthFailure::BadSecret);
         }
+        // The secret matched: from here on the tenant may be named.
+        let deny = |failure| Err((Some(record.tenant.clone()), Error::Authentication(failure)));
         let now = self.now();
         match record.status {
             ClientStatus::Revoked => return deny(AuthFailure::Revoked),
@@ -748,7 +770,7 @@ impl Registry {
 
     /// The clock's instant, truncated to the microsecond: the precision
     /// every store keeps (see `clientcreds_store`).
-    fn now(&self) -> OffsetDateTime {
+    pub(crate) fn now(&self) -> OffsetDateTime {
         let now = self.clock.now();
         now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
             .unwrap_or(now)

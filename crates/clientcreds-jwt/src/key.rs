@@ -1,0 +1,647 @@
+//! Signing and verifying keys, JWKs, and RFC 7638 key ids.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64URL};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use ring::{digest, hmac};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::{Algorithm, KeyError};
+
+/// A public key as a JWK (RFC 7517), with only public members. This is what
+/// a JWKS publishes: it cannot hold private material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicJwk {
+    /// Key type: `OKP`, `EC` or `RSA`.
+    pub kty: String,
+    /// Key id (the RFC 7638 thumbprint for keys made here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// Intended algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    /// Intended use: `sig`.
+    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
+    pub use_: Option<String>,
+    /// Curve (`Ed25519`, `P-256`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    /// Public x coordinate or Ed25519 public key (base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    /// Public y coordinate (base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    /// RSA modulus (base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    /// RSA public exponent (base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+}
+
+/// A JWK Set (RFC 7517 §5): the document served at `jwks_uri`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    /// The keys.
+    pub keys: Vec<PublicJwk>,
+}
+
+/// A private JWK to load a signing key from. `Debug` redacts it, memory is
+/// zeroized on drop, and it cannot be serialized.
+#[derive(Deserialize)]
+pub struct PrivateJwk {
+    kty: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    y: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+    #[serde(default)]
+    d: Option<Zeroizing<String>>,
+    #[serde(default)]
+    p: Option<Zeroizing<String>>,
+    #[serde(default)]
+    q: Option<Zeroizing<String>>,
+    #[serde(default)]
+    dp: Option<Zeroizing<String>>,
+    #[serde(default)]
+    dq: Option<Zeroizing<String>>,
+    #[serde(default)]
+    qi: Option<Zeroizing<String>>,
+    #[serde(default)]
+    k: Option<Zeroizing<String>>,
+}
+
+impl fmt::Debug for PrivateJwk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateJwk")
+            .field("kty", &self.kty)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrivateJwk {
+    /// Parses a private JWK from JSON text.
+    ///
+    /// # Errors
+    /// [`KeyError::Jwk`] when the text is not a JWK object.
+    pub fn from_json(text: &str) -> Result<Self, KeyError> {
+        serde_json::from_str(text).map_err(|_| KeyError::Jwk("not a JWK object"))
+    }
+}
+
+enum Material {
+    Ed25519(Ed25519KeyPair),
+    Es256(EcdsaKeyPair),
+    Rs256(RsaKeyPair),
+    Hs256(hmac::Key),
+}
+
+/// A private key that signs tokens, parsed once and kept parsed.
+///
+/// `Debug` shows the algorithm and `kid` only.
+///
+/// ```
+/// use clientcreds_jwt::{Algorithm, SigningKey};
+/// let key = SigningKey::generate(Algorithm::EdDSA)?;
+/// assert_eq!(key.algorithm(), Algorithm::EdDSA);
+/// assert_eq!(key.kid().len(), 43); // base64url of a SHA-256 thumbprint
+/// # Ok::<(), clientcreds_jwt::KeyError>(())
+/// ```
+pub struct SigningKey {
+    algorithm: Algorithm,
+    kid: String,
+    material: Material,
+    public: VerifyingKey,
+    rng: SystemRandom,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// A new random key. EdDSA, ES256 and HS256 (32 random bytes) are
+    /// generated here; RS256 keys must be loaded.
+    ///
+    /// # Errors
+    /// [`KeyError::GenerationUnsupported`] for RS256; [`KeyError::Signing`]
+    /// if the random number generator fails.
+    pub fn generate(algorithm: Algorithm) -> Result<Self, KeyError> {
+        if algorithm == Algorithm::HS256 {
+            let mut secret = Zeroizing::new([0u8; 32]);
+            SystemRandom::new()
+                .fill(secret.as_mut())
+                .map_err(|_| KeyError::Signing)?;
+            let kid = random_kid()?;
+            return Self::hs256(&kid, secret.as_ref());
+        }
+        let pkcs8 = Self::generate_pkcs8(algorithm)?;
+        Self::from_pkcs8_der(algorithm, &pkcs8)
+    }
+
+    /// A new random private key as PKCS#8 DER, to store and load later with
+    /// [`SigningKey::from_pkcs8_der`]. EdDSA and ES256 only.
+    ///
+    /// # Errors
+    /// [`KeyError::GenerationUnsupported`] for RS256 and HS256.
+    pub fn generate_pkcs8(algorithm: Algorithm) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let rng = SystemRandom::new();
+        let document = match algorithm {
+            Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng),
+            Algorithm::ES256 => {
+                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            }
+            Algorithm::RS256 => return Err(KeyError::GenerationUnsupported("RS256")),
+            Algorithm::HS256 => return Err(KeyError::GenerationUnsupported("HS256 PKCS#8")),
+        }
+        .map_err(|_| KeyError::Signing)?;
+        Ok(Zeroizing::new(document.as_ref().to_vec()))
+    }
+
+    /// Loads a PKCS#8 DER private key (v1 or v2) for an asymmetric algorithm.
+    ///
+    /// # Errors
+    /// [`KeyError::Rejected`] when the key is not of that algorithm or is malformed.
+    pub fn from_pkcs8_der(algorithm: Algorithm, der: &[u8]) -> Result<Self, KeyError> {
+        let rejected = |e: ring::error::KeyRejected| KeyError::Rejected(e.to_string());
+        let rng = SystemRandom::new();
+        let material = match algorithm {
+            Algorithm::EdDSA => Material::Ed25519(
+                Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(rejected)?,
+            ),
+            Algorithm::ES256 => Material::Es256(
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
+                    .map_err(rejected)?,
+            ),
+            Algorithm::RS256 => Material::Rs256(RsaKeyPair::from_pkcs8(der).map_err(rejected)?),
+            Algorithm::HS256 => {
+                return Err(KeyError::Rejected(
+                    "HS256 keys are secrets, not PKCS#8".into(),
+                ));
+            }
+        };
+        Self::asymmetric(algorithm, material)
+    }
+
+    /// Loads a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`).
+    ///
+    /// # Errors
+    /// [`KeyError::Pem`] for other PEM; as [`SigningKey::from_pkcs8_der`].
+    pub fn from_pkcs8_pem(algorithm: Algorithm, pem: &str) -> Result<Self, KeyError> {
+        let der = pem_private_key(pem)?;
+        Self::from_pkcs8_der(algorithm, &der)
+    }
+
+    /// An HS256 key from a shared secret of at least 32 bytes, with the
+    /// given key id (a symmetric key has no public thumbprint to publish).
+    ///
+    /// # Errors
+    /// [`KeyError::WeakSecret`], [`KeyError::InvalidKid`].
+    pub fn hs256(kid: &str, secret: &[u8]) -> Result<Self, KeyError> {
+        check_kid(kid)?;
+        if secret.len() < 32 {
+            return Err(KeyError::WeakSecret(secret.len()));
+        }
+        let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+        let public = VerifyingKey {
+            algorithm: Algorithm::HS256,
+            kid: kid.to_owned(),
+            material: VerifyMaterial::Hs256(key.clone()),
+            jwk: None,
+        };
+        Ok(Self {
+            algorithm: Algorithm::HS256,
+            kid: kid.to_owned(),
+            material: Material::Hs256(key),
+            public,
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// Loads a private JWK: `OKP`/`Ed25519` (`x`, `d`), `EC`/`P-256` (`x`,
+    /// `y`, `d`), `RSA` (`n`, `e`, `d`, `p`, `q`, `dp`, `dq`, `qi`), or `oct`
+    /// (`k`, with a `kid`).
+    ///
+    /// # Errors
+    /// [`KeyError::Jwk`] naming what is missing; [`KeyError::Rejected`].
+    pub fn from_jwk(jwk: &PrivateJwk) -> Result<Self, KeyError> {
+        let rejected = |e: ring::error::KeyRejected| KeyError::Rejected(e.to_string());
+        let member =
+            |value: Option<&str>, name: &'static str| -> Result<Zeroizing<Vec<u8>>, KeyError> {
+                let value = value.ok_or(KeyError::Jwk(name))?;
+                B64URL
+                    .decode(value)
+                    .map(Zeroizing::new)
+                    .map_err(|_| KeyError::Jwk(name))
+            };
+        match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+            ("OKP", Some("Ed25519")) => {
+                let pair = Ed25519KeyPair::from_seed_and_public_key(
+                    &member(secret_member(&jwk.d), "d")?,
+                    &member(jwk.x.as_deref(), "x")?,
+                )
+                .map_err(rejected)?;
+                Self::asymmetric(Algorithm::EdDSA, Material::Ed25519(pair))
+            }
+            ("EC", Some("P-256")) => {
+                let mut point = vec![0x04];
+                point.extend_from_slice(&member(jwk.x.as_deref(), "x")?);
+                point.extend_from_slice(&member(jwk.y.as_deref(), "y")?);
+                let pair = EcdsaKeyPair::from_private_key_and_public_key(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &member(secret_member(&jwk.d), "d")?,
+                    &point,
+                    &SystemRandom::new(),
+                )
+                .map_err(rejected)?;
+                Self::asymmetric(Algorithm::ES256, Material::Es256(pair))
+            }
+            ("RSA", _) => {
+                let components = ring::rsa::KeyPairComponents {
+                    public_key: signature::RsaPublicKeyComponents {
+                        n: member(jwk.n.as_deref(), "n")?,
+                        e: member(jwk.e.as_deref(), "e")?,
+                    },
+                    d: member(secret_member(&jwk.d), "d")?,
+                    p: member(secret_member(&jwk.p), "p")?,
+                    q: member(secret_member(&jwk.q), "q")?,
+                    dP: member(secret_member(&jwk.dp), "dp")?,
+                    dQ: member(secret_member(&jwk.dq), "dq")?,
+                    qInv: member(secret_member(&jwk.qi), "qi")?,
+                };
+                let pair = RsaKeyPair::from_components(&components).map_err(rejected)?;
+                Self::asymmetric(Algorithm::RS256, Material::Rs256(pair))
+            }
+            ("oct", _) => {
+                let kid = jwk.kid.as_deref().ok_or(KeyError::Jwk("kid"))?;
+                Self::hs256(kid, &member(secret_member(&jwk.k), "k")?)
+            }
+            ("OKP" | "EC", _) => Err(KeyError::Jwk("crv")),
+            _ => Err(KeyError::Jwk("kty")),
+        }
+    }
+
+    /// The algorithm.
+    #[must_use]
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The key id: the RFC 7638 SHA-256 thumbprint of the public key (for
+    /// HS256, the id given).
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public half, for verification and for the JWKS.
+    #[must_use]
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        &self.public
+    }
+
+    /// Signs `message`.
+    ///
+    /// # Errors
+    /// [`KeyError::Signing`] if the backend fails (ES256 and RS256 draw randomness).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match &self.material {
+            Material::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+            Material::Es256(pair) => pair
+                .sign(&self.rng, message)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| KeyError::Signing),
+            Material::Rs256(pair) => {
+                let mut out = vec![0u8; pair.public().modulus_len()];
+                pair.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut out)
+                    .map_err(|_| KeyError::Signing)?;
+                Ok(out)
+            }
+            Material::Hs256(key) => Ok(hmac::sign(key, message).as_ref().to_vec()),
+        }
+    }
+
+    fn asymmetric(algorithm: Algorithm, material: Material) -> Result<Self, KeyError> {
+        let (verify, jwk) = match &material {
+            Material::Ed25519(pair) => {
+                let public = pair.public_key().as_ref().to_vec();
+                let jwk = okp_jwk(&public);
+                (VerifyMaterial::Ed25519(public), jwk)
+            }
+            Material::Es256(pair) => {
+                let point = pair.public_key().as_ref().to_vec();
+                let jwk = ec_jwk(&point)
+                    .ok_or(KeyError::Rejected("unexpected P-256 public key".into()))?;
+                (VerifyMaterial::Es256(point), jwk)
+            }
+            Material::Rs256(pair) => {
+                let components: signature::RsaPublicKeyComponents<Vec<u8>> = pair.public().into();
+                let jwk = rsa_jwk(&components.n, &components.e);
+                (VerifyMaterial::Rs256(components), jwk)
+            }
+            Material::Hs256(_) => return Err(KeyError::Rejected("symmetric key".into())),
+        };
+        let kid = thumbprint(&jwk)?;
+        let jwk = PublicJwk {
+            kid: Some(kid.clone()),
+            alg: Some(algorithm.name().into()),
+            use_: Some("sig".into()),
+            ..jwk
+        };
+        let public = VerifyingKey {
+            algorithm,
+            kid: kid.clone(),
+            material: verify,
+            jwk: Some(jwk),
+        };
+        Ok(Self {
+            algorithm,
+            kid,
+            material,
+            public,
+            rng: SystemRandom::new(),
+        })
+    }
+}
+
+#[derive(Clone)]
+enum VerifyMaterial {
+    Ed25519(Vec<u8>),
+    Es256(Vec<u8>),
+    Rs256(signature::RsaPublicKeyComponents<Vec<u8>>),
+    Hs256(hmac::Key),
+}
+
+/// A key that verifies signatures: the public half of a [`SigningKey`], a
+/// key loaded from a published JWK, or an HS256 secret.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    algorithm: Algorithm,
+    kid: String,
+    material: VerifyMaterial,
+    jwk: Option<PublicJwk>,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifyingKey {
+    /// A verifying key from a published JWK (`OKP`/`Ed25519`, `EC`/`P-256`,
+    /// `RSA`). The `kid` is the JWK's own or, when absent, its thumbprint;
+    /// the algorithm is the JWK's `alg` or the one its key type implies.
+    ///
+    /// # Errors
+    /// [`KeyError::Jwk`] naming the bad member.
+    pub fn from_jwk(jwk: &PublicJwk) -> Result<Self, KeyError> {
+        let member = |value: Option<&String>, name: &'static str| -> Result<Vec<u8>, KeyError> {
+            B64URL
+                .decode(value.ok_or(KeyError::Jwk(name))?)
+                .map_err(|_| KeyError::Jwk(name))
+        };
+        let (algorithm, material) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+            ("OKP", Some("Ed25519")) => {
+                let x = member(jwk.x.as_ref(), "x")?;
+                if x.len() != 32 {
+                    return Err(KeyError::Jwk("x"));
+                }
+                (Algorithm::EdDSA, VerifyMaterial::Ed25519(x))
+            }
+            ("EC", Some("P-256")) => {
+                let (x, y) = (member(jwk.x.as_ref(), "x")?, member(jwk.y.as_ref(), "y")?);
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(KeyError::Jwk("x"));
+                }
+                let mut point = vec![0x04];
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                (Algorithm::ES256, VerifyMaterial::Es256(point))
+            }
+            ("RSA", _) => {
+                let n = member(jwk.n.as_ref(), "n")?;
+                if n.len() < 256 {
+                    return Err(KeyError::Jwk("n"));
+                }
+                let e = member(jwk.e.as_ref(), "e")?;
+                (
+                    Algorithm::RS256,
+                    VerifyMaterial::Rs256(signature::RsaPublicKeyComponents { n, e }),
+                )
+            }
+            ("OKP" | "EC", _) => return Err(KeyError::Jwk("crv")),
+            _ => return Err(KeyError::Jwk("kty")),
+        };
+        if jwk
+            .alg
+            .as_deref()
+            .is_some_and(|alg| alg != algorithm.name())
+        {
+            return Err(KeyError::Jwk("alg"));
+        }
+        let kid = match &jwk.kid {
+            Some(kid) => {
+                check_kid(kid)?;
+                kid.clone()
+            }
+            None => thumbprint(jwk)?,
+        };
+        let jwk = PublicJwk {
+            kid: Some(kid.clone()),
+            ..jwk.clone()
+        };
+        Ok(Self {
+            algorithm,
+            kid,
+            material,
+            jwk: Some(jwk),
+        })
+    }
+
+    /// The algorithm this key verifies.
+    #[must_use]
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The key id.
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public JWK, with `kid`, `alg` and `use`; `None` for HS256.
+    #[must_use]
+    pub fn public_jwk(&self) -> Option<&PublicJwk> {
+        self.jwk.as_ref()
+    }
+
+    /// Whether `signature` is a valid signature of `message` by this key.
+    #[must_use]
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match &self.material {
+            VerifyMaterial::Ed25519(public) => {
+                signature::UnparsedPublicKey::new(&signature::ED25519, public)
+                    .verify(message, signature)
+                    .is_ok()
+            }
+            VerifyMaterial::Es256(point) => {
+                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, signature)
+                    .is_ok()
+            }
+            VerifyMaterial::Rs256(components) => components
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, signature)
+                .is_ok(),
+            VerifyMaterial::Hs256(key) => hmac::verify(key, message, signature).is_ok(),
+        }
+    }
+}
+
+/// The RFC 7638 JWK thumbprint (SHA-256, base64url): the hash of the
+/// required public members in lexicographic order, no whitespace.
+///
+/// # Errors
+/// [`KeyError::Jwk`] when a required member is missing.
+///
+/// ```
+/// use clientcreds_jwt::{PublicJwk, thumbprint};
+/// // RFC 8037 Appendix A.3.
+/// let jwk: PublicJwk = serde_json::from_str(
+///     r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+/// ).unwrap();
+/// assert_eq!(thumbprint(&jwk)?, "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+/// # Ok::<(), clientcreds_jwt::KeyError>(())
+/// ```
+pub fn thumbprint(jwk: &PublicJwk) -> Result<String, KeyError> {
+    let field =
+        |value: &Option<String>, name: &'static str| value.clone().ok_or(KeyError::Jwk(name));
+    // Members are base64url or curve names, which need no JSON escaping;
+    // serde_json quotes them anyway so that nothing else can slip in.
+    let q = |s: String| serde_json::Value::String(s).to_string();
+    let canonical = match jwk.kty.as_str() {
+        "OKP" => format!(
+            r#"{{"crv":{},"kty":"OKP","x":{}}}"#,
+            q(field(&jwk.crv, "crv")?),
+            q(field(&jwk.x, "x")?)
+        ),
+        "EC" => format!(
+            r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
+            q(field(&jwk.crv, "crv")?),
+            q(field(&jwk.x, "x")?),
+            q(field(&jwk.y, "y")?)
+        ),
+        "RSA" => format!(
+            r#"{{"e":{},"kty":"RSA","n":{}}}"#,
+            q(field(&jwk.e, "e")?),
+            q(field(&jwk.n, "n")?)
+        ),
+        _ => return Err(KeyError::Jwk("kty")),
+    };
+    Ok(B64URL.encode(digest::digest(&digest::SHA256, canonical.as_bytes())))
+}
+
+fn okp_jwk(public: &[u8]) -> PublicJwk {
+    PublicJwk {
+        kty: "OKP".into(),
+        kid: None,
+        alg: None,
+        use_: None,
+        crv: Some("Ed25519".into()),
+        x: Some(B64URL.encode(public)),
+        y: None,
+        n: None,
+        e: None,
+    }
+}
+
+fn ec_jwk(point: &[u8]) -> Option<PublicJwk> {
+    let coordinates = point.strip_prefix(&[0x04])?;
+    let (x, y) = coordinates.split_at_checked(32)?;
+    Some(PublicJwk {
+        kty: "EC".into(),
+        kid: None,
+        alg: None,
+        use_: None,
+        crv: Some("P-256".into()),
+        x: Some(B64URL.encode(x)),
+        y: Some(B64URL.encode(y)),
+        n: None,
+        e: None,
+    })
+}
+
+fn rsa_jwk(n: &[u8], e: &[u8]) -> PublicJwk {
+    PublicJwk {
+        kty: "RSA".into(),
+        kid: None,
+        alg: None,
+        use_: None,
+        crv: None,
+        x: None,
+        y: None,
+        n: Some(B64URL.encode(n)),
+        e: Some(B64URL.encode(e)),
+    }
+}
+
+fn secret_member(value: &Option<Zeroizing<String>>) -> Option<&str> {
+    value.as_ref().map(|v| v.as_str())
+}
+
+fn check_kid(kid: &str) -> Result<(), KeyError> {
+    let ok = (1..=128).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(KeyError::InvalidKid)
+    }
+}
+
+fn random_kid() -> Result<String, KeyError> {
+    let mut bytes = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| KeyError::Signing)?;
+    Ok(format!("hs-{}", B64URL.encode(bytes)))
+}
+
+/// The DER inside a single PEM `PRIVATE KEY` block.
+fn pem_private_key(pem: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
+    const END: &str = "-----END PRIVATE KEY-----";
+    let body = pem
+        .trim()
+        .strip_prefix(BEGIN)
+        .and_then(|rest| rest.strip_suffix(END))
+        .ok_or(KeyError::Pem)?;
+    let base64: Zeroizing<String> =
+        Zeroizing::new(body.chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    STANDARD
+        .decode(base64.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| KeyError::Pem)
+}

@@ -1,0 +1,44 @@
+//! Signing keys, key sets and RFC 9068 access tokens for clientcreds.
+//!
+//! - [`SigningKey`]: EdDSA (Ed25519, the default), ES256, RS256 and HS256;
+//!   generated (EdDSA, ES256, HS256) or loaded from PKCS#8 DER/PEM or a JWK;
+//!   `kid` is the RFC 7638 thumbprint ([`thumbprint`]). Keys are parsed
+//!   once and kept parsed.
+//! - [`KeySet`]: one signing key, a published next key, retired and
+//!   verification-only keys; publish-before-sign rotation; [`KeySet::jwks`]
+//!   exports only public members ([`PublicJwk`] cannot hold private ones).
+//! - [`TokenIssuer`]: RFC 9068 tokens, header `typ: at+jwt`, claims `iss`,
+//!   `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`, `client_id`, `scope`, a
+//!   tenant claim and per-client extra claims.
+//! - [`TokenVerifier`]: strict verification into an [`AccessContext`],
+//!   with a distinct [`VerifyError`] for every failed check.
+//!
+//! # Why not `jsonwebtoken::encode`/`decode`
+//!
+//! jsonwebtoken 11 signs and verifies through a process-wide
+//! `CryptoProvider`: with both of its backend features in one build graph
+//! (ours and a host's) it panics unless someone calls `install_default`,
+//! which a library must not do; and `encode` re-parses the private key on
+//! every call. This crate therefore signs and verifies with `ring`
+//! directly, with parsed keys, and uses jsonwebtoken as the independent
+//! peer its interoperability tests and benchmarks check against. See
+//! `docs/PERFORMANCE.md` for the figures.
+
+#![forbid(unsafe_code)]
+
+mod algorithm;
+mod error;
+mod key;
+mod keyset;
+mod token;
+mod verify;
+
+pub use algorithm::Algorithm;
+pub use error::{InsufficientScope, KeyError, MintError, VerifyError};
+pub use key::{Jwks, PrivateJwk, PublicJwk, SigningKey, VerifyingKey, thumbprint};
+pub use keyset::KeySet;
+pub use token::{
+    ACCESS_TOKEN_TYPE, AccessToken, DEFAULT_TENANT_CLAIM, MintedToken, RESERVED_CLAIMS,
+    TokenClaims, TokenIssuer,
+};
+pub use verify::{AccessContext, DEFAULT_MAX_TOKEN_LEN, MAX_LEEWAY, TokenVerifier, Validation};

@@ -1,0 +1,560 @@
+//! The client-credentials token exchange (RFC 6749 §4.4) and the opt-in
+//! live check of a token's client.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use clientcreds_jwt::{
+    AccessContext, AccessToken, TokenClaims, TokenIssuer, TokenVerifier, VerifyError,
+};
+use clientcreds_secret::Secret;
+use clientcreds_store::{ActivityEvent, ActivityKind, EffectiveStatus, Store, TenantId};
+use time::{Duration, OffsetDateTime};
+
+use crate::{AuthenticatedClient, Clock, DefaultScope, Error, Registry};
+
+/// The only grant type served.
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+/// Longest client id copied into the activity log from a refused request.
+const MAX_LOGGED_CLIENT_ID: usize = 128;
+
+/// A client id and secret as presented (from HTTP Basic or the form body).
+pub struct ClientCredentials {
+    /// The client id.
+    pub client_id: String,
+    /// The secret.
+    pub client_secret: Secret,
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .finish()
+    }
+}
+
+/// A token request, already parsed from HTTP.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct TokenRequest {
+    /// `grant_type`.
+    pub grant_type: Option<String>,
+    /// The client's credentials; `None` when the request carried none.
+    pub credentials: Option<ClientCredentials>,
+    /// `scope`: space-delimited.
+    pub scope: Option<String>,
+    /// `audience` (as in RFC 8693).
+    pub audience: Option<String>,
+    /// `resource` parameters (RFC 8707).
+    pub resources: Vec<String>,
+}
+
+impl TokenRequest {
+    /// A `client_credentials` request with these credentials.
+    #[must_use]
+    pub fn client_credentials(client_id: impl Into<String>, client_secret: Secret) -> Self {
+        Self {
+            grant_type: Some(CLIENT_CREDENTIALS.to_owned()),
+            credentials: Some(ClientCredentials {
+                client_id: client_id.into(),
+                client_secret,
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// Asks for `scope` (space-delimited).
+    #[must_use]
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Asks for a token for `audience`.
+    #[must_use]
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1). There is never a refresh
+/// token. The access token is redacted in `Debug`.
+#[derive(Debug, Clone)]
+pub struct TokenResponse {
+    /// The token.
+    pub access_token: AccessToken,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Lifetime in seconds.
+    pub expires_in: u64,
+    /// Granted scope, space-delimited.
+    pub scope: String,
+    /// The token's `jti`, for the host's logs.
+    pub jti: String,
+}
+
+impl TokenResponse {
+    /// The JSON body of the response. This is the one place the token is
+    /// written out; send it with `Cache-Control: no-store`.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "access_token": self.access_token.expose(),
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        })
+        .to_string()
+    }
+}
+
+/// An RFC 6749 §5.2 error code (plus RFC 8707's `invalid_target` and the
+/// generic `server_error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenErrorCode {
+    /// A parameter is missing, repeated or malformed.
+    InvalidRequest,
+    /// Client authentication failed (whatever the reason).
+    InvalidClient,
+    /// The grant is invalid.
+    InvalidGrant,
+    /// The client may not use this grant.
+    UnauthorizedClient,
+    /// The grant type is not `client_credentials`.
+    UnsupportedGrantType,
+    /// A requested scope is not allowed for the client.
+    InvalidScope,
+    /// A requested audience or resource is not allowed for the client.
+    InvalidTarget,
+    /// The server failed (store down, misconfiguration).
+    ServerError,
+}
+
+impl TokenErrorCode {
+    /// The code as sent in the `error` member.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::ServerError => "server_error",
+        }
+    }
+}
+
+/// A refused token request: an RFC code and a description safe to send
+/// (it never says whether a client id exists).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {description}", code.as_str())]
+pub struct TokenError {
+    /// The code.
+    pub code: TokenErrorCode,
+    /// `error_description`.
+    pub description: &'static str,
+}
+
+impl TokenError {
+    const fn new(code: TokenErrorCode, description: &'static str) -> Self {
+        Self { code, description }
+    }
+
+    /// The JSON body of the error response.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "error": self.code.as_str(), "error_description": self.description })
+            .to_string()
+    }
+}
+
+/// The token endpoint's logic: authenticates the client with the
+/// [`Registry`], checks grant, scope and audience, mints with a
+/// [`TokenIssuer`], and writes the activity log.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
+/// use clientcreds_registry::{Actor, NewClient, Policy, Registry, TokenRequest, TokenService};
+/// use clientcreds_secret::{PepperKey, SecretHasher};
+/// use clientcreds_store::{MemoryStore, TenantId};
+///
+/// let hasher = SecretHasher::hmac_sha256(PepperKey::new("k1", &[7; 32])?)?;
+/// let registry = Arc::new(Registry::new(Arc::new(MemoryStore::new()), hasher, Policy::default())?);
+/// let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA)?));
+/// let tokens = TokenService::new(registry.clone(), TokenIssuer::new(keys, "https://auth.example.com"), "https://api.example.com");
+///
+/// let tenant = TenantId::new("acme")?;
+/// let issued = registry.create(&Actor::System, &tenant, NewClient::named("svc").with_scopes(["read", "write"])).await?;
+/// let creds = issued.credentials;
+/// let response = tokens.exchange(TokenRequest::client_credentials(creds.client_id, creds.client_secret).with_scope("read")).await?;
+/// assert_eq!((response.token_type, response.expires_in, response.scope.as_str()), ("Bearer", 3600, "read"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenService {
+    registry: Arc<Registry>,
+    issuer: TokenIssuer,
+    default_audience: String,
+}
+
+impl TokenService {
+    /// Tokens for `registry`'s clients, signed by `issuer`, for
+    /// `default_audience` when neither the request nor the client names one.
+    #[must_use]
+    pub fn new(
+        registry: Arc<Registry>,
+        issuer: TokenIssuer,
+        default_audience: impl Into<String>,
+    ) -> Self {
+        Self {
+            registry,
+            issuer,
+            default_audience: default_audience.into(),
+        }
+    }
+
+    /// The registry.
+    #[must_use]
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The issuer.
+    #[must_use]
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+
+    /// The audience of tokens whose request and client name none.
+    #[must_use]
+    pub fn default_audience(&self) -> &str {
+        &self.default_audience
+    }
+
+    /// Exchanges client credentials for an access token.
+    ///
+    /// # Errors
+    /// A [`TokenError`] with the RFC 6749 §5.2 code; every authentication
+    /// failure is the same `invalid_client`.
+    pub async fn exchange(&self, request: TokenRequest) -> Result<TokenResponse, TokenError> {
+        let presented_id = request
+            .credentials
+            .as_ref()
+            .map(|c| c.client_id.clone())
+            .unwrap_or_default();
+        let outcome = self.exchange_inner(request).await;
+        let now = self.registry.now();
+        let (tenant, client_id, kind) = match &outcome {
+            Ok((client, response)) => (
+                Some(client.tenant.clone()),
+                client.client_id.clone(),
+                ActivityKind::TokenIssued {
+                    jti: response.jti.clone(),
+                    scope: response.scope.clone(),
+                },
+            ),
+            Err((tenant, reason, _)) => (
+                tenant.clone(),
+                truncate(&presented_id, MAX_LOGGED_CLIENT_ID),
+                ActivityKind::TokenDenied {
+                    reason: (*reason).to_owned(),
+                },
+            ),
+        };
+        // Advisory: the activity log never decides a token.
+        let _ = self
+            .registry
+            .store()
+            .record_activity(ActivityEvent {
+                at: now,
+                tenant,
+                client_id,
+                kind,
+            })
+            .await;
+        outcome
+            .map(|(_, response)| response)
+            .map_err(|(_, _, error)| error)
+    }
+
+    /// The exchange; a refusal carries the tenant (when the client was
+    /// authenticated) and a reason code for the activity log.
+    async fn exchange_inner(
+        &self,
+        request: TokenRequest,
+    ) -> Result<(AuthenticatedClient, TokenResponse), (Option<TenantId>, &'static str, TokenError)>
+    {
+        use TokenErrorCode as Code;
+        let refuse = |tenant: Option<&TenantId>, reason, code, description| {
+            Err((tenant.cloned(), reason, TokenError::new(code, description)))
+        };
+        let Some(grant_type) = request.grant_type.as_deref() else {
+            return refuse(
+                None,
+                "missing_grant_type",
+                Code::InvalidRequest,
+                "grant_type is required",
+            );
+        };
+        if grant_type != CLIENT_CREDENTIALS {
+            return refuse(
+                None,
+                "unsupported_grant_type",
+                Code::UnsupportedGrantType,
+                "only client_credentials is supported",
+            );
+        }
+        let Some(credentials) = request.credentials else {
+            return refuse(
+                None,
+                "no_credentials",
+                Code::InvalidClient,
+                "client authentication failed",
+            );
+        };
+        let authenticated = self
+            .registry
+            .authenticate_with_tenant(&credentials.client_id, &credentials.client_secret)
+            .await;
+        let client = match authenticated {
+            Ok(client) => client,
+            Err((tenant, Error::Authentication(failure))) => {
+                return refuse(
+                    tenant.as_ref(),
+                    failure.code(),
+                    Code::InvalidClient,
+                    "client authentication failed",
+                );
+            }
+            Err(_) => {
+                return refuse(
+                    None,
+                    "server_error",
+                    Code::ServerError,
+                    "the server could not process the request",
+                );
+            }
+        };
+        let tenant = Some(&client.tenant);
+        let scopes = match &request.scope {
+            Some(requested) => {
+                let requested: Vec<String> = requested
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if requested.iter().any(|s| !client.scopes.contains(s)) {
+                    return refuse(
+                        tenant,
+                        "invalid_scope",
+                        Code::InvalidScope,
+                        "a requested scope is not allowed for this client",
+                    );
+                }
+                dedup(requested)
+            }
+            None => match &self.registry.policy().default_scope {
+                DefaultScope::AllAllowed => client.scopes.clone(),
+                DefaultScope::Empty => Vec::new(),
+                DefaultScope::Fixed(fixed) => fixed
+                    .iter()
+                    .filter(|s| client.scopes.contains(s))
+                    .cloned()
+                    .collect(),
+            },
+        };
+        let mut targets: Vec<String> = request
+            .audience
+            .into_iter()
+            .chain(request.resources)
+            .collect();
+        targets = dedup(targets);
+        if targets.iter().any(|t| !client.audiences.contains(t)) {
+            return refuse(
+                tenant,
+                "invalid_target",
+                Code::InvalidTarget,
+                "a requested audience is not allowed for this client",
+            );
+        }
+        if targets.is_empty() {
+            targets = if client.audiences.is_empty() {
+                vec![self.default_audience.clone()]
+            } else {
+                client.audiences.clone()
+            };
+        }
+        let minted = self.issuer.mint(&TokenClaims {
+            client_id: &client.client_id,
+            tenant: client.tenant.as_str(),
+            audience: &targets,
+            scopes: &scopes,
+            extra: &client.extra_claims,
+            lifetime: client.token_lifetime,
+            now: self.registry.now(),
+        });
+        match minted {
+            Ok(minted) => {
+                let response = TokenResponse {
+                    access_token: minted.access_token,
+                    token_type: "Bearer",
+                    expires_in: minted.expires_in,
+                    scope: minted.scope,
+                    jti: minted.jti,
+                };
+                Ok((client, response))
+            }
+            Err(_) => refuse(
+                tenant,
+                "mint_failed",
+                Code::ServerError,
+                "the server could not process the request",
+            ),
+        }
+    }
+
+    /// An opt-in live check of tokens' clients over this registry's store.
+    #[must_use]
+    pub fn live_check(&self, ttl: Duration) -> LiveClientCheck {
+        LiveClientCheck::new(
+            self.registry.store().clone(),
+            self.registry.clock().clone(),
+            ttl,
+        )
+    }
+}
+
+/// Opt-in: refuses tokens whose client has since been revoked, deactivated,
+/// deleted or rotated out past its grace window (product D: deleting a
+/// client revokes its tokens). Answers are cached per client for `ttl`, so
+/// the check costs a map lookup on most requests, and a change takes at
+/// most `ttl` to bite. Off unless the host wires it in.
+///
+/// If the store fails and no earlier answer is cached, the token is
+/// refused ([`VerifyError::CheckUnavailable`]): it fails closed.
+pub struct LiveClientCheck {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    ttl: Duration,
+    cache: Mutex<HashMap<(String, String), (OffsetDateTime, bool)>>,
+}
+
+impl fmt::Debug for LiveClientCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveClientCheck")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most clients a [`LiveClientCheck`] remembers before it starts afresh.
+const MAX_CACHED_CLIENTS: usize = 100_000;
+
+impl LiveClientCheck {
+    /// A check over `store`, caching each answer for `ttl` by `clock`.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
+        Self {
+            store,
+            clock,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Verifies `token` with `verifier`, then checks its client is live.
+    ///
+    /// # Errors
+    /// The verifier's [`VerifyError`], or [`VerifyError::ClientInactive`] /
+    /// [`VerifyError::CheckUnavailable`].
+    pub async fn verify(
+        &self,
+        verifier: &TokenVerifier,
+        token: &str,
+    ) -> Result<AccessContext, VerifyError> {
+        let context = verifier.verify_at(token, self.clock.now())?;
+        self.check(&context).await?;
+        Ok(context)
+    }
+
+    /// Checks that the client of a verified token is still live.
+    ///
+    /// # Errors
+    /// [`VerifyError::ClientInactive`] or [`VerifyError::CheckUnavailable`].
+    pub async fn check(&self, context: &AccessContext) -> Result<(), VerifyError> {
+        let now = self.clock.now();
+        let key = (context.tenant.clone(), context.client_id.clone());
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .copied();
+        if let Some((at, live)) = cached.filter(|(at, _)| now - *at < self.ttl) {
+            let _ = at;
+            return if live {
+                Ok(())
+            } else {
+                Err(VerifyError::ClientInactive)
+            };
+        }
+        let live = match TenantId::new(context.tenant.clone()) {
+            Err(_) => Ok(false),
+            Ok(tenant) => self
+                .store
+                .client(&tenant, &context.client_id)
+                .await
+                .map(|record| {
+                    record.is_some_and(|r| {
+                        matches!(
+                            r.effective_status(now),
+                            EffectiveStatus::Active | EffectiveStatus::Expiring { .. }
+                        )
+                    })
+                }),
+        };
+        let live = match (live, cached) {
+            (Ok(live), _) => live,
+            // The store is down: fall back on the last answer, else fail closed.
+            (Err(_), Some((_, live))) => live,
+            (Err(_), None) => return Err(VerifyError::CheckUnavailable),
+        };
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if cache.len() >= MAX_CACHED_CLIENTS {
+                cache.clear();
+            }
+            cache.insert(key, (now, live));
+        }
+        if live {
+            Ok(())
+        } else {
+            Err(VerifyError::ClientInactive)
+        }
+    }
+}
+
+fn dedup(items: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
