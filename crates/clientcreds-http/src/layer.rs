@@ -1,0 +1,136 @@
+//! A tower layer that verifies bearer tokens (feature `tower`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use clientcreds_jwt::TokenVerifier;
+use clientcreds_registry::LiveClientCheck;
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::{BearerChallenge, bearer_token};
+
+/// Verifies the request's bearer token, requires scopes, and puts the
+/// [`AccessContext`](clientcreds_jwt::AccessContext) into the request's
+/// extensions; otherwise answers with the RFC 6750 challenge.
+///
+/// ```
+/// use std::sync::Arc;
+/// use clientcreds_http::BearerAuthLayer;
+/// use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenVerifier, Validation};
+///
+/// let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA)?));
+/// let verifier = Arc::new(TokenVerifier::new(keys, Validation::new("https://auth.example.com", "https://api.example.com")));
+/// // Any valid token:
+/// let any = BearerAuthLayer::new(verifier.clone());
+/// // And, per route, one that also requires a scope:
+/// let echo = BearerAuthLayer::new(verifier).require_scope("echo");
+/// # let _ = (any, echo);
+/// # Ok::<(), clientcreds_jwt::KeyError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct BearerAuthLayer {
+    verifier: Arc<TokenVerifier>,
+    live: Option<Arc<LiveClientCheck>>,
+    scopes: Arc<[String]>,
+    realm: Arc<str>,
+}
+
+impl BearerAuthLayer {
+    /// Requires a valid token, verified by `verifier`.
+    #[must_use]
+    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
+        Self {
+            verifier,
+            live: None,
+            scopes: Arc::new([]),
+            realm: Arc::from("api"),
+        }
+    }
+
+    /// Also requires `scope`.
+    #[must_use]
+    pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
+        let mut scopes = self.scopes.to_vec();
+        scopes.push(scope.into());
+        self.scopes = scopes.into();
+        self
+    }
+
+    /// Also checks that the token's client is still live (opt-in).
+    #[must_use]
+    pub fn with_live_check(mut self, check: Arc<LiveClientCheck>) -> Self {
+        self.live = Some(check);
+        self
+    }
+
+    /// Sets the challenge's realm (default `api`).
+    #[must_use]
+    pub fn with_realm(mut self, realm: &str) -> Self {
+        self.realm = Arc::from(realm);
+        self
+    }
+
+    async fn authorize<B>(&self, request: &mut Request<B>) -> Result<(), BearerChallenge> {
+        let token = bearer_token(request.headers())?;
+        let context = match &self.live {
+            Some(live) => live.verify(&self.verifier, token).await?,
+            None => self.verifier.verify(token)?,
+        };
+        for scope in self.scopes.iter() {
+            context.require_scope(scope)?;
+        }
+        request.extensions_mut().insert(context);
+        Ok(())
+    }
+}
+
+impl<S> Layer<S> for BearerAuthLayer {
+    type Service = BearerAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerAuth {
+            inner,
+            config: self.clone(),
+        }
+    }
+}
+
+/// The service [`BearerAuthLayer`] wraps around an inner service.
+#[derive(Clone, Debug)]
+pub struct BearerAuth<S> {
+    inner: S,
+    config: BearerAuthLayer,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<String>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The inner service that was driven to readiness is the one to call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = self.config.clone();
+        Box::pin(async move {
+            match config.authorize(&mut request).await {
+                Ok(()) => inner.call(request).await,
+                Err(challenge) => Ok(challenge.response(&config.realm).map(ResBody::from)),
+            }
+        })
+    }
+}

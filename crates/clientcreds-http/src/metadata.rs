@@ -1,0 +1,95 @@
+//! RFC 8414 metadata and RFC 7662 introspection responses.
+
+use clientcreds_jwt::AccessContext;
+use serde::Serialize;
+
+/// The authorization server metadata document (RFC 8414 §2), served at
+/// `/.well-known/oauth-authorization-server`.
+///
+/// ```
+/// let metadata = clientcreds_http::AuthorizationServerMetadata::new("https://auth.example.com");
+/// let json = serde_json::to_value(&metadata).unwrap();
+/// assert_eq!(json["token_endpoint"], "https://auth.example.com/oauth/token");
+/// assert_eq!(json["grant_types_supported"], serde_json::json!(["client_credentials"]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct AuthorizationServerMetadata {
+    /// `issuer`.
+    pub issuer: String,
+    /// `token_endpoint`.
+    pub token_endpoint: String,
+    /// `jwks_uri`.
+    pub jwks_uri: String,
+    /// `introspection_endpoint`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint: Option<String>,
+    /// `grant_types_supported`: `client_credentials`.
+    pub grant_types_supported: Vec<String>,
+    /// `response_types_supported`: none (no authorization endpoint).
+    pub response_types_supported: Vec<String>,
+    /// `token_endpoint_auth_methods_supported`.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// `introspection_endpoint_auth_methods_supported`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// `scopes_supported`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes_supported: Option<Vec<String>>,
+}
+
+impl AuthorizationServerMetadata {
+    /// Metadata with the conventional paths under `issuer`:
+    /// `/oauth/token`, `/.well-known/jwks.json`, `/oauth/introspect`.
+    #[must_use]
+    pub fn new(issuer: &str) -> Self {
+        let base = issuer.trim_end_matches('/');
+        let methods = vec![
+            "client_secret_basic".to_owned(),
+            "client_secret_post".to_owned(),
+        ];
+        Self {
+            issuer: issuer.to_owned(),
+            token_endpoint: format!("{base}/oauth/token"),
+            jwks_uri: format!("{base}/.well-known/jwks.json"),
+            introspection_endpoint: Some(format!("{base}/oauth/introspect")),
+            grant_types_supported: vec!["client_credentials".to_owned()],
+            response_types_supported: Vec::new(),
+            token_endpoint_auth_methods_supported: methods.clone(),
+            introspection_endpoint_auth_methods_supported: Some(methods),
+            scopes_supported: None,
+        }
+    }
+}
+
+/// The RFC 7662 §2.2 introspection response: the token's claims when it is
+/// active, `{"active": false}` otherwise (whatever the reason).
+///
+/// ```
+/// assert_eq!(clientcreds_http::introspection_response(None, "iss").to_string(), r#"{"active":false}"#);
+/// ```
+#[must_use]
+pub fn introspection_response(context: Option<&AccessContext>, issuer: &str) -> serde_json::Value {
+    let Some(context) = context else {
+        return serde_json::json!({ "active": false });
+    };
+    let mut body = serde_json::json!({
+        "active": true,
+        "scope": context.scopes.join(" "),
+        "client_id": context.client_id,
+        "token_type": "Bearer",
+        "exp": context.expires_at.unix_timestamp(),
+        "iat": context.issued_at.unix_timestamp(),
+        "sub": context.subject,
+        "aud": context.audience,
+        "iss": issuer,
+        "jti": context.jti,
+        "tenant": context.tenant,
+    });
+    if let (Some(map), false) = (body.as_object_mut(), context.extra.is_empty()) {
+        for (name, value) in &context.extra {
+            map.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    body
+}

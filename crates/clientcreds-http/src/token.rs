@@ -1,0 +1,382 @@
+//! The token endpoint: parsing requests, rendering responses.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use clientcreds_registry::{
+    ClientCredentials, TokenError, TokenErrorCode, TokenRequest, TokenResponse,
+};
+use clientcreds_secret::Secret;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+
+use crate::form;
+
+/// The default largest token-request body, in bytes.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024;
+/// Parameters that may appear more than once (RFC 8707 `resource`).
+const REPEATABLE: &[&str] = &["resource"];
+
+/// How the client authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    /// HTTP Basic (`client_secret_basic`).
+    Basic,
+    /// Form body (`client_secret_post`).
+    Post,
+    /// No credentials.
+    None,
+}
+
+/// A parsed token request and how its client authenticated (which decides
+/// the shape of an `invalid_client` answer).
+#[derive(Debug)]
+pub struct ParsedTokenRequest {
+    /// The request for [`TokenService::exchange`](clientcreds_registry::TokenService::exchange).
+    pub request: TokenRequest,
+    /// How the client authenticated.
+    pub auth: ClientAuthMethod,
+}
+
+/// An RFC 7662 introspection request.
+#[derive(Debug)]
+pub struct IntrospectionRequest {
+    /// The caller's credentials, if any.
+    pub credentials: Option<ClientCredentials>,
+    /// How the caller authenticated.
+    pub auth: ClientAuthMethod,
+    /// The token to introspect (redacted in `Debug`).
+    pub token: Secret,
+}
+
+/// A token request that could not be parsed: the RFC error to send, and
+/// whether the client tried HTTP Basic (so a 401 carries a Basic challenge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedTokenRequest {
+    /// The error.
+    pub error: TokenError,
+    /// The client tried HTTP Basic.
+    pub auth: ClientAuthMethod,
+    /// The body exceeded the size limit (answer 413 if the host prefers).
+    pub too_large: bool,
+}
+
+/// Parses token requests (RFC 6749 §2.3.1, §3.2, §4.4).
+///
+/// ```
+/// use clientcreds_http::{ClientAuthMethod, TokenRequestParser};
+/// use http::HeaderMap;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("content-type", "application/x-www-form-urlencoded".parse().unwrap());
+/// // "my client:p@ss" form-encoded, then Basic: RFC 6749 §2.3.1.
+/// headers.insert("authorization", "Basic bXkrY2xpZW50OnAlNDBzcw==".parse().unwrap());
+/// let parsed = TokenRequestParser::default().parse(&headers, b"grant_type=client_credentials&scope=a+b").unwrap();
+/// assert_eq!(parsed.auth, ClientAuthMethod::Basic);
+/// let credentials = parsed.request.credentials.unwrap();
+/// assert_eq!(credentials.client_id, "my client");
+/// assert_eq!(credentials.client_secret.expose_secret(), "p@ss");
+/// assert_eq!(parsed.request.scope.as_deref(), Some("a b"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRequestParser {
+    max_body: usize,
+}
+
+impl Default for TokenRequestParser {
+    fn default() -> Self {
+        Self {
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+impl TokenRequestParser {
+    /// Sets the body size limit.
+    #[must_use]
+    pub fn with_max_body(mut self, max: usize) -> Self {
+        self.max_body = max;
+        self
+    }
+
+    /// Parses headers and body.
+    ///
+    /// # Errors
+    /// A [`RejectedTokenRequest`]: `invalid_request` for a wrong content
+    /// type, an oversized body, bad encoding or UTF-8, a repeated
+    /// parameter, or credentials sent both ways; `invalid_client` for a
+    /// malformed Basic header.
+    pub fn parse(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<ParsedTokenRequest, RejectedTokenRequest> {
+        self.parse_with(headers, body, |_, _| {})
+    }
+
+    /// Parses an RFC 7662 introspection request: the caller's client
+    /// credentials (as for a token request) and the `token` parameter.
+    ///
+    /// # Errors
+    /// As [`TokenRequestParser::parse`]; `invalid_request` without `token`.
+    pub fn parse_introspection(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<IntrospectionRequest, RejectedTokenRequest> {
+        let mut token = None;
+        let parsed = self.parse_with(headers, body, |name, value| {
+            if name == "token" {
+                token = Some(Secret::from(value));
+            }
+        })?;
+        let Some(token) = token else {
+            return Err(RejectedTokenRequest {
+                error: TokenError {
+                    code: TokenErrorCode::InvalidRequest,
+                    description: "token is required",
+                },
+                auth: parsed.auth,
+                too_large: false,
+            });
+        };
+        Ok(IntrospectionRequest {
+            credentials: parsed.request.credentials,
+            auth: parsed.auth,
+            token,
+        })
+    }
+
+    fn parse_with(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        mut other: impl FnMut(&str, &str),
+    ) -> Result<ParsedTokenRequest, RejectedTokenRequest> {
+        let basic = self.basic_credentials(headers)?;
+        let auth = if basic.is_some() {
+            ClientAuthMethod::Basic
+        } else {
+            ClientAuthMethod::None
+        };
+        let reject = |code, description, too_large| {
+            Err(RejectedTokenRequest {
+                error: TokenError { code, description },
+                auth,
+                too_large,
+            })
+        };
+        if body.len() > self.max_body {
+            return reject(
+                TokenErrorCode::InvalidRequest,
+                "request body too large",
+                true,
+            );
+        }
+        let content_type = headers.get_all(CONTENT_TYPE).iter().collect::<Vec<_>>();
+        let form_type = match content_type.as_slice() {
+            [one] => one
+                .to_str()
+                .ok()
+                .and_then(|v| v.split(';').next())
+                .map(str::trim),
+            _ => None,
+        };
+        if !form_type.is_some_and(|t| t.eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
+            return reject(
+                TokenErrorCode::InvalidRequest,
+                "content type must be application/x-www-form-urlencoded",
+                false,
+            );
+        }
+        let Ok(body) = std::str::from_utf8(body) else {
+            return reject(
+                TokenErrorCode::InvalidRequest,
+                "request body is not UTF-8",
+                false,
+            );
+        };
+        let Ok(pairs) = form::parse(body) else {
+            return reject(
+                TokenErrorCode::InvalidRequest,
+                "request body is not valid form encoding",
+                false,
+            );
+        };
+        let mut request = TokenRequest::default();
+        let mut seen: Vec<&str> = Vec::new();
+        let (mut body_id, mut body_secret) = (None, None);
+        for (name, value) in &pairs {
+            if !REPEATABLE.contains(&name.as_str()) {
+                if seen.contains(&name.as_str()) {
+                    return reject(
+                        TokenErrorCode::InvalidRequest,
+                        "a parameter is repeated",
+                        false,
+                    );
+                }
+                seen.push(name);
+            }
+            // RFC 6749 §3.2: a parameter without a value is as if omitted.
+            if value.is_empty() {
+                continue;
+            }
+            match name.as_str() {
+                "grant_type" => request.grant_type = Some(value.clone()),
+                "scope" => request.scope = Some(value.clone()),
+                "audience" => request.audience = Some(value.clone()),
+                "resource" => request.resources.push(value.clone()),
+                "client_id" => body_id = Some(value.clone()),
+                "client_secret" => body_secret = Some(Secret::from(value.as_str())),
+                other_name => other(other_name, value),
+            }
+        }
+        match (basic, body_id, body_secret) {
+            (Some(_), _, Some(_)) => reject(
+                TokenErrorCode::InvalidRequest,
+                "client credentials sent both in the header and the body",
+                false,
+            ),
+            (Some(creds), Some(id), None) if id != creds.client_id => reject(
+                TokenErrorCode::InvalidRequest,
+                "client_id differs from the authenticated client",
+                false,
+            ),
+            (Some(creds), _, None) => {
+                request.credentials = Some(creds);
+                Ok(ParsedTokenRequest {
+                    request,
+                    auth: ClientAuthMethod::Basic,
+                })
+            }
+            (None, Some(client_id), Some(client_secret)) => {
+                request.credentials = Some(ClientCredentials {
+                    client_id,
+                    client_secret,
+                });
+                Ok(ParsedTokenRequest {
+                    request,
+                    auth: ClientAuthMethod::Post,
+                })
+            }
+            (None, _, _) => Ok(ParsedTokenRequest {
+                request,
+                auth: ClientAuthMethod::None,
+            }),
+        }
+    }
+
+    /// HTTP Basic credentials, each part form-decoded (RFC 6749 §2.3.1).
+    fn basic_credentials(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<ClientCredentials>, RejectedTokenRequest> {
+        let values: Vec<&HeaderValue> = headers.get_all(AUTHORIZATION).iter().collect();
+        let value = match values.as_slice() {
+            [] => return Ok(None),
+            [one] => *one,
+            _ => {
+                return Err(RejectedTokenRequest {
+                    error: TokenError {
+                        code: TokenErrorCode::InvalidRequest,
+                        description: "more than one Authorization header",
+                    },
+                    auth: ClientAuthMethod::None,
+                    too_large: false,
+                });
+            }
+        };
+        let bad = || RejectedTokenRequest {
+            error: TokenError {
+                code: TokenErrorCode::InvalidClient,
+                description: "malformed Basic credentials",
+            },
+            auth: ClientAuthMethod::Basic,
+            too_large: false,
+        };
+        let text = value.to_str().map_err(|_| bad())?;
+        let (scheme, rest) = text.split_once(' ').ok_or_else(bad)?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(RejectedTokenRequest {
+                error: TokenError {
+                    code: TokenErrorCode::InvalidClient,
+                    description: "unsupported authentication scheme",
+                },
+                auth: ClientAuthMethod::None,
+                too_large: false,
+            });
+        }
+        let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+        let decoded = Secret::new(decoded);
+        let (id, secret) = decoded.expose_secret().split_once(':').ok_or_else(bad)?;
+        let client_id = form::decode_component(id).map_err(|_| bad())?;
+        let client_secret = Secret::new(form::decode_component(secret).map_err(|_| bad())?);
+        if client_id.is_empty() {
+            return Err(bad());
+        }
+        Ok(Some(ClientCredentials {
+            client_id,
+            client_secret,
+        }))
+    }
+}
+
+/// The 200 response for a token (RFC 6749 §5.1), with `no-store`.
+#[must_use]
+pub fn token_response(response: &TokenResponse) -> Response<String> {
+    json_response(StatusCode::OK, response.to_json())
+}
+
+/// The error response (RFC 6749 §5.2): 400, or 401 with a
+/// `WWW-Authenticate: Basic` challenge for `invalid_client` when the client
+/// used Basic (500 for `server_error`).
+#[must_use]
+pub fn token_error_response(
+    error: &TokenError,
+    auth: ClientAuthMethod,
+    realm: &str,
+) -> Response<String> {
+    let status = match error.code {
+        TokenErrorCode::InvalidClient if auth == ClientAuthMethod::Basic => {
+            StatusCode::UNAUTHORIZED
+        }
+        TokenErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut response = json_response(status, error.to_json());
+    if status == StatusCode::UNAUTHORIZED
+        && let Ok(challenge) =
+            HeaderValue::from_str(&format!("Basic realm=\"{}\"", quote_safe(realm)))
+    {
+        response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+    }
+    response
+}
+
+/// The response for a rejected request: as [`token_error_response`], or 413
+/// for an oversized body.
+#[must_use]
+pub fn rejected_response(rejected: &RejectedTokenRequest, realm: &str) -> Response<String> {
+    let mut response = token_error_response(&rejected.error, rejected.auth, realm);
+    if rejected.too_large {
+        *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    }
+    response
+}
+
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response<String> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Drops characters that cannot appear inside a quoted header parameter.
+pub(crate) fn quote_safe(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '"' && *c != '\\' && (' '..='~').contains(c))
+        .collect()
+}

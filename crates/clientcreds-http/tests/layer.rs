@@ -1,0 +1,378 @@
+//! The tower layer (feature `tower`): bearer verification, required scopes, the RFC 6750 challenges, and the opt-in live client check.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use clientcreds_http::BearerAuthLayer;
+use clientcreds_jwt::{AccessContext, TokenVerifier, Validation};
+use clientcreds_registry::{Actor, ClientUpdate, Clock, LiveClientCheck};
+use clientcreds_store::{ClientStatus, Store};
+use common::{ISSUER, Server, header, json, server, tenant};
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request, Response};
+use serde_json::json;
+use time::Duration;
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+/// What the inner service saw: how often it was called, and the last
+/// request's `AccessContext`.
+#[derive(Default)]
+struct Seen {
+    calls: AtomicUsize,
+    context: Mutex<Option<AccessContext>>,
+}
+
+/// `layer` around an inner service that records what reached it.
+fn protected(
+    layer: &BearerAuthLayer,
+    seen: &Arc<Seen>,
+) -> impl Service<Request<String>, Response = Response<String>, Error = Infallible> + Clone + use<>
+{
+    let seen = seen.clone();
+    layer.layer(service_fn(move |request: Request<String>| {
+        let seen = seen.clone();
+        async move {
+            seen.calls.fetch_add(1, Ordering::SeqCst);
+            let context = request.extensions().get::<AccessContext>().cloned();
+            *seen.context.lock().unwrap() = context;
+            Ok::<_, Infallible>(Response::new("inner".to_owned()))
+        }
+    }))
+}
+
+fn request(authorization: Option<&str>) -> Request<String> {
+    let mut request = Request::new(String::new());
+    if let Some(value) = authorization {
+        request
+            .headers_mut()
+            .insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+    }
+    request
+}
+
+/// Sends one request through `layer`; the response and what the inner
+/// service saw.
+async fn send(
+    layer: &BearerAuthLayer,
+    authorization: Option<&str>,
+) -> (Response<String>, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let response = protected(layer, &seen)
+        .oneshot(request(authorization))
+        .await
+        .unwrap();
+    (response, seen)
+}
+
+/// Asserts a refusal: status, exact challenge, JSON code, and that the
+/// inner service was never called.
+fn assert_refused(response: &Response<String>, seen: &Seen, status: u16, www: &str, code: &str) {
+    assert_eq!(response.status(), status, "{}", response.body());
+    assert_eq!(header(response, "www-authenticate"), Some(www));
+    assert_eq!(header(response, "cache-control"), Some("no-store"));
+    assert_eq!(json(response), json!({ "error": code }));
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+}
+
+fn assert_passed(response: &Response<String>, seen: &Seen) -> AccessContext {
+    assert_eq!(response.status(), 200, "{}", response.body());
+    assert_eq!(response.body(), "inner");
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
+    seen.context
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("an AccessContext in the extensions")
+}
+
+async fn setup() -> (Server, String, String, String) {
+    let server = server();
+    let (id, secret) = server.client("acme", &["read", "write"]).await;
+    let token = server.token(&id, &secret, "read").await;
+    (server, id, secret, token)
+}
+
+#[tokio::test]
+async fn a_valid_token_reaches_the_inner_service_with_its_context() {
+    let (server, id, _, token) = setup().await;
+    let layer = BearerAuthLayer::new(server.verifier.clone());
+    let (response, seen) = send(&layer, Some(&format!("Bearer {token}"))).await;
+    let context = assert_passed(&response, &seen);
+    assert_eq!(context, server.verifier.verify(&token).unwrap());
+    assert_eq!(
+        (context.tenant.as_str(), context.client_id.as_str()),
+        ("acme", id.as_str())
+    );
+    assert_eq!(context.scopes, ["read"]);
+
+    // Any case of the scheme.
+    let (response, seen) = send(&layer, Some(&format!("bearer {token}"))).await;
+    assert_passed(&response, &seen);
+}
+
+#[tokio::test]
+async fn the_service_can_be_driven_more_than_once() {
+    let (server, _, _, token) = setup().await;
+    let seen = Arc::new(Seen::default());
+    let mut service = protected(&BearerAuthLayer::new(server.verifier.clone()), &seen);
+    let authorization = format!("Bearer {token}");
+    for (value, status) in [
+        (Some(authorization.as_str()), 200),
+        (None, 401),
+        (Some(authorization.as_str()), 200),
+    ] {
+        let response = service
+            .ready()
+            .await
+            .unwrap()
+            .call(request(value))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status);
+    }
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn no_bearer_token_is_401_without_an_error_code() {
+    let (server, _, _, _) = setup().await;
+    let layer = BearerAuthLayer::new(server.verifier.clone());
+    for authorization in [None, Some("Basic c3ZjOnMzY3JldA=="), Some("Token abc")] {
+        let (response, seen) = send(&layer, authorization).await;
+        assert_refused(
+            &response,
+            &seen,
+            401,
+            "Bearer realm=\"api\"",
+            "unauthorized",
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_authorization_header_is_400_invalid_request() {
+    let (server, _, _, token) = setup().await;
+    let layer = BearerAuthLayer::new(server.verifier.clone());
+    for authorization in ["Bearer", "Bearer a b", &format!("Bearer {token} x")] {
+        let (response, seen) = send(&layer, Some(authorization)).await;
+        assert_refused(
+            &response,
+            &seen,
+            400,
+            "Bearer realm=\"api\", error=\"invalid_request\", error_description=\"malformed Authorization header\"",
+            "invalid_request",
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_token_is_401_invalid_token_with_the_reason() {
+    let (server, id, secret, token) = setup().await;
+    let layer = BearerAuthLayer::new(server.verifier.clone());
+
+    // Signed by another server's key.
+    let other = common::server();
+    let (other_id, other_secret) = other.client("acme", &["read"]).await;
+    let foreign = other.token(&other_id, &other_secret, "read").await;
+
+    // The signature's last characters changed.
+    let mut tampered = token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    tampered.push_str("AAAA");
+
+    // Minted two hours ago with a one-hour lifetime.
+    server.clock.advance(Duration::hours(-2));
+    let expired = server.token(&id, &secret, "read").await;
+    server.clock.advance(Duration::hours(2));
+
+    let cases = [
+        // Three parts, but the header is `notjson`.
+        ("bm90anNvbg.e30.c2ln", "token header is invalid"),
+        ("abc", "token is not a compact JWS"),
+        ("a.b.c.d", "token is not a compact JWS"),
+        (foreign.as_str(), "no key for the token's `kid`"),
+        (tampered.as_str(), "token signature is invalid"),
+        (expired.as_str(), "token has expired"),
+    ];
+    for (bad, reason) in cases {
+        let (response, seen) = send(&layer, Some(&format!("Bearer {bad}"))).await;
+        assert_refused(
+            &response,
+            &seen,
+            401,
+            &format!(
+                "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{reason}\""
+            ),
+            "invalid_token",
+        );
+    }
+
+    // A token for another audience.
+    let elsewhere = Arc::new(TokenVerifier::new(
+        server.tokens.issuer().keys().clone(),
+        Validation::new(ISSUER, "https://other.example.com"),
+    ));
+    let (response, seen) = send(
+        &BearerAuthLayer::new(elsewhere),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    assert_refused(
+        &response,
+        &seen,
+        401,
+        "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token audience is not accepted\"",
+        "invalid_token",
+    );
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_403_insufficient_scope_naming_it() {
+    let (server, _, _, token) = setup().await;
+    let authorization = format!("Bearer {token}");
+
+    let layer = BearerAuthLayer::new(server.verifier.clone()).require_scope("write");
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_refused(
+        &response,
+        &seen,
+        403,
+        "Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"insufficient scope: `write` is required\", scope=\"write\"",
+        "insufficient_scope",
+    );
+
+    // Every required scope is checked; the first missing one is named.
+    let layer = BearerAuthLayer::new(server.verifier.clone())
+        .require_scope("read")
+        .require_scope("orders:write")
+        .with_realm("orders");
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_refused(
+        &response,
+        &seen,
+        403,
+        "Bearer realm=\"orders\", error=\"insufficient_scope\", error_description=\"insufficient scope: `orders:write` is required\", scope=\"orders:write\"",
+        "insufficient_scope",
+    );
+
+    // The realm is used for every challenge.
+    let (response, seen) = send(&layer, None).await;
+    assert_refused(
+        &response,
+        &seen,
+        401,
+        "Bearer realm=\"orders\"",
+        "unauthorized",
+    );
+
+    // A granted scope passes.
+    let layer = BearerAuthLayer::new(server.verifier.clone()).require_scope("read");
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_passed(&response, &seen);
+}
+
+#[tokio::test]
+async fn the_live_check_refuses_a_deleted_client_once_the_cache_expires() {
+    let (server, id, _, token) = setup().await;
+    let (kept_id, kept_secret) = server.client("acme", &["read"]).await;
+    let kept = server.token(&kept_id, &kept_secret, "read").await;
+    let ttl = Duration::seconds(60);
+    let check = Arc::new(LiveClientCheck::new(
+        server.store.clone() as Arc<dyn Store>,
+        server.clock.clone() as Arc<dyn Clock>,
+        ttl,
+    ));
+    let layer = BearerAuthLayer::new(server.verifier.clone()).with_live_check(check);
+    let authorization = format!("Bearer {token}");
+
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_passed(&response, &seen);
+
+    server
+        .registry
+        .delete(&Actor::System, &tenant("acme"), &id)
+        .await
+        .unwrap();
+
+    // Within the TTL the cached answer stands.
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_passed(&response, &seen);
+    server.clock.advance(ttl - Duration::seconds(1));
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_passed(&response, &seen);
+
+    // Once it passes, the deletion bites.
+    server.clock.advance(Duration::seconds(1));
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_refused(
+        &response,
+        &seen,
+        401,
+        "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token's client is no longer active\"",
+        "invalid_token",
+    );
+
+    // Another client of the tenant is unaffected.
+    let (response, seen) = send(&layer, Some(&format!("Bearer {kept}"))).await;
+    assert_passed(&response, &seen);
+}
+
+#[tokio::test]
+async fn the_live_check_refuses_an_inactive_client_not_yet_cached() {
+    let (server, id, _, token) = setup().await;
+    let check = Arc::new(LiveClientCheck::new(
+        server.store.clone() as Arc<dyn Store>,
+        server.clock.clone() as Arc<dyn Clock>,
+        Duration::seconds(60),
+    ));
+    server
+        .registry
+        .update(
+            &Actor::System,
+            &tenant("acme"),
+            &id,
+            ClientUpdate::default().status(ClientStatus::Inactive),
+        )
+        .await
+        .unwrap();
+    let layer = BearerAuthLayer::new(server.verifier.clone()).with_live_check(check);
+    let (response, seen) = send(&layer, Some(&format!("Bearer {token}"))).await;
+    assert_refused(
+        &response,
+        &seen,
+        401,
+        "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token's client is no longer active\"",
+        "invalid_token",
+    );
+}
+
+#[tokio::test]
+async fn the_live_check_verifies_expiry_by_its_clock() {
+    let (server, _, _, token) = setup().await;
+    let check = Arc::new(LiveClientCheck::new(
+        server.store.clone() as Arc<dyn Store>,
+        server.clock.clone() as Arc<dyn Clock>,
+        Duration::seconds(60),
+    ));
+    let layer = BearerAuthLayer::new(server.verifier.clone()).with_live_check(check);
+    server.clock.advance(Duration::hours(2));
+    let (response, seen) = send(&layer, Some(&format!("Bearer {token}"))).await;
+    assert_refused(
+        &response,
+        &seen,
+        401,
+        "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token has expired\"",
+        "invalid_token",
+    );
+}
