@@ -19,7 +19,8 @@ const REPEATABLE: &[&str] = &["resource"];
 /// How the client authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuthMethod {
-    /// HTTP Basic (`client_secret_basic`).
+    /// HTTP Basic (`client_secret_basic`), or any attempt through the
+    /// `Authorization` header (answered with 401 and a Basic challenge).
     Basic,
     /// Form body (`client_secret_post`).
     Post,
@@ -301,7 +302,8 @@ impl TokenRequestParser {
                     code: TokenErrorCode::InvalidClient,
                     description: "unsupported authentication scheme",
                 },
-                auth: ClientAuthMethod::None,
+                // It tried the Authorization header: RFC 6749 §5.2 wants a 401.
+                auth: ClientAuthMethod::Basic,
                 too_large: false,
             });
         }

@@ -204,11 +204,14 @@ fn two_authorization_headers_are_invalid_request() {
 }
 
 #[test]
-fn a_non_basic_scheme_is_refused_without_a_basic_challenge() {
+/// RFC 6749 §5.2: a client that tried the Authorization header gets 401
+/// with a challenge, whatever scheme it tried.
+fn a_non_basic_scheme_is_a_401_with_a_basic_challenge() {
     for value in [
         "Bearer abc.def.ghi",
         "Digest username=\"svc\"",
         "Negotiate abc",
+        "Negotiate",
     ] {
         let mut headers = form_headers();
         headers.insert(AUTHORIZATION, HeaderValue::from_static(value));
@@ -218,10 +221,14 @@ fn a_non_basic_scheme_is_refused_without_a_basic_challenge() {
             TokenErrorCode::InvalidClient,
             "{value}"
         );
-        assert_eq!(rejected.auth, ClientAuthMethod::None, "{value}");
+        assert_eq!(rejected.auth, ClientAuthMethod::Basic, "{value}");
         let response = rejected_response(&rejected, REALM);
-        assert_eq!(response.status(), 400, "{value}");
-        assert_eq!(header(&response, "www-authenticate"), None, "{value}");
+        assert_eq!(response.status(), 401, "{value}");
+        assert_eq!(
+            header(&response, "www-authenticate").as_deref(),
+            Some("Basic realm=\"clientcreds\""),
+            "{value}"
+        );
     }
 }
 
@@ -498,6 +505,85 @@ fn a_body_over_the_limit_is_too_large_and_413() {
     assert!(parser.parse(&form_headers(), &big).unwrap_err().too_large);
     let fits = vec![b'a'; DEFAULT_MAX_BODY];
     assert!(parser.parse(&form_headers(), &fits).is_ok());
+}
+
+// --- Debug and introspection requests (RFC 7662 §2.1) ---------------------
+
+#[test]
+fn debug_never_shows_the_secret() {
+    let parsed = parse_ok(&basic_headers("svc", "hunter2-basic"), GRANT);
+    assert!(!format!("{parsed:?}").contains("hunter2"));
+    let body = format!("{GRANT}&client_id=svc&client_secret=hunter2-post");
+    let parsed = parse_ok(&form_headers(), &body);
+    assert!(!format!("{parsed:?}").contains("hunter2"));
+}
+
+#[test]
+fn introspection_requests_carry_the_token_and_the_callers_credentials() {
+    let parser = TokenRequestParser::default();
+    let body = "token=eyJ0.eyJ1.c2ln&token_type_hint=access_token";
+    let parsed = parser
+        .parse_introspection(&basic_headers("rs", "s3cret"), body.as_bytes())
+        .unwrap();
+    assert_eq!(parsed.auth, ClientAuthMethod::Basic);
+    assert_eq!(parsed.token.expose_secret(), "eyJ0.eyJ1.c2ln");
+    let creds = parsed.credentials.as_ref().unwrap();
+    assert_eq!(
+        (
+            creds.client_id.as_str(),
+            creds.client_secret.expose_secret()
+        ),
+        ("rs", "s3cret")
+    );
+    assert!(!format!("{parsed:?}").contains("eyJ0"));
+
+    let body = "token=abc%2Bdef&client_id=rs&client_secret=s3cret";
+    let parsed = parser
+        .parse_introspection(&form_headers(), body.as_bytes())
+        .unwrap();
+    assert_eq!(parsed.auth, ClientAuthMethod::Post);
+    assert_eq!(parsed.token.expose_secret(), "abc+def");
+
+    let parsed = parser
+        .parse_introspection(&form_headers(), b"token=abc")
+        .unwrap();
+    assert_eq!(parsed.auth, ClientAuthMethod::None);
+    assert!(parsed.credentials.is_none());
+}
+
+#[test]
+fn an_introspection_request_without_one_token_is_invalid_request() {
+    let parser = TokenRequestParser::default();
+    for body in [
+        "",
+        "token=",
+        "token",
+        "token_type_hint=access_token",
+        "token=a&token=b",
+    ] {
+        let rejected = parser
+            .parse_introspection(&form_headers(), body.as_bytes())
+            .unwrap_err();
+        assert_invalid_request(&rejected, body);
+    }
+    // Without the token, a Basic caller is still recorded as Basic.
+    let rejected = parser
+        .parse_introspection(&basic_headers("rs", "s3cret"), b"")
+        .unwrap_err();
+    assert_eq!(rejected.auth, ClientAuthMethod::Basic);
+    // The token endpoint's rules apply: content type, malformed Basic.
+    let rejected = parser
+        .parse_introspection(&HeaderMap::new(), b"token=a")
+        .unwrap_err();
+    assert_invalid_request(&rejected, "no content type");
+    let mut headers = form_headers();
+    headers.insert(AUTHORIZATION, basic_raw(b"no colon"));
+    assert_bad_basic(
+        &parser
+            .parse_introspection(&headers, b"token=a")
+            .unwrap_err(),
+        "malformed Basic",
+    );
 }
 
 // --- Never panics ----------------------------------------------------------
