@@ -17,7 +17,7 @@ pub enum KeyError {
     /// An HMAC secret shorter than 32 bytes.
     #[error("HS256 secret is {0} bytes; at least 32 are required")]
     WeakSecret(usize),
-    /// A key id that is empty, over 128 characters, or not printable ASCII.
+    /// A key id that is empty, over 256 bytes, or holds control characters.
     #[error("invalid key id")]
     InvalidKid,
     /// This backend cannot generate keys of this algorithm (RSA: load a

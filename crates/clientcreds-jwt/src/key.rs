@@ -423,6 +423,9 @@ impl VerifyingKey {
                 .decode(value.ok_or(KeyError::Jwk(name))?)
                 .map_err(|_| KeyError::Jwk(name))
         };
+        if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+            return Err(KeyError::Jwk("use"));
+        }
         let (algorithm, material) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
             ("OKP", Some("Ed25519")) => {
                 let x = member(jwk.x.as_ref(), "x")?;
@@ -613,7 +616,9 @@ fn secret_member(value: &Option<Zeroizing<String>>) -> Option<&str> {
 }
 
 fn check_kid(kid: &str) -> Result<(), KeyError> {
-    let ok = (1..=128).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_graphic());
+    // RFC 7517 allows any string; refuse only control characters and
+    // lengths no header should carry.
+    let ok = (1..=256).contains(&kid.len()) && !kid.chars().any(char::is_control);
     if ok {
         Ok(())
     } else {

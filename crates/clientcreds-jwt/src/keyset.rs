@@ -77,16 +77,27 @@ impl KeySet {
     }
 
     /// A key set that only verifies, with the keys of a published JWKS
-    /// (for a resource server).
+    /// (for a resource server). Keys this crate cannot use for signatures
+    /// (other curves, `oct`, `use: "enc"`) are skipped, as RFC 7517 §5
+    /// asks, so a foreign JWKS with extra keys still loads.
     ///
     /// # Errors
-    /// [`KeyError::Jwk`] for a key that cannot be used; [`KeyError::DuplicateKid`].
+    /// [`KeyError::Jwk`] when no key is usable; [`KeyError::DuplicateKid`].
     pub fn from_jwks(jwks: &Jwks) -> Result<Self, KeyError> {
         let set = Self {
             state: RwLock::new(Arc::new(State::default())),
         };
-        for jwk in &jwks.keys {
-            set.add_verifying_key(VerifyingKey::from_jwk(jwk)?)?;
+        let mut usable = 0;
+        for key in jwks
+            .keys
+            .iter()
+            .filter_map(|jwk| VerifyingKey::from_jwk(jwk).ok())
+        {
+            set.add_verifying_key(key)?;
+            usable += 1;
+        }
+        if usable == 0 && !jwks.keys.is_empty() {
+            return Err(KeyError::Jwk("no usable signature key"));
         }
         Ok(set)
     }
@@ -160,10 +171,16 @@ impl KeySet {
                 .take()
                 .ok_or_else(|| KeyError::UnknownKid(String::new()))?;
             if let Some(old) = state.signing.replace(next) {
-                let until = now.checked_add(keep_old_for).unwrap_or(now);
+                let until = match now.checked_add(keep_old_for) {
+                    Some(until) => Some(until),
+                    // Past the end of the calendar: keep it with no end,
+                    // rather than drop it at the next prune.
+                    None if keep_old_for.is_positive() => None,
+                    None => Some(now),
+                };
                 state
                     .verify_only
-                    .push((Arc::new(old.verifying_key().clone()), Some(until)));
+                    .push((Arc::new(old.verifying_key().clone()), until));
             }
             Ok(())
         })

@@ -155,9 +155,9 @@ impl TokenIssuer {
     /// Signs a token.
     ///
     /// # Errors
-    /// [`MintError::Invalid`] for a non-positive lifetime, an empty audience
-    /// or a reserved extra claim; [`MintError::Key`] when the set has no
-    /// signing key or signing fails.
+    /// [`MintError::Invalid`] for a non-positive lifetime, an empty audience,
+    /// a reserved extra claim or a tenant claim named like a reserved one;
+    /// [`MintError::Key`] when the set has no signing key or signing fails.
     pub fn mint<V: Serialize>(
         &self,
         claims: &TokenClaims<'_, V>,
@@ -165,8 +165,21 @@ impl TokenIssuer {
         if !claims.lifetime.is_positive() {
             return Err(MintError::Invalid("lifetime must be positive"));
         }
-        if claims.audience.is_empty() {
-            return Err(MintError::Invalid("a token needs an audience"));
+        if claims.audience.is_empty() || claims.audience.iter().any(String::is_empty) {
+            return Err(MintError::Invalid("a token needs a non-empty audience"));
+        }
+        if claims.client_id.is_empty() || claims.tenant.is_empty() {
+            return Err(MintError::Invalid("client id and tenant must not be empty"));
+        }
+        if claims
+            .scopes
+            .iter()
+            .any(|s| s.is_empty() || s.contains(' '))
+        {
+            return Err(MintError::Invalid("a scope must be one non-empty token"));
+        }
+        if RESERVED_CLAIMS.contains(&self.tenant_claim.as_str()) {
+            return Err(MintError::Invalid("the tenant claim uses a reserved name"));
         }
         if claims
             .extra

@@ -278,7 +278,12 @@ impl TokenVerifier {
         mut claims: Map<String, Value>,
         now: OffsetDateTime,
     ) -> Result<AccessContext, VerifyError> {
-        let leeway = self.validation.leeway.whole_seconds();
+        // The fields are public: enforce the documented bounds here too.
+        let leeway = self
+            .validation
+            .leeway
+            .clamp(Duration::ZERO, MAX_LEEWAY)
+            .whole_seconds();
         let now_s = now.unix_timestamp();
         let iss = take_string(&mut claims, "iss")?;
         if iss != self.validation.issuer {

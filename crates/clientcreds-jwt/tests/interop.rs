@@ -1,12 +1,17 @@
 //! Interoperability with an independent implementation: `jsonwebtoken` 11 (aws-lc-rs backend).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
 use std::sync::Arc;
 
-use clientcreds_jwt::{Algorithm, KeySet, Jwks, SigningKey, TokenVerifier, VerifyError};
+use clientcreds_jwt::{Algorithm, Jwks, KeySet, SigningKey, TokenVerifier, VerifyError};
 use jsonwebtoken::jwk::{Jwk, JwkSet, ThumbprintHash};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation as PeerValidation};
 use serde::{Deserialize, Serialize};
@@ -14,8 +19,8 @@ use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
 use common::{
-    ALL, ASYMMETRIC, AUDIENCE, CLIENT_ID, HS_SECRET, ISSUER, OTHER_AUDIENCE, TENANT,
-    fixture_key, mint_for, pem, validation,
+    ALL, ASYMMETRIC, AUDIENCE, CLIENT_ID, HS_SECRET, ISSUER, OTHER_AUDIENCE, TENANT, fixture_key,
+    mint_for, pem, validation,
 };
 
 /// The claims as the peer library sees them.
@@ -86,12 +91,9 @@ fn our_tokens_verify_with_jsonwebtoken_for_every_algorithm() {
         let token = minted.access_token.expose();
 
         let key = peer_decoding_key(&keys, algorithm, &kid);
-        let data = jsonwebtoken::decode::<PeerClaims>(
-            token,
-            &key,
-            &peer_validation(algorithm, AUDIENCE),
-        )
-        .unwrap_or_else(|e| panic!("{algorithm}: {e:?}"));
+        let data =
+            jsonwebtoken::decode::<PeerClaims>(token, &key, &peer_validation(algorithm, AUDIENCE))
+                .unwrap_or_else(|e| panic!("{algorithm}: {e:?}"));
 
         assert_eq!(data.header.typ.as_deref(), Some("at+jwt"));
         assert_eq!(data.header.alg, peer_algorithm(algorithm));
@@ -159,7 +161,12 @@ fn jsonwebtoken_refuses_our_token_after_tampering() {
     for algorithm in ALL {
         let keys = Arc::new(KeySet::new(fixture_key(algorithm)));
         let kid = keys.signing_key().unwrap().kid().to_owned();
-        let minted = mint_for(&keys, OffsetDateTime::now_utc(), &[AUDIENCE], Duration::minutes(10));
+        let minted = mint_for(
+            &keys,
+            OffsetDateTime::now_utc(),
+            &[AUDIENCE],
+            Duration::minutes(10),
+        );
         let (header, payload, signature) = common::parts(minted.access_token.expose());
         let mut claims: Value = serde_json::from_slice(&common::unb64(&payload)).unwrap();
         claims["tenant"] = json!("evil");
@@ -171,7 +178,10 @@ fn jsonwebtoken_refuses_our_token_after_tampering() {
             &peer_validation(algorithm, AUDIENCE),
         )
         .unwrap_err();
-        assert_eq!(err.kind(), &jsonwebtoken::errors::ErrorKind::InvalidSignature);
+        assert_eq!(
+            err.kind(),
+            &jsonwebtoken::errors::ErrorKind::InvalidSignature
+        );
     }
 }
 
@@ -187,7 +197,10 @@ fn jsonwebtoken_tokens_verify_with_our_verifier() {
 
         for (aud, expected_audience) in [
             (json!(AUDIENCE), vec![AUDIENCE]),
-            (json!([OTHER_AUDIENCE, "https://third.example.com"]), vec![OTHER_AUDIENCE, "https://third.example.com"]),
+            (
+                json!([OTHER_AUDIENCE, "https://third.example.com"]),
+                vec![OTHER_AUDIENCE, "https://third.example.com"],
+            ),
         ] {
             let claims = PeerClaims {
                 iss: ISSUER.into(),
@@ -244,7 +257,10 @@ fn jsonwebtoken_default_header_is_refused_for_its_type() {
         let mut header = Header::new(peer_algorithm(algorithm));
         header.typ = Some("at+jwt".into());
         let token = jsonwebtoken::encode(&header, &claims, &peer_encoding_key(algorithm)).unwrap();
-        assert_eq!(verifier.verify_at(&token, now), Err(VerifyError::MissingKid));
+        assert_eq!(
+            verifier.verify_at(&token, now),
+            Err(VerifyError::MissingKid)
+        );
     }
 }
 
@@ -252,8 +268,12 @@ fn jsonwebtoken_default_header_is_refused_for_its_type() {
 fn resource_server_verifies_peer_tokens_with_a_jwks_set() {
     // A verifier that knows only the published JWKS of all three asymmetric keys.
     let issuer_side = KeySet::new(fixture_key(Algorithm::EdDSA));
-    issuer_side.add_verifying_key(fixture_key(Algorithm::ES256).verifying_key().clone()).unwrap();
-    issuer_side.add_verifying_key(fixture_key(Algorithm::RS256).verifying_key().clone()).unwrap();
+    issuer_side
+        .add_verifying_key(fixture_key(Algorithm::ES256).verifying_key().clone())
+        .unwrap();
+    issuer_side
+        .add_verifying_key(fixture_key(Algorithm::RS256).verifying_key().clone())
+        .unwrap();
     let document = serde_json::to_string(&issuer_side.jwks()).unwrap();
     let jwks: Jwks = serde_json::from_str(&document).unwrap();
     let remote = Arc::new(KeySet::from_jwks(&jwks).unwrap());
@@ -263,9 +283,12 @@ fn resource_server_verifies_peer_tokens_with_a_jwks_set() {
         let mut header = Header::new(peer_algorithm(algorithm));
         header.typ = Some("at+jwt".into());
         header.kid = Some(fixture_key(algorithm).kid().to_owned());
-        let token =
-            jsonwebtoken::encode(&header, &common::claims_at(now), &peer_encoding_key(algorithm))
-                .unwrap();
+        let token = jsonwebtoken::encode(
+            &header,
+            &common::claims_at(now),
+            &peer_encoding_key(algorithm),
+        )
+        .unwrap();
         let context = verifier.verify_at(&token, now).unwrap();
         assert_eq!(context.tenant, TENANT);
     }
@@ -275,19 +298,19 @@ fn resource_server_verifies_peer_tokens_with_a_jwks_set() {
 fn public_jwks_and_thumbprints_agree_with_jsonwebtoken() {
     for algorithm in ASYMMETRIC {
         let ours = fixture_key(algorithm);
-        let peer =
-            Jwk::from_encoding_key(&peer_encoding_key(algorithm), peer_algorithm(algorithm))
-                .unwrap();
-        let ours_as_peer: Jwk =
-            serde_json::from_value(serde_json::to_value(ours.verifying_key().public_jwk().unwrap()).unwrap())
-                .unwrap();
+        let peer = Jwk::from_encoding_key(&peer_encoding_key(algorithm), peer_algorithm(algorithm))
+            .unwrap();
+        let ours_as_peer: Jwk = serde_json::from_value(
+            serde_json::to_value(ours.verifying_key().public_jwk().unwrap()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(ours_as_peer.algorithm, peer.algorithm, "{algorithm}");
         assert_eq!(ours_as_peer.common.key_algorithm, peer.common.key_algorithm);
         assert_eq!(peer.thumbprint(ThumbprintHash::SHA256).unwrap(), ours.kid());
         // And the peer's JWK, imported here, names the same key.
         let text = serde_json::to_string(&peer).unwrap();
-        let imported = clientcreds_jwt::VerifyingKey::from_jwk(&serde_json::from_str(&text).unwrap())
-            .unwrap();
+        let imported =
+            clientcreds_jwt::VerifyingKey::from_jwk(&serde_json::from_str(&text).unwrap()).unwrap();
         assert_eq!(imported.kid(), ours.kid());
         assert_eq!(imported.algorithm(), algorithm);
     }
@@ -297,7 +320,9 @@ fn public_jwks_and_thumbprints_agree_with_jsonwebtoken() {
 fn keys_generated_here_interoperate_too() {
     for algorithm in [Algorithm::EdDSA, Algorithm::ES256] {
         let document = SigningKey::generate_pkcs8(algorithm).unwrap();
-        let keys = Arc::new(KeySet::new(SigningKey::from_pkcs8_der(algorithm, &document).unwrap()));
+        let keys = Arc::new(KeySet::new(
+            SigningKey::from_pkcs8_der(algorithm, &document).unwrap(),
+        ));
         let kid = keys.signing_key().unwrap().kid().to_owned();
         let now = OffsetDateTime::now_utc();
 

@@ -1,6 +1,11 @@
 //! Keys and key sets: generation, loading (PKCS#8 DER/PEM, JWK), key ids, redaction, JWKS, rotation.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -40,7 +45,10 @@ fn independent_thumbprint(jwk: &PublicJwk) -> String {
         ),
         other => panic!("unexpected kty {other}"),
     };
-    b64(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()))
+    b64(ring::digest::digest(
+        &ring::digest::SHA256,
+        canonical.as_bytes(),
+    ))
 }
 
 fn assert_signs_and_verifies(key: &SigningKey) {
@@ -239,7 +247,12 @@ fn legacy_pkcs1_and_sec1_der_are_rejected() {
 fn malformed_pkcs8_der_is_rejected() {
     for algorithm in ASYMMETRIC {
         let der = der(algorithm);
-        for bad in [&[][..], &der[..der.len() / 2], &der[..der.len() - 1], b"not der"] {
+        for bad in [
+            &[][..],
+            &der[..der.len() / 2],
+            &der[..der.len() - 1],
+            b"not der",
+        ] {
             let err = SigningKey::from_pkcs8_der(algorithm, bad).unwrap_err();
             assert!(matches!(err, KeyError::Rejected(_)), "{err:?}");
         }
@@ -291,7 +304,9 @@ fn pem_tolerates_crlf_and_surrounding_whitespace_but_not_bad_der() {
     let padded = format!("\n\n  {good}  \n");
     for text in [crlf, padded] {
         assert_eq!(
-            SigningKey::from_pkcs8_pem(Algorithm::ES256, &text).unwrap().kid(),
+            SigningKey::from_pkcs8_pem(Algorithm::ES256, &text)
+                .unwrap()
+                .kid(),
             kid
         );
     }
@@ -314,7 +329,10 @@ fn loads_private_jwks_of_every_type() {
     let key = SigningKey::from_jwk(&private_jwk(&oct)).unwrap();
     assert_eq!(key.algorithm(), Algorithm::HS256);
     assert_eq!(key.kid(), HS_KID);
-    assert_eq!(key.sign(b"m").unwrap(), fixture_key(Algorithm::HS256).sign(b"m").unwrap());
+    assert_eq!(
+        key.sign(b"m").unwrap(),
+        fixture_key(Algorithm::HS256).sign(b"m").unwrap()
+    );
 }
 
 #[test]
@@ -334,24 +352,39 @@ fn private_jwk_errors_name_the_member() {
             json!({"kty": "OKP", "crv": "X25519", "x": "AA", "d": "AA"}),
             KeyError::Jwk("crv"),
         ),
-        (json!({"kty": "OKP", "x": "AA", "d": "AA"}), KeyError::Jwk("crv")),
+        (
+            json!({"kty": "OKP", "x": "AA", "d": "AA"}),
+            KeyError::Jwk("crv"),
+        ),
         (
             json!({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA", "d": "AA"}),
             KeyError::Jwk("crv"),
         ),
         (jwk_with(Algorithm::EdDSA, "d", None), KeyError::Jwk("d")),
         (jwk_with(Algorithm::EdDSA, "x", None), KeyError::Jwk("x")),
-        (jwk_with(Algorithm::EdDSA, "x", Some("a+b/")), KeyError::Jwk("x")),
+        (
+            jwk_with(Algorithm::EdDSA, "x", Some("a+b/")),
+            KeyError::Jwk("x"),
+        ),
         (jwk_with(Algorithm::ES256, "y", None), KeyError::Jwk("y")),
-        (jwk_with(Algorithm::ES256, "d", Some("AA==")), KeyError::Jwk("d")),
+        (
+            jwk_with(Algorithm::ES256, "d", Some("AA==")),
+            KeyError::Jwk("d"),
+        ),
         (jwk_with(Algorithm::RS256, "qi", None), KeyError::Jwk("qi")),
         (jwk_with(Algorithm::RS256, "dp", None), KeyError::Jwk("dp")),
         (jwk_with(Algorithm::RS256, "e", None), KeyError::Jwk("e")),
-        (json!({"kty": "oct", "k": b64(HS_SECRET)}), KeyError::Jwk("kid")),
-        (json!({"kty": "oct", "kid": "k1"}), KeyError::Jwk("k")),
-        (json!({"kty": "oct", "kid": "k1", "k": b64([7u8; 16])}), KeyError::WeakSecret(16)),
         (
-            json!({"kty": "oct", "kid": "has space", "k": b64(HS_SECRET)}),
+            json!({"kty": "oct", "k": b64(HS_SECRET)}),
+            KeyError::Jwk("kid"),
+        ),
+        (json!({"kty": "oct", "kid": "k1"}), KeyError::Jwk("k")),
+        (
+            json!({"kty": "oct", "kid": "k1", "k": b64([7u8; 16])}),
+            KeyError::WeakSecret(16),
+        ),
+        (
+            json!({"kty": "oct", "kid": "bad\u{7}bell", "k": b64(HS_SECRET)}),
             KeyError::InvalidKid,
         ),
     ];
@@ -388,35 +421,100 @@ fn hs256_secrets_and_kids_are_checked() {
         KeyError::WeakSecret(31)
     );
     assert!(SigningKey::hs256("k", &[1; 32]).is_ok());
-    for kid in [String::new(), "a b".to_owned(), "é".to_owned(), "k".repeat(129), "\n".to_owned()] {
-        assert_eq!(SigningKey::hs256(&kid, HS_SECRET).unwrap_err(), KeyError::InvalidKid);
+    for kid in [
+        String::new(),
+        "k".repeat(257),
+        "\n".to_owned(),
+        "tab\there".to_owned(),
+    ] {
+        assert_eq!(
+            SigningKey::hs256(&kid, HS_SECRET).unwrap_err(),
+            KeyError::InvalidKid
+        );
     }
-    assert!(SigningKey::hs256(&"k".repeat(128), HS_SECRET).is_ok());
+    // RFC 7517 lets a kid be any string: spaces and non-ASCII are fine.
+    for kid in ["k".repeat(256), "a b".to_owned(), "é".to_owned()] {
+        assert!(SigningKey::hs256(&kid, HS_SECRET).is_ok(), "{kid}");
+    }
 }
 
 #[test]
 fn public_jwk_import_refuses_bad_keys() {
-    let eddsa = fixture_key(Algorithm::EdDSA).verifying_key().public_jwk().unwrap().clone();
-    let rsa = fixture_key(Algorithm::RS256).verifying_key().public_jwk().unwrap().clone();
+    let eddsa = fixture_key(Algorithm::EdDSA)
+        .verifying_key()
+        .public_jwk()
+        .unwrap()
+        .clone();
+    let rsa = fixture_key(Algorithm::RS256)
+        .verifying_key()
+        .public_jwk()
+        .unwrap()
+        .clone();
     let cases = [
         (
-            PublicJwk { alg: Some("HS256".into()), ..eddsa.clone() },
+            PublicJwk {
+                alg: Some("HS256".into()),
+                ..eddsa.clone()
+            },
             KeyError::Jwk("alg"),
         ),
         (
-            PublicJwk { alg: Some("ES256".into()), ..eddsa.clone() },
+            PublicJwk {
+                alg: Some("ES256".into()),
+                ..eddsa.clone()
+            },
             KeyError::Jwk("alg"),
         ),
-        (PublicJwk { x: Some(b64([1u8; 31])), ..eddsa.clone() }, KeyError::Jwk("x")),
-        (PublicJwk { x: None, ..eddsa.clone() }, KeyError::Jwk("x")),
-        (PublicJwk { kty: "oct".into(), ..eddsa.clone() }, KeyError::Jwk("kty")),
-        (PublicJwk { crv: Some("Ed448".into()), ..eddsa.clone() }, KeyError::Jwk("crv")),
-        (PublicJwk { kid: Some(String::new()), ..eddsa }, KeyError::InvalidKid),
+        (
+            PublicJwk {
+                x: Some(b64([1u8; 31])),
+                ..eddsa.clone()
+            },
+            KeyError::Jwk("x"),
+        ),
+        (
+            PublicJwk {
+                x: None,
+                ..eddsa.clone()
+            },
+            KeyError::Jwk("x"),
+        ),
+        (
+            PublicJwk {
+                kty: "oct".into(),
+                ..eddsa.clone()
+            },
+            KeyError::Jwk("kty"),
+        ),
+        (
+            PublicJwk {
+                crv: Some("Ed448".into()),
+                ..eddsa.clone()
+            },
+            KeyError::Jwk("crv"),
+        ),
+        (
+            PublicJwk {
+                kid: Some(String::new()),
+                ..eddsa
+            },
+            KeyError::InvalidKid,
+        ),
         // A 1024-bit modulus.
-        (PublicJwk { n: Some(b64([0xC5u8; 128])), ..rsa }, KeyError::Jwk("n")),
+        (
+            PublicJwk {
+                n: Some(b64([0xC5u8; 128])),
+                ..rsa
+            },
+            KeyError::Jwk("n"),
+        ),
     ];
     for (jwk, expected) in cases {
-        assert_eq!(VerifyingKey::from_jwk(&jwk).unwrap_err(), expected, "{jwk:?}");
+        assert_eq!(
+            VerifyingKey::from_jwk(&jwk).unwrap_err(),
+            expected,
+            "{jwk:?}"
+        );
     }
 }
 
@@ -461,14 +559,21 @@ fn private_jwk_debug_shows_only_kty_and_kid() {
             .as_str()
             .unwrap()
             .to_owned();
-        assert_eq!(text, format!("PrivateJwk {{ kty: {kty:?}, kid: None, .. }}"));
+        assert_eq!(
+            text,
+            format!("PrivateJwk {{ kty: {kty:?}, kid: None, .. }}")
+        );
         for secret in private_values(algorithm) {
             assert!(!format!("{jwk:#?}").contains(&secret));
         }
     }
-    let oct = PrivateJwk::from_json(&json!({"kty": "oct", "kid": "k1", "k": b64(HS_SECRET)}).to_string())
-        .unwrap();
-    assert_eq!(format!("{oct:?}"), r#"PrivateJwk { kty: "oct", kid: Some("k1"), .. }"#);
+    let oct =
+        PrivateJwk::from_json(&json!({"kty": "oct", "kid": "k1", "k": b64(HS_SECRET)}).to_string())
+            .unwrap();
+    assert_eq!(
+        format!("{oct:?}"),
+        r#"PrivateJwk { kty: "oct", kid: Some("k1"), .. }"#
+    );
 }
 
 // ---------------------------------------------------------------------- JWKS
@@ -487,7 +592,10 @@ fn assert_public_only(set: &KeySet) -> Value {
             assert!(!object.contains_key(name), "`{name}` published: {key}");
         }
         for name in object.keys() {
-            assert!(PUBLIC_MEMBERS.contains(&name.as_str()), "`{name}` published");
+            assert!(
+                PUBLIC_MEMBERS.contains(&name.as_str()),
+                "`{name}` published"
+            );
         }
         assert_ne!(object["kty"], "oct");
         assert_ne!(object.get("alg"), Some(&json!("HS256")));
@@ -495,7 +603,10 @@ fn assert_public_only(set: &KeySet) -> Value {
     }
     for algorithm in ASYMMETRIC {
         for secret in private_values(algorithm) {
-            assert!(!text.contains(&secret), "{algorithm} private value published");
+            assert!(
+                !text.contains(&secret),
+                "{algorithm} private value published"
+            );
         }
     }
     assert!(!text.contains(&b64(HS_SECRET)));
@@ -508,7 +619,11 @@ fn jwks_never_contains_private_material_for_any_algorithm() {
         let set = KeySet::new(fixture_key(algorithm));
         let document = assert_public_only(&set);
         let published = document["keys"].as_array().unwrap().len();
-        assert_eq!(published, usize::from(algorithm != Algorithm::HS256), "{algorithm}");
+        assert_eq!(
+            published,
+            usize::from(algorithm != Algorithm::HS256),
+            "{algorithm}"
+        );
     }
 }
 
@@ -540,7 +655,12 @@ fn jwks_of_a_mixed_rotating_set_is_public_only() {
     }
     assert_eq!(
         set.algorithms(),
-        vec![Algorithm::ES256, Algorithm::EdDSA, Algorithm::HS256, Algorithm::RS256]
+        vec![
+            Algorithm::ES256,
+            Algorithm::EdDSA,
+            Algorithm::HS256,
+            Algorithm::RS256
+        ]
     );
 }
 
@@ -556,11 +676,27 @@ fn private_members_fed_to_a_verifying_set_are_dropped() {
     assert!(set.signing_key().is_none());
     let document = assert_public_only(&set);
     assert_eq!(document["keys"].as_array().unwrap().len(), 3);
-    // An `oct` key cannot enter through a JWKS at all.
+    // An `oct` key cannot enter through a JWKS at all: it is skipped, and a
+    // JWKS with nothing usable is refused.
     let oct: Jwks =
         serde_json::from_value(json!({"keys": [{"kty": "oct", "kid": "x", "k": b64(HS_SECRET)}]}))
             .unwrap();
-    assert_eq!(KeySet::from_jwks(&oct).unwrap_err(), KeyError::Jwk("kty"));
+    assert_eq!(
+        KeySet::from_jwks(&oct).unwrap_err(),
+        KeyError::Jwk("no usable signature key")
+    );
+    // Foreign keys beside usable ones (RFC 7517 §5: ignore what you cannot use).
+    let mut mixed = jwks.clone();
+    mixed.keys.extend(oct.keys.clone());
+    let encryption: Jwks = serde_json::from_value(json!({"keys": [
+        {"kty": "OKP", "crv": "Ed25519", "use": "enc", "x": jwks.keys[0].x.clone().unwrap(), "kid": "enc-key"},
+        {"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA", "kid": "p384"}
+    ]}))
+    .unwrap();
+    mixed.keys.extend(encryption.keys);
+    let set = KeySet::from_jwks(&mixed).unwrap();
+    assert_eq!(set.jwks().keys.len(), 3);
+    assert!(set.verifying_key("enc-key").is_none());
 }
 
 // ------------------------------------------------------------------ rotation
@@ -579,7 +715,12 @@ fn rotation_publishes_before_signing_and_keeps_the_old_key_until_pruned() {
 
     // Publish: in the JWKS and verifying, but not signing yet.
     keys.publish_next(new).unwrap();
-    let published: Vec<String> = keys.jwks().keys.iter().map(|k| k.kid.clone().unwrap()).collect();
+    let published: Vec<String> = keys
+        .jwks()
+        .keys
+        .iter()
+        .map(|k| k.kid.clone().unwrap())
+        .collect();
     assert_eq!(published, vec![old_kid.clone(), new_kid.clone()]);
     assert_eq!(keys.signing_key().unwrap().kid(), old_kid);
     assert_eq!(token_kid(&mint(&keys, t0)), old_kid);
@@ -604,7 +745,11 @@ fn rotation_publishes_before_signing_and_keeps_the_old_key_until_pruned() {
     // Not yet time: pruning keeps the old key.
     keys.prune(t0 + keep - Duration::seconds(1));
     assert!(keys.verifying_key(&old_kid).is_some());
-    assert!(verify.verify_at(&before, t0 + Duration::minutes(50)).is_ok());
+    assert!(
+        verify
+            .verify_at(&before, t0 + Duration::minutes(50))
+            .is_ok()
+    );
 
     // The keep window ends: pruning drops it from verification and the JWKS.
     keys.prune(t0 + keep);
@@ -613,7 +758,12 @@ fn rotation_publishes_before_signing_and_keeps_the_old_key_until_pruned() {
         verify.verify_at(&before, t0 + Duration::minutes(50)),
         Err(VerifyError::UnknownKid)
     );
-    let published: Vec<String> = keys.jwks().keys.iter().map(|k| k.kid.clone().unwrap()).collect();
+    let published: Vec<String> = keys
+        .jwks()
+        .keys
+        .iter()
+        .map(|k| k.kid.clone().unwrap())
+        .collect();
     assert_eq!(published, vec![new_kid.clone()]);
     assert!(verify.verify_at(&after, t0 + Duration::minutes(50)).is_ok());
 }
@@ -629,6 +779,33 @@ fn promote_without_a_published_key_fails_and_changes_nothing() {
     );
     assert_eq!(set.signing_key().unwrap().kid(), kid);
     assert_eq!(set.jwks().keys.len(), 1);
+}
+
+#[test]
+fn a_keep_window_past_the_end_of_the_calendar_keeps_the_old_key() {
+    // `now + keep` overflows the date range: the old key must stay, not go
+    // at the next prune (it went at once before the fix).
+    for keep in [Duration::MAX, Duration::days(365 * 20_000)] {
+        let set = KeySet::new(SigningKey::generate(Algorithm::EdDSA).unwrap());
+        let old = set.signing_key().unwrap().kid().to_owned();
+        set.publish_next(SigningKey::generate(Algorithm::EdDSA).unwrap())
+            .unwrap();
+        set.promote_next(now(), keep).unwrap();
+        set.prune(now() + Duration::days(365 * 100));
+        assert!(set.verifying_key(&old).is_some(), "{keep}");
+        assert_eq!(set.jwks().keys.len(), 2);
+        // It can still be removed by hand.
+        set.remove(&old).unwrap();
+        assert!(set.verifying_key(&old).is_none());
+    }
+    // A negative window retires the key at once.
+    let set = KeySet::new(SigningKey::generate(Algorithm::EdDSA).unwrap());
+    let old = set.signing_key().unwrap().kid().to_owned();
+    set.publish_next(SigningKey::generate(Algorithm::EdDSA).unwrap())
+        .unwrap();
+    set.promote_next(now(), Duration::MIN).unwrap();
+    set.prune(now());
+    assert!(set.verifying_key(&old).is_none());
 }
 
 #[test]
@@ -654,7 +831,8 @@ fn duplicate_kids_are_refused() {
     let duplicate = KeyError::DuplicateKid(kid.clone());
     // The same key, loaded another way.
     assert_eq!(
-        set.publish_next(fixture_key_from_jwk(Algorithm::RS256)).unwrap_err(),
+        set.publish_next(fixture_key_from_jwk(Algorithm::RS256))
+            .unwrap_err(),
         duplicate
     );
     assert_eq!(
@@ -667,7 +845,8 @@ fn duplicate_kids_are_refused() {
     assert_eq!(set.publish_next(hs).unwrap_err(), duplicate);
     let hs = SigningKey::hs256(&kid, HS_SECRET).unwrap();
     assert_eq!(
-        set.add_verifying_key(hs.verifying_key().clone()).unwrap_err(),
+        set.add_verifying_key(hs.verifying_key().clone())
+            .unwrap_err(),
         duplicate
     );
     // Nothing was added.
@@ -685,8 +864,14 @@ fn duplicate_kids_are_refused() {
     set.publish_next(fixture_key(Algorithm::RS256)).unwrap();
 
     // A JWKS listing one key twice.
-    let jwk = fixture_key(Algorithm::ES256).verifying_key().public_jwk().unwrap().clone();
-    let twice = Jwks { keys: vec![jwk.clone(), jwk] };
+    let jwk = fixture_key(Algorithm::ES256)
+        .verifying_key()
+        .public_jwk()
+        .unwrap()
+        .clone();
+    let twice = Jwks {
+        keys: vec![jwk.clone(), jwk],
+    };
     assert_eq!(
         KeySet::from_jwks(&twice).unwrap_err(),
         KeyError::DuplicateKid(fixture_key(Algorithm::ES256).kid().to_owned())
@@ -699,7 +884,10 @@ fn remove_takes_only_verification_only_keys() {
     let peer = fixture_key(Algorithm::ES256);
     set.add_verifying_key(peer.verifying_key().clone()).unwrap();
     let signer = fixture_key(Algorithm::EdDSA).kid().to_owned();
-    assert_eq!(set.remove(&signer).unwrap_err(), KeyError::UnknownKid(signer.clone()));
+    assert_eq!(
+        set.remove(&signer).unwrap_err(),
+        KeyError::UnknownKid(signer.clone())
+    );
     set.remove(peer.kid()).unwrap();
     assert!(set.verifying_key(peer.kid()).is_none());
     assert_eq!(

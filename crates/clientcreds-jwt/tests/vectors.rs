@@ -1,10 +1,17 @@
 //! Known-answer tests: the published JOSE vectors of RFC 8037, RFC 7638 and RFC 7515.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
-use clientcreds_jwt::{Algorithm, KeyError, PrivateJwk, PublicJwk, SigningKey, VerifyingKey, thumbprint};
+use clientcreds_jwt::{
+    Algorithm, KeyError, PrivateJwk, PublicJwk, SigningKey, VerifyingKey, thumbprint,
+};
 
 use common::unb64;
 
@@ -80,7 +87,10 @@ fn rfc8037_a1_private_jwk_signs_exactly_the_a4_signature() {
     let signature = key.sign(RFC8037_SIGNING_INPUT.as_bytes()).unwrap();
     assert_eq!(signature, unb64(RFC8037_SIGNATURE));
     // Deterministic: a second signature is the same bytes.
-    assert_eq!(key.sign(RFC8037_SIGNING_INPUT.as_bytes()).unwrap(), signature);
+    assert_eq!(
+        key.sign(RFC8037_SIGNING_INPUT.as_bytes()).unwrap(),
+        signature
+    );
 }
 
 #[test]
@@ -98,7 +108,10 @@ fn rfc8037_a1_key_exports_the_a2_public_key_and_a3_kid() {
 
 #[test]
 fn rfc8037_a3_thumbprint() {
-    assert_eq!(thumbprint(&public_jwk(RFC8037_PUBLIC_JWK)).unwrap(), RFC8037_THUMBPRINT);
+    assert_eq!(
+        thumbprint(&public_jwk(RFC8037_PUBLIC_JWK)).unwrap(),
+        RFC8037_THUMBPRINT
+    );
 }
 
 #[test]
@@ -134,7 +147,10 @@ fn rfc7638_3_1_rsa_thumbprint() {
     // The JWK's own `kid` wins over the thumbprint when it has one.
     let key = VerifyingKey::from_jwk(&jwk).unwrap();
     assert_eq!(key.kid(), "2011-04-29");
-    assert_eq!(VerifyingKey::from_jwk(&bare).unwrap().kid(), RFC7638_THUMBPRINT);
+    assert_eq!(
+        VerifyingKey::from_jwk(&bare).unwrap().kid(),
+        RFC7638_THUMBPRINT
+    );
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! Shared fixtures and token-forging helpers for the integration tests.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
