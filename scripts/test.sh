@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command: README.md names it and .ci/run runs it.
 # Formatting, lints, every test target (unit, integration, benches in test
-# mode, examples), the doctests, and the docs, all warnings as errors.
+# mode, examples) against a throwaway PostgreSQL that scripts/with-postgres.sh
+# installs and starts, the doctests, and the docs, all warnings as errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +21,8 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked --quiet
 
-step "cargo test: unit, integration, examples, benches in test mode"
-cargo test --workspace --all-targets --all-features --locked
+step "cargo test: unit, integration, examples, benches in test mode (with a throwaway PostgreSQL)"
+bash scripts/with-postgres.sh cargo test --workspace --all-targets --all-features --locked
 
 step "cargo test: doctests"
 cargo test --workspace --doc --all-features --locked

@@ -28,7 +28,7 @@ use clientcreds_registry::{
     RotateOptions, RotationMode, TokenService,
 };
 use clientcreds_secret::{PepperKey, SecretHasher};
-use clientcreds_store::{ClientStatus, MemoryStore, StatusFilter, TenantId};
+use clientcreds_store::{ClientStatus, MemoryStore, StatusFilter, Store, TenantId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -50,8 +50,11 @@ pub struct Config {
     /// Tenant admins: `(tenant, token)` (`CLIENTCREDS_TENANT_ADMINS="t1:tok1,t2:tok2"`).
     pub tenant_admins: Vec<(TenantId, String)>,
     /// Pepper for secret hashes (`CLIENTCREDS_PEPPER`, at least 32 bytes;
-    /// random per process when unset, fine for the in-memory store).
+    /// random per process when unset, fine for the in-memory store, but a
+    /// database needs a fixed one or its hashes stop verifying on restart).
     pub pepper: Option<String>,
+    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`; absent = in memory.
+    pub database_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -94,6 +97,7 @@ impl Config {
         }
         config.root_token = var("CLIENTCREDS_ROOT_TOKEN");
         config.pepper = var("CLIENTCREDS_PEPPER");
+        config.database_url = var("DATABASE_URL");
         if let Some(list) = var("CLIENTCREDS_TENANT_ADMINS") {
             for entry in list.split(',').filter(|e| !e.trim().is_empty()) {
                 let (tenant, token) = entry
@@ -119,6 +123,7 @@ impl Config {
             root_token: None,
             tenant_admins: Vec::new(),
             pepper: None,
+            database_url: None,
         }
     }
 }
@@ -143,8 +148,10 @@ struct Inner {
 }
 
 impl Server {
-    /// Builds registry, keys, token service and verifier from `config`.
-    pub fn new(config: Config) -> Result<Self, Box<dyn std::error::Error>> {
+    /// Builds the store (connecting and migrating a database when
+    /// `database_url` is set), registry, keys, token service and verifier.
+    pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error>> {
+        let store = open_store(config.database_url.as_deref()).await?;
         let pepper = match &config.pepper {
             Some(p) => PepperKey::new("env", p.as_bytes())?,
             None => {
@@ -159,7 +166,7 @@ impl Server {
         let hasher = SecretHasher::hmac_sha256(pepper)?;
         let policy =
             Policy::default().with_rotation(RotationMode::ReplaceSecret, time::Duration::days(7));
-        let registry = Arc::new(Registry::new(Arc::new(MemoryStore::new()), hasher, policy)?);
+        let registry = Arc::new(Registry::new(store, hasher, policy)?);
         let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA)?));
         let tokens = TokenService::new(
             registry.clone(),
@@ -251,6 +258,26 @@ impl Server {
             .layer(middleware::from_fn(log_request))
             .with_state(self.clone())
     }
+}
+
+/// The store a `DATABASE_URL` names, migrated; the in-memory store without one.
+async fn open_store(url: Option<&str>) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
+    Ok(match url {
+        None => Arc::new(MemoryStore::new()),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = clientcreds_sqlx::PgStore::connect(url).await?;
+            store.migrate().await?;
+            Arc::new(store)
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let store = clientcreds_sqlx::SqliteStore::connect(url).await?;
+            store.migrate().await?;
+            Arc::new(store)
+        }
+        Some(_) => {
+            return Err("DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into());
+        }
+    })
 }
 
 /// One structured line per request: method, path, status, time. Never a

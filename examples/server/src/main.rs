@@ -1,5 +1,6 @@
 //! `cargo run -p clientcreds-server`: the reference server on the
-//! in-memory store. See the crate docs for the environment it reads.
+//! in-memory store, or the database `DATABASE_URL` names (migrated on
+//! start). See the crate docs for the environment it reads.
 
 use clientcreds_server::{Config, Server};
 use tracing_subscriber::EnvFilter;
@@ -12,7 +13,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let config = Config::from_env()?;
-    let server = Server::new(config.clone())?;
+    let server = Server::new(config.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, issuer = %config.issuer, audience = %config.audience, "listening");
     axum::serve(listener, server.router())

@@ -25,12 +25,18 @@ struct Running {
 }
 
 async fn start() -> Running {
+    start_on(None).await
+}
+
+async fn start_on(database_url: Option<String>) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = Config::for_addr(addr);
+    config.database_url = database_url;
+    config.pepper = Some("a fixed test pepper of at least 32 bytes".into());
     config.root_token = Some(ROOT.into());
     config.tenant_admins = vec![(TenantId::new("acme").unwrap(), ACME_ADMIN.into())];
-    let server = Server::new(config).unwrap();
+    let server = Server::new(config).await.unwrap();
     tokio::spawn(async move { axum::serve(listener, server.router()).await.unwrap() });
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -595,4 +601,51 @@ async fn admin_api_statuses() {
         server.admin(Method::GET, &path, ACME_ADMIN, None).await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// `DATABASE_URL` (PostgreSQL, started by scripts/with-postgres.sh) and a
+/// SQLite file: the same flow as in memory, migrations run at start.
+#[tokio::test]
+async fn runs_on_postgres_and_sqlite() {
+    let postgres = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL is not set: run through scripts/test.sh or scripts/with-postgres.sh");
+    let sqlite = format!(
+        "sqlite://{}",
+        std::env::temp_dir()
+            .join(format!("clientcreds-server-{}.db", std::process::id()))
+            .display()
+    );
+    for url in [postgres, sqlite] {
+        let server = start_on(Some(url.clone())).await;
+        let (id, secret) = server
+            .create("acme", json!({ "name": "db-backed", "scopes": ["echo"] }))
+            .await;
+        let token = server
+            .oauth(&id, &secret, AuthType::BasicAuth)
+            .exchange_client_credentials()
+            .add_scope(Scope::new("echo".into()))
+            .request_async(&server.http)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e:?}"));
+        let whoami: Value = server
+            .http
+            .get(format!("{}/api/v1/whoami", server.base))
+            .bearer_auth(token.access_token().secret())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(whoami["client_id"], id, "{url}");
+        let (status, _) = server
+            .admin(
+                reqwest::Method::POST,
+                &format!("/admin/v1/tenants/acme/clients/{id}/revoke"),
+                ROOT,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+    }
 }

@@ -1,0 +1,49 @@
+//! PostgreSQL and SQLite stores for clientcreds, on sqlx.
+//!
+//! [`PgStore`] (feature `postgres`) and [`SqliteStore`] (feature `sqlite`)
+//! implement `clientcreds_store::{ClientStore, AuditLog, ActivityLog}` and
+//! pass the store crate's conformance kit. Queries are built at run time,
+//! so no database is needed to compile. Migrations are embedded and run by
+//! an explicit call, [`PgStore::migrate`] / [`SqliteStore::migrate`], that
+//! the host makes at start-up.
+//!
+//! # Schema
+//!
+//! `clientcreds_clients` (unique client id, indexes for tenant + creation
+//! order, tenant + status, tenant + owner, a version column),
+//! `clientcreds_secrets` (one row per secret, cascading on delete),
+//! `clientcreds_audit` and `clientcreds_activity` (sequence-numbered).
+//! Times are stored as microseconds since the Unix epoch in `BIGINT`
+//! columns: exact round trips, no time-zone or precision drift between
+//! the two databases and the in-memory store.
+//!
+//! # Guarantees
+//!
+//! A `Commit` is one transaction: its writes and its audit record land
+//! together or not at all. Updates and deletes are conditional on the
+//! version (`UPDATE … WHERE version = $n`), so a concurrent change is
+//! `StoreError::Conflict`, never an overwrite. Listing walks the creation
+//! order index by keyset, and applies the status and search filters with
+//! the store crate's own definitions, so the three backends agree.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), clientcreds_store::StoreError> {
+//! let store = clientcreds_sqlx::PgStore::connect("postgres://localhost/app").await?;
+//! store.migrate().await?;
+//! let store: std::sync::Arc<dyn clientcreds_store::Store> = std::sync::Arc::new(store);
+//! # let _ = store; Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod codec;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store_impl;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;

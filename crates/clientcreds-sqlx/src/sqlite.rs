@@ -1,0 +1,77 @@
+//! The SQLite store.
+
+use async_trait::async_trait;
+use clientcreds_store::{
+    ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
+    AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, SecretUse, StoreError,
+    TenantId, Write,
+};
+use sqlx::Row as _;
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+
+use crate::codec::{
+    AuditRow, SELECT_COLUMNS, activity_kind, corrupt, db, decode_cursor, encode_cursor, fold,
+    instant, micros, status_text, to_json,
+};
+use crate::store_impl::sql_store;
+
+/// Clients, audit trail and activity log in SQLite.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path`,
+    /// or `sqlite::memory:` for a private in-memory database), with WAL
+    /// journaling, foreign keys on, and a 5 s busy timeout.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the database cannot be opened.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options: SqliteConnectOptions = url.parse().map_err(db)?;
+        let options = options
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .journal_mode(if in_memory {
+                sqlx::sqlite::SqliteJournalMode::Memory
+            } else {
+                sqlx::sqlite::SqliteJournalMode::Wal
+            });
+        // An in-memory database lives in one connection: share that one.
+        let connections = if in_memory { 1 } else { 8 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(connections)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        Ok(Self { pool })
+    }
+
+    /// A store on a pool the host configured.
+    #[must_use]
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// Applies the embedded migrations (idempotent; call at start-up).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/sqlite")
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::backend)
+    }
+
+    /// The pool.
+    #[must_use]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+sql_store!(SqliteStore, Sqlite, SqlitePool);

@@ -1,0 +1,27 @@
+//! The store conformance kit against PostgreSQL and SQLite (file and in memory).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use clientcreds_store::conformance;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_conforms() {
+    conformance::run(common::postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_conforms() {
+    conformance::run(common::sqlite_file).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_memory_conforms() {
+    conformance::run(common::sqlite_memory).await;
+}
