@@ -77,21 +77,8 @@ macro_rules! sql_store {
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)",
                         )
                         .bind(&record.client_id)
-                        .bind(record.tenant.as_str())
-                        .bind(&record.name)
-                        .bind(&record.description)
-                        .bind(&record.owner)
-                        .bind(&record.created_by)
-                        .bind(to_json(&record.scopes)?)
-                        .bind(to_json(&record.audiences)?)
-                        .bind(to_json(&record.extra_claims)?)
-                        .bind(record.token_lifetime_secs.map(i64::from))
-                        .bind(status_text(record.status))
-                        .bind(record.grace_until.map(micros))
-                        .bind(&record.replaced_by)
-                        .bind(micros(record.created_at))
-                        .bind(micros(record.updated_at))
-                        .bind(record.last_used_at.map(micros))
+                        .bind(record.tenant.as_str());
+                        let inserted = Self::bind_columns(inserted, record)?
                         .execute(&mut **tx)
                         .await;
                         match inserted {
@@ -113,20 +100,8 @@ macro_rules! sql_store {
                              last_used_at = $14, version = version + 1 \
                              WHERE client_id = $15 AND tenant = $16 AND version = $17",
                         )
-                        .bind(&record.name)
-                        .bind(&record.description)
-                        .bind(&record.owner)
-                        .bind(&record.created_by)
-                        .bind(to_json(&record.scopes)?)
-                        .bind(to_json(&record.audiences)?)
-                        .bind(to_json(&record.extra_claims)?)
-                        .bind(record.token_lifetime_secs.map(i64::from))
-                        .bind(status_text(record.status))
-                        .bind(record.grace_until.map(micros))
-                        .bind(&record.replaced_by)
-                        .bind(micros(record.created_at))
-                        .bind(micros(record.updated_at))
-                        .bind(record.last_used_at.map(micros))
+                        ;
+                        let updated = Self::bind_columns(updated, record)?
                         .bind(&record.client_id)
                         .bind(tenant.as_str())
                         .bind(expected)
@@ -159,6 +134,29 @@ macro_rules! sql_store {
                     }
                     _ => Err(corrupt("unknown write")),
                 }
+            }
+
+            /// Binds the 14 columns an insert and an update share, in
+            /// schema order from `name` to `last_used_at`.
+            fn bind_columns<'q>(
+                query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+                record: &'q ClientRecord,
+            ) -> Result<sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>, StoreError> {
+                Ok(query
+                    .bind(&record.name)
+                    .bind(&record.description)
+                    .bind(&record.owner)
+                    .bind(&record.created_by)
+                    .bind(to_json(&record.scopes)?)
+                    .bind(to_json(&record.audiences)?)
+                    .bind(to_json(&record.extra_claims)?)
+                    .bind(record.token_lifetime_secs.map(i64::from))
+                    .bind(status_text(record.status))
+                    .bind(record.grace_until.map(micros))
+                    .bind(&record.replaced_by)
+                    .bind(micros(record.created_at))
+                    .bind(micros(record.updated_at))
+                    .bind(record.last_used_at.map(micros)))
             }
 
             async fn insert_audit(tx: &mut sqlx::Transaction<'_, $db>, event: &AuditEvent) -> Result<(), StoreError> {
