@@ -40,13 +40,18 @@ impl SqliteStore {
             } else {
                 sqlx::sqlite::SqliteJournalMode::Wal
             });
-        // An in-memory database lives in one connection: share that one.
-        let connections = if in_memory { 1 } else { 8 };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(connections)
-            .connect_with(options)
-            .await
-            .map_err(db)?;
+        // An in-memory database lives in one connection: share that one,
+        // and never let the pool close it (idle timeout, maximum lifetime):
+        // that would drop the database and every client in it.
+        let pool = if in_memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(8)
+        };
+        let pool = pool.connect_with(options).await.map_err(db)?;
         Ok(Self { pool })
     }
 

@@ -199,7 +199,7 @@ macro_rules! sql_store {
                 let owner_clause = if query.owner.is_some() { "AND owner = $4" } else { "AND $4 = $4" };
                 let sql = format!(
                     "WITH c AS (SELECT * FROM clientcreds_clients WHERE tenant = $1 \
-                     AND (created_at > $2 OR (created_at = $2 AND client_id > $3)) {owner_clause} \
+                     AND (created_at, client_id) > ($2, $3) {owner_clause} \
                      ORDER BY created_at, client_id LIMIT $5) \
                      SELECT {SELECT_COLUMNS} FROM c LEFT JOIN clientcreds_secrets s ON s.client_id = c.client_id \
                      ORDER BY c.created_at, c.client_id, s.position"

@@ -275,7 +275,9 @@ async fn open_store(url: Option<&str>) -> Result<Arc<dyn Store>, Box<dyn std::er
             Arc::new(store)
         }
         Some(_) => {
-            return Err("DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into());
+            return Err(
+                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
+            );
         }
     })
 }
