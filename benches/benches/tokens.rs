@@ -7,12 +7,14 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::print_stderr
 )]
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
 
 use base64::Engine as _;
 use clientcreds_jwt::{
@@ -117,15 +119,30 @@ fn mint_and_verify(c: &mut Criterion, keys: &BenchKeys) {
     validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
     validation.validate_nbf = true;
     validation.leeway = 60;
-    let decoded =
-        jsonwebtoken::decode::<JwtClaims>(&token, &decoding_key, &validation).unwrap();
+    let decoded = jsonwebtoken::decode::<JwtClaims>(&token, &decoding_key, &validation).unwrap();
     assert_eq!(decoded.claims, jwt_claims);
     let encoded = jsonwebtoken::encode(&header, &jwt_claims, &encoding_key).unwrap();
     assert_eq!(encoded.len(), token.len());
     assert_eq!(verifier.verify_at(&encoded, now).unwrap(), context);
 
+    // aws-lc-rs through jsonwebtoken's provider, called directly (nothing
+    // is installed): a signer and a verifier made once, as parsed keys.
+    // Its RSA signer keeps the DER and parses it on every signature.
+    let provider = &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+    let aws_signer = (provider.signer_factory)(&keys.jwt_algorithm(), &encoding_key).unwrap();
+    let aws_verifier = (provider.verifier_factory)(&keys.jwt_algorithm(), &decoding_key).unwrap();
+    let aws_signature = aws_signer.try_sign(signing_input.as_bytes()).unwrap();
+    aws_verifier
+        .verify(signing_input.as_bytes(), &aws_signature)
+        .unwrap();
+    aws_verifier
+        .verify(signing_input.as_bytes(), &signature)
+        .unwrap();
+
     let mut group = c.benchmark_group(format!("tokens-{}", keys.algorithm));
-    group.bench_function("mint", |b| b.iter(|| issuer.mint(black_box(&claims)).unwrap()));
+    group.bench_function("mint", |b| {
+        b.iter(|| issuer.mint(black_box(&claims)).unwrap());
+    });
     group.bench_function("verify", |b| {
         b.iter(|| verifier.verify_at(black_box(&token), now).unwrap());
     });
@@ -134,22 +151,32 @@ fn mint_and_verify(c: &mut Criterion, keys: &BenchKeys) {
     });
     group.bench_function("ring_verify_raw", |b| {
         b.iter(|| {
-            assert!(keys.ring_verify(
-                black_box(signing_input.as_bytes()),
-                black_box(&signature)
-            ));
+            assert!(keys.ring_verify(black_box(signing_input.as_bytes()), black_box(&signature)));
         });
     });
     group.bench_function("jsonwebtoken_encode", |b| {
         b.iter(|| {
-            jsonwebtoken::encode(black_box(&header), black_box(&jwt_claims), &encoding_key)
-                .unwrap()
+            jsonwebtoken::encode(black_box(&header), black_box(&jwt_claims), &encoding_key).unwrap()
         });
     });
     group.bench_function("jsonwebtoken_decode", |b| {
         b.iter(|| {
             jsonwebtoken::decode::<JwtClaims>(black_box(&token), &decoding_key, &validation)
                 .unwrap()
+        });
+    });
+    group.bench_function("aws_lc_sign_parsed", |b| {
+        b.iter(|| {
+            aws_signer
+                .try_sign(black_box(signing_input.as_bytes()))
+                .unwrap()
+        });
+    });
+    group.bench_function("aws_lc_verify", |b| {
+        b.iter(|| {
+            aws_verifier
+                .verify(black_box(signing_input.as_bytes()), black_box(&signature))
+                .unwrap();
         });
     });
     // Into a JSON map, as `verify` parses the payload (every claim kept).
@@ -164,6 +191,31 @@ fn mint_and_verify(c: &mut Criterion, keys: &BenchKeys) {
         });
     });
     group.finish();
+
+    paired(
+        &format!("{} verify / jsonwebtoken_decode", keys.algorithm),
+        |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(verifier.verify_at(black_box(&token), now).unwrap());
+            }
+            start.elapsed()
+        },
+        |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(
+                    jsonwebtoken::decode::<JwtClaims>(
+                        black_box(&token),
+                        &decoding_key,
+                        &validation,
+                    )
+                    .unwrap(),
+                );
+            }
+            start.elapsed()
+        },
+    );
 }
 
 /// The whole `TokenService::exchange` on the in-memory store, and its floor:
@@ -192,10 +244,7 @@ fn exchange(c: &mut Criterion, keys: &BenchKeys) {
                 NewClient::named("svc-0")
                     .with_scopes(SCOPES)
                     .with_audiences([API])
-                    .with_claim(
-                        "roles",
-                        ClaimValue::List(ROLES.map(str::to_owned).to_vec()),
-                    ),
+                    .with_claim("roles", ClaimValue::List(ROLES.map(str::to_owned).to_vec())),
             ),
         )
         .unwrap();
@@ -243,6 +292,78 @@ fn exchange(c: &mut Criterion, keys: &BenchKeys) {
         });
     });
     group.finish();
+
+    paired(
+        &format!("{} exchange / floor", keys.algorithm),
+        |n| {
+            let requests: Vec<TokenRequest> = (0..n).map(|_| request()).collect();
+            let mut responses = Vec::with_capacity(requests.len());
+            let start = Instant::now();
+            for request in requests {
+                responses.push(run(black_box(request)).unwrap());
+            }
+            start.elapsed()
+        },
+        |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                hmac::verify(
+                    &pepper,
+                    black_box(secret_text.as_bytes()),
+                    black_box(tag.as_ref()),
+                )
+                .unwrap();
+                black_box(keys.ring_sign(black_box(&signing_input), &mut out));
+            }
+            start.elapsed()
+        },
+    );
+}
+
+/// A ratio robust to the shared machine's load swings, printed to stderr
+/// beside criterion's medians: `a` and `b` (each timing `n` iterations)
+/// run in alternating batches of about a millisecond, so that a burst of
+/// load slows both; the medians of the per-batch times and of the
+/// per-round ratios are printed. A few rounds only under `cargo test`.
+fn paired(
+    label: &str,
+    mut a: impl FnMut(u64) -> StdDuration,
+    mut b: impl FnMut(u64) -> StdDuration,
+) {
+    let per_iteration = a(8).as_nanos().max(1) / 8;
+    let batch = u64::try_from(1_000_000 / per_iteration)
+        .unwrap_or(1)
+        .clamp(1, 100_000);
+    let rounds = if full_run() { 1_000 } else { 2 };
+    let (mut ta, mut tb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (x, y) = if round % 2 == 0 {
+            let x = a(batch);
+            (x, b(batch))
+        } else {
+            let y = b(batch);
+            (a(batch), y)
+        };
+        ta.push(x.as_nanos() as f64 / batch as f64);
+        tb.push(y.as_nanos() as f64 / batch as f64);
+        ratios.push(x.as_secs_f64() / y.as_secs_f64());
+    }
+    eprintln!(
+        "paired {label}: {:.0} ns / {:.0} ns, ratio {:.3} (median of {rounds} rounds of {batch})",
+        median(&mut ta),
+        median(&mut tb),
+        median(&mut ratios)
+    );
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// `cargo bench` passes `--bench`; the single run of `cargo test` does not.
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
 }
 
 /// One algorithm's key material, loaded once: the bytes, our signing key's
@@ -277,12 +398,8 @@ impl BenchKeys {
                 RawKey::Ed25519(Ed25519KeyPair::from_pkcs8_maybe_unchecked(&bytes).unwrap())
             }
             Algorithm::ES256 => RawKey::Es256(
-                EcdsaKeyPair::from_pkcs8(
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    &bytes,
-                    &rng,
-                )
-                .unwrap(),
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &bytes, &rng)
+                    .unwrap(),
             ),
             Algorithm::RS256 => RawKey::Rs256(RsaKeyPair::from_pkcs8(&bytes).unwrap()),
             Algorithm::HS256 => RawKey::Hs256(hmac::Key::new(hmac::HMAC_SHA256, &bytes)),
