@@ -5,7 +5,7 @@
 //! token, rotate with a grace window, end the window, deactivate,
 //! reactivate and revoke.
 
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::indexing_slicing)] // a narrated demo: prints, and indexes values it just made
 
 use std::error::Error;
 use std::sync::Arc;
