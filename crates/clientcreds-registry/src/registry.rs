@@ -668,18 +668,22 @@ impl Registry {
             SecretState::Revoked => return deny(AuthFailure::Revoked),
         }
         self.record_use(&record, stored, secret, verdict, now).await;
+        let secret_id = stored.secret_id.clone();
+        // The record is ours: move its fields out rather than clone them
+        // (this is the token endpoint's hot path).
+        let token_lifetime = record
+            .token_lifetime_secs
+            .map_or(self.policy.token_lifetime, |s| {
+                Duration::seconds(i64::from(s))
+            });
         Ok(AuthenticatedClient {
-            tenant: record.tenant.clone(),
-            client_id: record.client_id.clone(),
-            secret_id: stored.secret_id.clone(),
-            scopes: record.scopes.clone(),
-            audiences: record.audiences.clone(),
-            extra_claims: record.extra_claims.clone(),
-            token_lifetime: record
-                .token_lifetime_secs
-                .map_or(self.policy.token_lifetime, |s| {
-                    Duration::seconds(i64::from(s))
-                }),
+            tenant: record.tenant,
+            client_id: record.client_id,
+            secret_id,
+            scopes: record.scopes,
+            audiences: record.audiences,
+            extra_claims: record.extra_claims,
+            token_lifetime,
         })
     }
 
