@@ -61,6 +61,6 @@ pub use layer::{BearerAuth, BearerAuthLayer};
 pub use metadata::{AuthorizationServerMetadata, introspection_response};
 pub use token::{
     ClientAuthMethod, DEFAULT_MAX_BODY, IntrospectionRequest, ParsedTokenRequest,
-    RejectedTokenRequest, TokenRequestParser, rejected_response, token_error_response,
-    token_response,
+    RejectedTokenRequest, TokenRequestParser, json_response, rejected_response,
+    token_error_response, token_response,
 };

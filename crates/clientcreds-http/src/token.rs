@@ -366,7 +366,10 @@ pub fn rejected_response(rejected: &RejectedTokenRequest, realm: &str) -> Respon
     response
 }
 
-pub(crate) fn json_response(status: StatusCode, body: String) -> Response<String> {
+/// A JSON response with `Cache-Control: no-store` and `Pragma: no-cache`,
+/// as every token-bearing answer (token, error, introspection) needs.
+#[must_use]
+pub fn json_response(status: StatusCode, body: String) -> Response<String> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();

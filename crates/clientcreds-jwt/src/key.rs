@@ -14,7 +14,7 @@ use crate::{Algorithm, KeyError};
 
 /// A public key as a JWK (RFC 7517), with only public members. This is what
 /// a JWKS publishes: it cannot hold private material.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicJwk {
     /// Key type: `OKP`, `EC` or `RSA`.
     pub kty: String,
@@ -570,14 +570,9 @@ pub fn thumbprint(jwk: &PublicJwk) -> Result<String, KeyError> {
 fn okp_jwk(public: &[u8]) -> PublicJwk {
     PublicJwk {
         kty: "OKP".into(),
-        kid: None,
-        alg: None,
-        use_: None,
         crv: Some("Ed25519".into()),
         x: Some(B64URL.encode(public)),
-        y: None,
-        n: None,
-        e: None,
+        ..PublicJwk::default()
     }
 }
 
@@ -586,28 +581,19 @@ fn ec_jwk(point: &[u8]) -> Option<PublicJwk> {
     let (x, y) = coordinates.split_at_checked(32)?;
     Some(PublicJwk {
         kty: "EC".into(),
-        kid: None,
-        alg: None,
-        use_: None,
         crv: Some("P-256".into()),
         x: Some(B64URL.encode(x)),
         y: Some(B64URL.encode(y)),
-        n: None,
-        e: None,
+        ..PublicJwk::default()
     })
 }
 
 fn rsa_jwk(n: &[u8], e: &[u8]) -> PublicJwk {
     PublicJwk {
         kty: "RSA".into(),
-        kid: None,
-        alg: None,
-        use_: None,
-        crv: None,
-        x: None,
-        y: None,
         n: Some(B64URL.encode(n)),
         e: Some(B64URL.encode(e)),
+        ..PublicJwk::default()
     }
 }
 

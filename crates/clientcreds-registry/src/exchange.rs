@@ -248,29 +248,33 @@ impl TokenService {
     /// A [`TokenError`] with the RFC 6749 §5.2 code; every authentication
     /// failure is the same `invalid_client`.
     pub async fn exchange(&self, request: TokenRequest) -> Result<TokenResponse, TokenError> {
-        let presented_id = request
-            .credentials
-            .as_ref()
-            .map(|c| c.client_id.clone())
-            .unwrap_or_default();
-        let outcome = self.exchange_inner(request).await;
+        let outcome = self.exchange_inner(&request).await;
         let now = self.registry.now();
-        let (tenant, client_id, kind) = match &outcome {
-            Ok((client, response)) => (
-                Some(client.tenant.clone()),
-                client.client_id.clone(),
-                ActivityKind::TokenIssued {
+        // The authenticated client is not needed past here: move its ids
+        // into the activity entry. A refused request logs the id as presented.
+        let (tenant, client_id, kind, result) = match outcome {
+            Ok((client, response)) => {
+                let kind = ActivityKind::TokenIssued {
                     jti: response.jti.clone(),
                     scope: response.scope.clone(),
-                },
-            ),
-            Err((tenant, reason, _)) => (
-                tenant.clone(),
-                truncate(&presented_id, MAX_LOGGED_CLIENT_ID),
-                ActivityKind::TokenDenied {
-                    reason: (*reason).to_owned(),
-                },
-            ),
+                };
+                (Some(client.tenant), client.client_id, kind, Ok(response))
+            }
+            Err((tenant, reason, error)) => {
+                let presented = request
+                    .credentials
+                    .as_ref()
+                    .map_or("", |c| c.client_id.as_str());
+                let kind = ActivityKind::TokenDenied {
+                    reason: reason.to_owned(),
+                };
+                (
+                    tenant,
+                    truncate(presented, MAX_LOGGED_CLIENT_ID),
+                    kind,
+                    Err(error),
+                )
+            }
         };
         // Advisory: the activity log never decides a token.
         let _ = self
@@ -283,16 +287,14 @@ impl TokenService {
                 kind,
             })
             .await;
-        outcome
-            .map(|(_, response)| response)
-            .map_err(|(_, _, error)| error)
+        result
     }
 
     /// The exchange; a refusal carries the tenant (when the client was
     /// authenticated) and a reason code for the activity log.
     async fn exchange_inner(
         &self,
-        request: TokenRequest,
+        request: &TokenRequest,
     ) -> Result<(AuthenticatedClient, TokenResponse), (Option<TenantId>, &'static str, TokenError)>
     {
         use TokenErrorCode as Code;
@@ -315,7 +317,7 @@ impl TokenService {
                 "only client_credentials is supported",
             );
         }
-        let Some(credentials) = request.credentials else {
+        let Some(credentials) = &request.credentials else {
             return refuse(
                 None,
                 "no_credentials",
@@ -376,8 +378,9 @@ impl TokenService {
         };
         let mut targets: Vec<String> = request
             .audience
-            .into_iter()
-            .chain(request.resources)
+            .iter()
+            .chain(&request.resources)
+            .cloned()
             .collect();
         targets = dedup(targets);
         if targets.iter().any(|t| !client.audiences.contains(t)) {
@@ -501,8 +504,7 @@ impl LiveClientCheck {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
             .copied();
-        if let Some((at, live)) = cached.filter(|(at, _)| now - *at < self.ttl) {
-            let _ = at;
+        if let Some((_, live)) = cached.filter(|(at, _)| now - *at < self.ttl) {
             return if live {
                 Ok(())
             } else {

@@ -223,8 +223,7 @@ macro_rules! sql_store {
                     for record in records {
                         after_created = micros(record.created_at);
                         after_id.clone_from(&record.client_id);
-                        let wanted = query.status.is_none_or(|s| s.matches(record.effective_status(query.now)))
-                            && search.as_deref().is_none_or(|s| record.matches_search(s));
+                        let wanted = query.matches(&record, search.as_deref());
                         if !wanted {
                             continue;
                         }

@@ -130,6 +130,22 @@ pub struct ClientQuery {
     pub after: Option<Cursor>,
 }
 
+impl ClientQuery {
+    /// Whether `record` passes this query's owner, status and search
+    /// filters (`lowercase_search` is [`ClientQuery::search`] lowercased
+    /// once by the caller). The one definition every store applies.
+    #[must_use]
+    pub fn matches(&self, record: &ClientRecord, lowercase_search: Option<&str>) -> bool {
+        self.owner
+            .as_ref()
+            .is_none_or(|o| record.owner.as_ref() == Some(o))
+            && self
+                .status
+                .is_none_or(|s| s.matches(record.effective_status(self.now)))
+            && lowercase_search.is_none_or(|s| record.matches_search(s))
+    }
+}
+
 /// One page of clients.
 #[derive(Debug, Clone)]
 pub struct ClientPage {

@@ -223,14 +223,7 @@ impl ClientStore for MemoryStore {
                 let Some(record) = inner.clients.get(&key.2) else {
                     continue;
                 };
-                let wanted = query
-                    .owner
-                    .as_ref()
-                    .is_none_or(|o| record.owner.as_ref() == Some(o))
-                    && query
-                        .status
-                        .is_none_or(|s| s.matches(record.effective_status(query.now)))
-                    && search.as_deref().is_none_or(|s| record.matches_search(s));
+                let wanted = query.matches(record, search.as_deref());
                 if !wanted {
                     continue;
                 }

@@ -11,14 +11,14 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clientcreds_http::{
     AuthorizationServerMetadata, BearerAuthLayer, ClientAuthMethod, TokenRequestParser,
-    introspection_response, rejected_response, token_error_response, token_response,
+    introspection_response, json_response, rejected_response, token_error_response, token_response,
 };
 use clientcreds_jwt::{
     AccessContext, Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation,
@@ -341,16 +341,7 @@ async fn introspect(
         .verify(request.token.expose_secret())
         .ok();
     let body = introspection_response(context.as_ref(), &server.inner.config.issuer);
-    let mut response = Response::new(body.to_string());
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
+    json_response(StatusCode::OK, body.to_string())
 }
 
 async fn jwks(State(server): State<Server>) -> Json<clientcreds_jwt::Jwks> {
