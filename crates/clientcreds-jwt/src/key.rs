@@ -4,9 +4,10 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64URL};
-use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
-use ring::{digest, hmac};
+use crate::backend::{
+    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, KeyRejected, PublicKey, RsaKeyPair,
+    SecureRandom, SystemRandom, digest, hmac,
+};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -139,12 +140,12 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// A new random key. EdDSA, ES256 and HS256 (32 random bytes) are
-    /// generated here; RS256 keys must be loaded.
+    /// A new random key: Ed25519, P-256, a 2048-bit RSA key (aws-lc-rs
+    /// backend only), or 32 random bytes for HS256.
     ///
     /// # Errors
-    /// [`KeyError::GenerationUnsupported`] for RS256; [`KeyError::Signing`]
-    /// if the random number generator fails.
+    /// [`KeyError::GenerationUnsupported`] for RS256 with the ring backend;
+    /// [`KeyError::Signing`] if the random number generator fails.
     pub fn generate(algorithm: Algorithm) -> Result<Self, KeyError> {
         if algorithm == Algorithm::HS256 {
             let mut secret = Zeroizing::new([0u8; 32]);
@@ -159,22 +160,22 @@ impl SigningKey {
     }
 
     /// A new random private key as PKCS#8 DER, to store and load later with
-    /// [`SigningKey::from_pkcs8_der`]. EdDSA and ES256 only.
+    /// [`SigningKey::from_pkcs8_der`]: EdDSA, ES256, and RS256 (2048 bits,
+    /// aws-lc-rs backend only).
     ///
     /// # Errors
-    /// [`KeyError::GenerationUnsupported`] for RS256 and HS256.
+    /// [`KeyError::GenerationUnsupported`] for HS256, and for RS256 with the
+    /// ring backend.
     pub fn generate_pkcs8(algorithm: Algorithm) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         let rng = SystemRandom::new();
-        let document = match algorithm {
-            Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng),
-            Algorithm::ES256 => {
-                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            }
-            Algorithm::RS256 => return Err(KeyError::GenerationUnsupported("RS256")),
-            Algorithm::HS256 => return Err(KeyError::GenerationUnsupported("HS256 PKCS#8")),
+        match algorithm {
+            Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
+                .map(|doc| Zeroizing::new(doc.as_ref().to_vec()))
+                .map_err(|_| KeyError::Signing),
+            Algorithm::ES256 => backend::ecdsa_generate_pkcs8(&rng),
+            Algorithm::RS256 => backend::rsa_generate_pkcs8(),
+            Algorithm::HS256 => Err(KeyError::GenerationUnsupported("HS256 PKCS#8")),
         }
-        .map_err(|_| KeyError::Signing)?;
-        Ok(Zeroizing::new(document.as_ref().to_vec()))
     }
 
     /// Loads a PKCS#8 DER private key (v1 or v2) for an asymmetric algorithm.
@@ -182,16 +183,14 @@ impl SigningKey {
     /// # Errors
     /// [`KeyError::Rejected`] when the key is not of that algorithm or is malformed.
     pub fn from_pkcs8_der(algorithm: Algorithm, der: &[u8]) -> Result<Self, KeyError> {
-        let rejected = |e: ring::error::KeyRejected| KeyError::Rejected(e.to_string());
-        let rng = SystemRandom::new();
+        let rejected = |e: KeyRejected| KeyError::Rejected(e.to_string());
         let material = match algorithm {
             Algorithm::EdDSA => Material::Ed25519(
                 Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(rejected)?,
             ),
-            Algorithm::ES256 => Material::Es256(
-                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
-                    .map_err(rejected)?,
-            ),
+            Algorithm::ES256 => {
+                Material::Es256(backend::ecdsa_from_pkcs8(der).map_err(rejected)?)
+            }
             Algorithm::RS256 => Material::Rs256(RsaKeyPair::from_pkcs8(der).map_err(rejected)?),
             Algorithm::HS256 => {
                 return Err(KeyError::Rejected(
@@ -244,7 +243,7 @@ impl SigningKey {
     /// # Errors
     /// [`KeyError::Jwk`] naming what is missing; [`KeyError::Rejected`].
     pub fn from_jwk(jwk: &PrivateJwk) -> Result<Self, KeyError> {
-        let rejected = |e: ring::error::KeyRejected| KeyError::Rejected(e.to_string());
+        let rejected = |e: KeyRejected| KeyError::Rejected(e.to_string());
         let member =
             |value: Option<&str>, name: &'static str| -> Result<Zeroizing<Vec<u8>>, KeyError> {
                 let value = value.ok_or(KeyError::Jwk(name))?;
@@ -266,29 +265,34 @@ impl SigningKey {
                 let mut point = vec![0x04];
                 point.extend_from_slice(&member(jwk.x.as_deref(), "x")?);
                 point.extend_from_slice(&member(jwk.y.as_deref(), "y")?);
-                let pair = EcdsaKeyPair::from_private_key_and_public_key(
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    &member(secret_member(&jwk.d), "d")?,
-                    &point,
-                    &SystemRandom::new(),
-                )
-                .map_err(rejected)?;
+                let pair =
+                    backend::ecdsa_from_parts(&member(secret_member(&jwk.d), "d")?, &point)
+                        .map_err(rejected)?;
                 Self::asymmetric(Algorithm::ES256, Material::Es256(pair))
             }
             ("RSA", _) => {
-                let components = ring::rsa::KeyPairComponents {
-                    public_key: signature::RsaPublicKeyComponents {
-                        n: member(jwk.n.as_deref(), "n")?,
-                        e: member(jwk.e.as_deref(), "e")?,
-                    },
-                    d: member(secret_member(&jwk.d), "d")?,
-                    p: member(secret_member(&jwk.p), "p")?,
-                    q: member(secret_member(&jwk.q), "q")?,
-                    dP: member(secret_member(&jwk.dp), "dp")?,
-                    dQ: member(secret_member(&jwk.dq), "dq")?,
-                    qInv: member(secret_member(&jwk.qi), "qi")?,
-                };
-                let pair = RsaKeyPair::from_components(&components).map_err(rejected)?;
+                let (n, e) = (member(jwk.n.as_deref(), "n")?, member(jwk.e.as_deref(), "e")?);
+                let (d, p, q) = (
+                    member(secret_member(&jwk.d), "d")?,
+                    member(secret_member(&jwk.p), "p")?,
+                    member(secret_member(&jwk.q), "q")?,
+                );
+                let (dp, dq, qi) = (
+                    member(secret_member(&jwk.dp), "dp")?,
+                    member(secret_member(&jwk.dq), "dq")?,
+                    member(secret_member(&jwk.qi), "qi")?,
+                );
+                let pair = backend::rsa_from_parts(&backend::RsaParts {
+                    n: &n,
+                    e: &e,
+                    d: &d,
+                    p: &p,
+                    q: &q,
+                    dp: &dp,
+                    dq: &dq,
+                    qi: &qi,
+                })
+                .map_err(rejected)?;
                 Self::asymmetric(Algorithm::RS256, Material::Rs256(pair))
             }
             ("oct", _) => {
@@ -330,12 +334,7 @@ impl SigningKey {
                 .sign(&self.rng, message)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| KeyError::Signing),
-            Material::Rs256(pair) => {
-                let mut out = vec![0u8; pair.public().modulus_len()];
-                pair.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut out)
-                    .map_err(|_| KeyError::Signing)?;
-                Ok(out)
-            }
+            Material::Rs256(pair) => backend::rsa_sign(pair, &self.rng, message),
             Material::Hs256(key) => Ok(hmac::sign(key, message).as_ref().to_vec()),
         }
     }
@@ -343,20 +342,18 @@ impl SigningKey {
     fn asymmetric(algorithm: Algorithm, material: Material) -> Result<Self, KeyError> {
         let (verify, jwk) = match &material {
             Material::Ed25519(pair) => {
-                let public = pair.public_key().as_ref().to_vec();
-                let jwk = okp_jwk(&public);
-                (VerifyMaterial::Ed25519(public), jwk)
+                let public = pair.public_key().as_ref();
+                (PublicKey::ed25519(public)?, okp_jwk(public))
             }
             Material::Es256(pair) => {
-                let point = pair.public_key().as_ref().to_vec();
-                let jwk = ec_jwk(&point)
+                let point = pair.public_key().as_ref();
+                let jwk = ec_jwk(point)
                     .ok_or(KeyError::Rejected("unexpected P-256 public key".into()))?;
-                (VerifyMaterial::Es256(point), jwk)
+                (PublicKey::es256(point)?, jwk)
             }
             Material::Rs256(pair) => {
-                let components: signature::RsaPublicKeyComponents<Vec<u8>> = pair.public().into();
-                let jwk = rsa_jwk(&components.n, &components.e);
-                (VerifyMaterial::Rs256(components), jwk)
+                let (n, e) = backend::rsa_public(pair);
+                (PublicKey::rs256(&n, &e)?, rsa_jwk(&n, &e))
             }
             Material::Hs256(_) => return Err(KeyError::Rejected("symmetric key".into())),
         };
@@ -370,7 +367,7 @@ impl SigningKey {
         let public = VerifyingKey {
             algorithm,
             kid: kid.clone(),
-            material: verify,
+            material: VerifyMaterial::Asymmetric(verify),
             jwk: Some(jwk),
         };
         Ok(Self {
@@ -385,9 +382,7 @@ impl SigningKey {
 
 #[derive(Clone)]
 enum VerifyMaterial {
-    Ed25519(Vec<u8>),
-    Es256(Vec<u8>),
-    Rs256(signature::RsaPublicKeyComponents<Vec<u8>>),
+    Asymmetric(PublicKey),
     Hs256(hmac::Key),
 }
 
@@ -432,7 +427,7 @@ impl VerifyingKey {
                 if x.len() != 32 {
                     return Err(KeyError::Jwk("x"));
                 }
-                (Algorithm::EdDSA, VerifyMaterial::Ed25519(x))
+                (Algorithm::EdDSA, PublicKey::ed25519(&x)?)
             }
             ("EC", Some("P-256")) => {
                 let (x, y) = (member(jwk.x.as_ref(), "x")?, member(jwk.y.as_ref(), "y")?);
@@ -442,7 +437,7 @@ impl VerifyingKey {
                 let mut point = vec![0x04];
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
-                (Algorithm::ES256, VerifyMaterial::Es256(point))
+                (Algorithm::ES256, PublicKey::es256(&point)?)
             }
             ("RSA", _) => {
                 let n = member(jwk.n.as_ref(), "n")?;
@@ -450,10 +445,7 @@ impl VerifyingKey {
                     return Err(KeyError::Jwk("n"));
                 }
                 let e = member(jwk.e.as_ref(), "e")?;
-                (
-                    Algorithm::RS256,
-                    VerifyMaterial::Rs256(signature::RsaPublicKeyComponents { n, e }),
-                )
+                (Algorithm::RS256, PublicKey::rs256(&n, &e)?)
             }
             ("OKP" | "EC", _) => return Err(KeyError::Jwk("crv")),
             _ => return Err(KeyError::Jwk("kty")),
@@ -479,7 +471,7 @@ impl VerifyingKey {
         Ok(Self {
             algorithm,
             kid,
-            material,
+            material: VerifyMaterial::Asymmetric(material),
             jwk: Some(jwk),
         })
     }
@@ -506,19 +498,7 @@ impl VerifyingKey {
     #[must_use]
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         match &self.material {
-            VerifyMaterial::Ed25519(public) => {
-                signature::UnparsedPublicKey::new(&signature::ED25519, public)
-                    .verify(message, signature)
-                    .is_ok()
-            }
-            VerifyMaterial::Es256(point) => {
-                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                    .verify(message, signature)
-                    .is_ok()
-            }
-            VerifyMaterial::Rs256(components) => components
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, signature)
-                .is_ok(),
+            VerifyMaterial::Asymmetric(key) => key.verify(message, signature),
             VerifyMaterial::Hs256(key) => hmac::verify(key, message, signature).is_ok(),
         }
     }

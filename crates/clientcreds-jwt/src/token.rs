@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use ring::rand::{SecureRandom, SystemRandom};
+use crate::backend::{SecureRandom, SystemRandom};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use time::{Duration, OffsetDateTime};

@@ -113,8 +113,10 @@ fn generates_hs256_keys_with_random_kids() {
     assert_signs_and_verifies(&a);
 }
 
+#[cfg(not(feature = "aws-lc-rs"))]
 #[test]
-fn rs256_generation_is_unsupported() {
+fn rs256_generation_is_unsupported_with_ring() {
+    assert_eq!(clientcreds_jwt::CRYPTO_BACKEND, "ring");
     assert_eq!(
         SigningKey::generate(Algorithm::RS256).unwrap_err(),
         KeyError::GenerationUnsupported("RS256")
@@ -123,6 +125,27 @@ fn rs256_generation_is_unsupported() {
         SigningKey::generate_pkcs8(Algorithm::RS256).unwrap_err(),
         KeyError::GenerationUnsupported("RS256")
     );
+}
+
+#[cfg(feature = "aws-lc-rs")]
+#[test]
+fn generates_rs256_keys_with_aws_lc() {
+    assert_eq!(clientcreds_jwt::CRYPTO_BACKEND, "aws-lc-rs");
+    let document = SigningKey::generate_pkcs8(Algorithm::RS256).unwrap();
+    let key = SigningKey::from_pkcs8_der(Algorithm::RS256, &document).unwrap();
+    let jwk = key.verifying_key().public_jwk().unwrap();
+    // 256 bytes (a 2048-bit modulus) are 342 base64url characters.
+    assert_eq!(jwk.n.as_deref().unwrap().len(), 342);
+    assert_eq!(jwk.e.as_deref(), Some("AQAB"));
+    assert_eq!(key.sign(b"m").unwrap().len(), 256);
+    assert_signs_and_verifies(&key);
+    let other = SigningKey::generate(Algorithm::RS256).unwrap();
+    assert_ne!(other.kid(), key.kid());
+    assert_signs_and_verifies(&other);
+}
+
+#[test]
+fn hs256_has_no_pkcs8_form() {
     assert!(matches!(
         SigningKey::generate_pkcs8(Algorithm::HS256),
         Err(KeyError::GenerationUnsupported(_))
