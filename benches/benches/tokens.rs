@@ -322,6 +322,49 @@ fn exchange(c: &mut Criterion, keys: &BenchKeys) {
             start.elapsed()
         },
     );
+    let secret = Secret::from(secret_text.clone());
+    exchange_over_authenticate(
+        &format!("{} exchange / (authenticate + raw sign)", keys.algorithm),
+        &|request| run(request).unwrap(),
+        &request,
+        &mut || {
+            black_box(
+                rt.block_on(registry.authenticate(black_box(&client_id), black_box(&secret)))
+                    .unwrap(),
+            );
+            black_box(keys.raw_sign(black_box(&signing_input), &mut out));
+        },
+    );
+}
+
+/// The exchange beside `authenticate` plus the raw signature: what the
+/// exchange adds to the registry's own secret check (scope and audience
+/// checks, the claims, JSON, base64, the `jti`, the activity entry).
+fn exchange_over_authenticate(
+    label: &str,
+    run: &dyn Fn(TokenRequest) -> clientcreds_registry::TokenResponse,
+    request: &dyn Fn() -> TokenRequest,
+    authenticate_and_sign: &mut dyn FnMut(),
+) {
+    paired(
+        label,
+        |n| {
+            let requests: Vec<TokenRequest> = (0..n).map(|_| request()).collect();
+            let mut responses = Vec::with_capacity(requests.len());
+            let start = Instant::now();
+            for request in requests {
+                responses.push(run(black_box(request)));
+            }
+            start.elapsed()
+        },
+        |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                authenticate_and_sign();
+            }
+            start.elapsed()
+        },
+    );
 }
 
 /// A ratio robust to the shared machine's load swings, printed to stderr

@@ -1,6 +1,7 @@
 //! Signing and verifying keys, JWKs, and RFC 7638 key ids.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64URL};
@@ -128,6 +129,9 @@ pub struct SigningKey {
     material: Material,
     public: VerifyingKey,
     rng: SystemRandom,
+    /// The base64url JOSE header of an access token signed by this key,
+    /// made on first use: it is the same for every token.
+    token_header: OnceLock<String>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -233,6 +237,7 @@ impl SigningKey {
             material: Material::Hs256(key),
             public,
             rng: SystemRandom::new(),
+            token_header: OnceLock::new(),
         })
     }
 
@@ -339,6 +344,19 @@ impl SigningKey {
         }
     }
 
+    /// The encoded header of the access tokens this key signs:
+    /// `{"alg":..,"typ":"at+jwt","kid":..}` in base64url.
+    pub(crate) fn token_header(&self) -> &str {
+        self.token_header.get_or_init(|| {
+            let header = serde_json::json!({
+                "alg": self.algorithm.name(),
+                "typ": crate::ACCESS_TOKEN_TYPE,
+                "kid": self.kid,
+            });
+            B64URL.encode(header.to_string())
+        })
+    }
+
     fn asymmetric(algorithm: Algorithm, material: Material) -> Result<Self, KeyError> {
         let (verify, jwk) = match &material {
             Material::Ed25519(pair) => {
@@ -376,6 +394,7 @@ impl SigningKey {
             material,
             public,
             rng: SystemRandom::new(),
+            token_header: OnceLock::new(),
         })
     }
 }

@@ -214,16 +214,12 @@ impl TokenIssuer {
             tenant: (&self.tenant_claim, claims.tenant),
             extra: claims.extra,
         };
-        let header = Header {
-            alg: key.algorithm().name(),
-            typ: ACCESS_TOKEN_TYPE,
-            kid: key.kid(),
-        };
-        let header = serde_json::to_vec(&header).map_err(|_| MintError::Invalid("header"))?;
+        let header = key.token_header();
         let payload = serde_json::to_vec(&payload)
             .map_err(|_| MintError::Invalid("claims do not serialize"))?;
-        let mut token = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 100);
-        B64URL.encode_string(&header, &mut token);
+        // Header, payload and a signature of up to 512 bytes (RSA-4096).
+        let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 700);
+        token.push_str(header);
         token.push('.');
         B64URL.encode_string(&payload, &mut token);
         let signature = key.sign(token.as_bytes())?;
@@ -238,13 +234,6 @@ impl TokenIssuer {
             scope,
         })
     }
-}
-
-#[derive(Serialize)]
-struct Header<'a> {
-    alg: &'a str,
-    typ: &'a str,
-    kid: &'a str,
 }
 
 struct Payload<'a, V> {
