@@ -24,6 +24,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --lock
 step "cargo test: unit, integration, examples, benches in test mode (with a throwaway PostgreSQL)"
 bash scripts/with-postgres.sh cargo test --workspace --all-targets --all-features --locked
 
+step "clientcreds-jwt on its other crypto backend, ring (no default features)"
+cargo clippy -p clientcreds-jwt --all-targets --no-default-features --locked -- -D warnings
+cargo test -p clientcreds-jwt --all-targets --no-default-features --locked
+
 step "cargo test: doctests"
 cargo test --workspace --doc --all-features --locked
 

@@ -52,20 +52,16 @@ pub(crate) fn ecdsa_from_pkcs8(der: &[u8]) -> Result<EcdsaKeyPair, KeyRejected> 
 pub(crate) fn ecdsa_from_parts(d: &[u8], point: &[u8]) -> Result<EcdsaKeyPair, KeyRejected> {
     #[cfg(feature = "aws-lc-rs")]
     {
-        EcdsaKeyPair::from_private_key_and_public_key(
-        &ECDSA_P256_SHA256_FIXED_SIGNING,
-        d,
-        point,
-    )
+        EcdsaKeyPair::from_private_key_and_public_key(&ECDSA_P256_SHA256_FIXED_SIGNING, d, point)
     }
     #[cfg(not(feature = "aws-lc-rs"))]
     {
         EcdsaKeyPair::from_private_key_and_public_key(
-        &ECDSA_P256_SHA256_FIXED_SIGNING,
-        d,
-        point,
-        &SystemRandom::new(),
-    )
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            d,
+            point,
+            &SystemRandom::new(),
+        )
     }
 }
 
@@ -81,7 +77,8 @@ pub(crate) fn rsa_generate_pkcs8() -> Result<Zeroizing<Vec<u8>>, KeyError> {
     #[cfg(feature = "aws-lc-rs")]
     {
         use imp::encoding::{AsDer, Pkcs8V1Der};
-        let pair = RsaKeyPair::generate(imp::rsa::KeySize::Rsa2048).map_err(|_| KeyError::Signing)?;
+        let pair =
+            RsaKeyPair::generate(imp::rsa::KeySize::Rsa2048).map_err(|_| KeyError::Signing)?;
         let der: Pkcs8V1Der<'static> = pair.as_der().map_err(|_| KeyError::Signing)?;
         Ok(Zeroizing::new(der.as_ref().to_vec()))
     }
@@ -168,9 +165,9 @@ impl PublicKey {
         #[cfg(feature = "aws-lc-rs")]
         {
             parsed(signature::ParsedPublicKey::new(
-            &ECDSA_P256_SHA256_FIXED,
-            point,
-        ))
+                &ECDSA_P256_SHA256_FIXED,
+                point,
+            ))
         }
         #[cfg(not(feature = "aws-lc-rs"))]
         {
@@ -203,16 +200,18 @@ impl PublicKey {
         #[cfg(not(feature = "aws-lc-rs"))]
         {
             match &self.0 {
-            Inner::Ed25519(key) => signature::UnparsedPublicKey::new(&ED25519, key)
-                .verify(message, sig)
-                .is_ok(),
-            Inner::Es256(point) => signature::UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                .verify(message, sig)
-                .is_ok(),
-            Inner::Rs256(components) => components
-                .verify(&RSA_PKCS1_2048_8192_SHA256, message, sig)
-                .is_ok(),
-        }
+                Inner::Ed25519(key) => signature::UnparsedPublicKey::new(&ED25519, key)
+                    .verify(message, sig)
+                    .is_ok(),
+                Inner::Es256(point) => {
+                    signature::UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                        .verify(message, sig)
+                        .is_ok()
+                }
+                Inner::Rs256(components) => components
+                    .verify(&RSA_PKCS1_2048_8192_SHA256, message, sig)
+                    .is_ok(),
+            }
         }
     }
 }

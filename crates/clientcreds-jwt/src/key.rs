@@ -3,12 +3,12 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64URL};
 use crate::backend::{
     self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, KeyRejected, PublicKey, RsaKeyPair,
     SecureRandom, SystemRandom, digest, hmac,
 };
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64URL};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -109,7 +109,8 @@ enum Material {
     Ed25519(Ed25519KeyPair),
     Es256(EcdsaKeyPair),
     Rs256(RsaKeyPair),
-    Hs256(hmac::Key),
+    // Boxed: aws-lc-rs's HMAC key holds its whole context (~1.2 kB).
+    Hs256(Box<hmac::Key>),
 }
 
 /// A private key that signs tokens, parsed once and kept parsed.
@@ -192,9 +193,7 @@ impl SigningKey {
             Algorithm::EdDSA => Material::Ed25519(
                 Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(rejected)?,
             ),
-            Algorithm::ES256 => {
-                Material::Es256(backend::ecdsa_from_pkcs8(der).map_err(rejected)?)
-            }
+            Algorithm::ES256 => Material::Es256(backend::ecdsa_from_pkcs8(der).map_err(rejected)?),
             Algorithm::RS256 => Material::Rs256(RsaKeyPair::from_pkcs8(der).map_err(rejected)?),
             Algorithm::HS256 => {
                 return Err(KeyError::Rejected(
@@ -228,13 +227,13 @@ impl SigningKey {
         let public = VerifyingKey {
             algorithm: Algorithm::HS256,
             kid: kid.to_owned(),
-            material: VerifyMaterial::Hs256(key.clone()),
+            material: VerifyMaterial::Hs256(Box::new(key.clone())),
             jwk: None,
         };
         Ok(Self {
             algorithm: Algorithm::HS256,
             kid: kid.to_owned(),
-            material: Material::Hs256(key),
+            material: Material::Hs256(Box::new(key)),
             public,
             rng: SystemRandom::new(),
             token_header: OnceLock::new(),
@@ -270,13 +269,15 @@ impl SigningKey {
                 let mut point = vec![0x04];
                 point.extend_from_slice(&member(jwk.x.as_deref(), "x")?);
                 point.extend_from_slice(&member(jwk.y.as_deref(), "y")?);
-                let pair =
-                    backend::ecdsa_from_parts(&member(secret_member(&jwk.d), "d")?, &point)
-                        .map_err(rejected)?;
+                let pair = backend::ecdsa_from_parts(&member(secret_member(&jwk.d), "d")?, &point)
+                    .map_err(rejected)?;
                 Self::asymmetric(Algorithm::ES256, Material::Es256(pair))
             }
             ("RSA", _) => {
-                let (n, e) = (member(jwk.n.as_deref(), "n")?, member(jwk.e.as_deref(), "e")?);
+                let (n, e) = (
+                    member(jwk.n.as_deref(), "n")?,
+                    member(jwk.e.as_deref(), "e")?,
+                );
                 let (d, p, q) = (
                     member(secret_member(&jwk.d), "d")?,
                     member(secret_member(&jwk.p), "p")?,
@@ -402,7 +403,8 @@ impl SigningKey {
 #[derive(Clone)]
 enum VerifyMaterial {
     Asymmetric(PublicKey),
-    Hs256(hmac::Key),
+    // Boxed: aws-lc-rs's HMAC key holds its whole context (~1.2 kB).
+    Hs256(Box<hmac::Key>),
 }
 
 /// A key that verifies signatures: the public half of a [`SigningKey`], a

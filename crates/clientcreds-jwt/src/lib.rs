@@ -21,7 +21,7 @@
 //! - **`aws-lc-rs`** (feature `aws-lc-rs`, on by default): the fastest
 //!   Ed25519 available to Rust here (signing ~2.5× and verifying ~1.3×
 //!   faster than ring), public keys kept parsed, RSA keys can be generated.
-//!   It brings a C build (aws-lc-sys: a C compiler and cmake).
+//!   It brings a C build (aws-lc-sys needs a C compiler).
 //! - **`ring`** (build with `default-features = false` on every clientcreds
 //!   crate you depend on): no extra C build, the same results and errors,
 //!   but RS256 keys can only be loaded ([`KeyError::GenerationUnsupported`]).

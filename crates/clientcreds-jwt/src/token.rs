@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::backend::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use crate::backend::{SecureRandom, SystemRandom};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use time::{Duration, OffsetDateTime};

@@ -318,7 +318,9 @@ fn public_jwks_and_thumbprints_agree_with_jsonwebtoken() {
 
 #[test]
 fn keys_generated_here_interoperate_too() {
-    for algorithm in [Algorithm::EdDSA, Algorithm::ES256] {
+    // Only aws-lc-rs generates RSA keys.
+    let rsa = cfg!(feature = "aws-lc-rs").then_some(Algorithm::RS256);
+    for algorithm in [Algorithm::EdDSA, Algorithm::ES256].into_iter().chain(rsa) {
         let document = SigningKey::generate_pkcs8(algorithm).unwrap();
         let keys = Arc::new(KeySet::new(
             SigningKey::from_pkcs8_der(algorithm, &document).unwrap(),
@@ -339,7 +341,9 @@ fn keys_generated_here_interoperate_too() {
         // Peer → ours, the peer signing with our generated PKCS#8 document.
         let encoding = match algorithm {
             Algorithm::EdDSA => EncodingKey::from_ed_der(&document),
-            _ => EncodingKey::from_ec_der(&document),
+            Algorithm::ES256 => EncodingKey::from_ec_der(&document),
+            // The peer's `from_rsa_der` wants PKCS#1; its PEM reader takes PKCS#8.
+            _ => EncodingKey::from_rsa_pem(pkcs8_pem(&document).as_bytes()).unwrap(),
         };
         let mut header = Header::new(peer_algorithm(algorithm));
         header.typ = Some("at+jwt".into());
@@ -347,4 +351,19 @@ fn keys_generated_here_interoperate_too() {
         let token = jsonwebtoken::encode(&header, &common::claims_at(now), &encoding).unwrap();
         common::verifier(&keys).verify_at(&token, now).unwrap();
     }
+}
+
+/// A PKCS#8 DER document as a PEM `PRIVATE KEY` block.
+fn pkcs8_pem(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
 }

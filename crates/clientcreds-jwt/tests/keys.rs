@@ -928,3 +928,28 @@ fn token_kid(token: &str) -> String {
     let header: Value = serde_json::from_slice(&unb64(&header)).unwrap();
     header["kid"].as_str().unwrap().to_owned()
 }
+
+/// aws-lc-rs parses a public key when it is loaded and refuses a point off
+/// the curve there; ring checks it on each verification. Either way, such
+/// a key never verifies anything.
+#[test]
+fn an_off_curve_p256_jwk_never_verifies() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let signature = key.sign(b"header.payload").unwrap();
+    let mut jwk = key.verifying_key().public_jwk().unwrap().clone();
+    let mut y = B64URL.decode(jwk.y.as_deref().unwrap()).unwrap();
+    y[31] ^= 1; // (x, y') is on the curve with negligible probability
+    jwk.y = Some(B64URL.encode(&y));
+    match VerifyingKey::from_jwk(&jwk) {
+        Err(error) => {
+            assert_eq!(clientcreds_jwt::CRYPTO_BACKEND, "aws-lc-rs");
+            assert!(matches!(error, KeyError::Rejected(_)), "{error:?}");
+        }
+        Ok(bad) => {
+            assert_eq!(clientcreds_jwt::CRYPTO_BACKEND, "ring");
+            assert!(!bad.verify(b"header.payload", &signature));
+        }
+    }
+}
