@@ -540,7 +540,10 @@ impl BenchKeys {
         let encoding = match self.algorithm {
             Algorithm::EdDSA => EncodingKey::from_ed_der(&self.bytes),
             Algorithm::ES256 => EncodingKey::from_ec_der(&self.bytes),
-            Algorithm::RS256 => EncodingKey::from_rsa_pem(pem(&self.bytes).as_bytes()).unwrap(),
+            Algorithm::RS256 => {
+                EncodingKey::from_rsa_pem(clientcreds_jwt::pkcs8_pem(&self.bytes).as_bytes())
+                    .unwrap()
+            }
             Algorithm::HS256 => EncodingKey::from_secret(&self.bytes),
         };
         let decoding = if self.algorithm == Algorithm::HS256 {
@@ -580,19 +583,6 @@ fn b64url(text: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)
         .unwrap()
-}
-
-fn pem(der: &[u8]) -> String {
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|line| std::str::from_utf8(line).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        lines.join("\n")
-    )
 }
 
 criterion_group!(benches, tokens);

@@ -621,6 +621,33 @@ fn random_kid() -> Result<String, KeyError> {
     Ok(format!("hs-{}", B64URL.encode(bytes)))
 }
 
+/// A PKCS#8 DER private key (from [`SigningKey::generate_pkcs8`]) as a PEM
+/// `PRIVATE KEY` block, the form [`SigningKey::from_pkcs8_pem`] and
+/// `openssl` read. The text is zeroized when dropped.
+///
+/// ```
+/// use clientcreds_jwt::{Algorithm, SigningKey, pkcs8_pem};
+/// let der = SigningKey::generate_pkcs8(Algorithm::EdDSA)?;
+/// let pem = pkcs8_pem(&der);
+/// assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+/// let key = SigningKey::from_pkcs8_pem(Algorithm::EdDSA, &pem)?;
+/// assert_eq!(key.kid(), SigningKey::from_pkcs8_der(Algorithm::EdDSA, &der)?.kid());
+/// # Ok::<(), clientcreds_jwt::KeyError>(())
+/// ```
+#[must_use]
+pub fn pkcs8_pem(der: &[u8]) -> Zeroizing<String> {
+    let body = Zeroizing::new(STANDARD.encode(der));
+    let mut pem = Zeroizing::new(String::with_capacity(body.len() + body.len() / 64 + 64));
+    pem.push_str("-----BEGIN PRIVATE KEY-----\n");
+    // Base64 is ASCII, so every 64-byte chunk is whole characters.
+    for line in body.as_bytes().chunks(64) {
+        pem.extend(line.iter().map(|&b| char::from(b)));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    pem
+}
+
 /// The DER inside a single PEM `PRIVATE KEY` block.
 fn pem_private_key(pem: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";

@@ -23,10 +23,13 @@
 //!   faster than ring), public keys kept parsed, RSA keys can be generated.
 //!   It brings a C build (aws-lc-sys needs a C compiler).
 //! - **`ring`** (build with `default-features = false` on every clientcreds
-//!   crate you depend on): no extra C build, the same results and errors,
-//!   but RS256 keys can only be loaded ([`KeyError::GenerationUnsupported`]).
+//!   crate you depend on): no extra C build; RS256 keys can only be loaded
+//!   ([`KeyError::GenerationUnsupported`]).
 //!
-//! Tokens, keys and JWKS are identical under both; only speed differs.
+//! Tokens, key ids and JWKS are the same under both. Two edges differ: aws-lc-rs checks a public
+//! key when it is loaded (a point off the curve is [`KeyError::Rejected`]
+//! at once), ring when it first verifies (it never verifies); and ring
+//! refuses RSA public exponents below 65537, aws-lc-rs does not.
 //!
 //! # Why not `jsonwebtoken::encode`/`decode`
 //!
@@ -52,7 +55,7 @@ mod verify;
 pub use algorithm::Algorithm;
 pub use backend::CRYPTO_BACKEND;
 pub use error::{InsufficientScope, KeyError, MintError, VerifyError};
-pub use key::{Jwks, PrivateJwk, PublicJwk, SigningKey, VerifyingKey, thumbprint};
+pub use key::{Jwks, PrivateJwk, PublicJwk, SigningKey, VerifyingKey, pkcs8_pem, thumbprint};
 pub use keyset::KeySet;
 pub use token::{
     ACCESS_TOKEN_TYPE, AccessToken, DEFAULT_TENANT_CLAIM, MintedToken, RESERVED_CLAIMS,

@@ -343,7 +343,9 @@ fn keys_generated_here_interoperate_too() {
             Algorithm::EdDSA => EncodingKey::from_ed_der(&document),
             Algorithm::ES256 => EncodingKey::from_ec_der(&document),
             // The peer's `from_rsa_der` wants PKCS#1; its PEM reader takes PKCS#8.
-            _ => EncodingKey::from_rsa_pem(pkcs8_pem(&document).as_bytes()).unwrap(),
+            _ => {
+                EncodingKey::from_rsa_pem(clientcreds_jwt::pkcs8_pem(&document).as_bytes()).unwrap()
+            }
         };
         let mut header = Header::new(peer_algorithm(algorithm));
         header.typ = Some("at+jwt".into());
@@ -351,19 +353,4 @@ fn keys_generated_here_interoperate_too() {
         let token = jsonwebtoken::encode(&header, &common::claims_at(now), &encoding).unwrap();
         common::verifier(&keys).verify_at(&token, now).unwrap();
     }
-}
-
-/// A PKCS#8 DER document as a PEM `PRIVATE KEY` block.
-fn pkcs8_pem(der: &[u8]) -> String {
-    use base64::Engine as _;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|line| std::str::from_utf8(line).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        lines.join("\n")
-    )
 }

@@ -953,3 +953,15 @@ fn an_off_curve_p256_jwk_never_verifies() {
         }
     }
 }
+
+/// `pkcs8_pem` writes exactly what `openssl pkcs8` wrote for the fixtures.
+#[test]
+fn pkcs8_pem_matches_openssl_byte_for_byte() {
+    for algorithm in ASYMMETRIC {
+        assert_eq!(
+            clientcreds_jwt::pkcs8_pem(&der(algorithm)).as_str(),
+            pem(algorithm),
+            "{algorithm:?}"
+        );
+    }
+}
