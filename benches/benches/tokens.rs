@@ -297,17 +297,19 @@ fn exchange(c: &mut Criterion, keys: &BenchKeys) {
     });
     group.finish();
 
+    // `n` exchanges, requests built outside the timing.
+    let exchanges = |n| {
+        let requests: Vec<TokenRequest> = (0..n).map(|_| request()).collect();
+        let mut responses = Vec::with_capacity(requests.len());
+        let start = Instant::now();
+        for request in requests {
+            responses.push(run(black_box(request)).unwrap());
+        }
+        start.elapsed()
+    };
     paired(
         &format!("{} exchange / floor", keys.algorithm),
-        |n| {
-            let requests: Vec<TokenRequest> = (0..n).map(|_| request()).collect();
-            let mut responses = Vec::with_capacity(requests.len());
-            let start = Instant::now();
-            for request in requests {
-                responses.push(run(black_box(request)).unwrap());
-            }
-            start.elapsed()
-        },
+        exchanges,
         |n| {
             let start = Instant::now();
             for _ in 0..n {
@@ -322,45 +324,21 @@ fn exchange(c: &mut Criterion, keys: &BenchKeys) {
             start.elapsed()
         },
     );
+    // What the exchange adds to the registry's own secret check: scope and
+    // audience checks, the claims, JSON, base64, the `jti`, the activity
+    // entry.
     let secret = Secret::from(secret_text.clone());
-    exchange_over_authenticate(
-        &format!("{} exchange / (authenticate + raw sign)", keys.algorithm),
-        &|request| run(request).unwrap(),
-        &request,
-        &mut || {
-            black_box(
-                rt.block_on(registry.authenticate(black_box(&client_id), black_box(&secret)))
-                    .unwrap(),
-            );
-            black_box(keys.raw_sign(black_box(&signing_input), &mut out));
-        },
-    );
-}
-
-/// The exchange beside `authenticate` plus the raw signature: what the
-/// exchange adds to the registry's own secret check (scope and audience
-/// checks, the claims, JSON, base64, the `jti`, the activity entry).
-fn exchange_over_authenticate(
-    label: &str,
-    run: &dyn Fn(TokenRequest) -> clientcreds_registry::TokenResponse,
-    request: &dyn Fn() -> TokenRequest,
-    authenticate_and_sign: &mut dyn FnMut(),
-) {
     paired(
-        label,
-        |n| {
-            let requests: Vec<TokenRequest> = (0..n).map(|_| request()).collect();
-            let mut responses = Vec::with_capacity(requests.len());
-            let start = Instant::now();
-            for request in requests {
-                responses.push(run(black_box(request)));
-            }
-            start.elapsed()
-        },
+        &format!("{} exchange / (authenticate + raw sign)", keys.algorithm),
+        exchanges,
         |n| {
             let start = Instant::now();
             for _ in 0..n {
-                authenticate_and_sign();
+                black_box(
+                    rt.block_on(registry.authenticate(black_box(&client_id), black_box(&secret)))
+                        .unwrap(),
+                );
+                black_box(keys.raw_sign(black_box(&signing_input), &mut out));
             }
             start.elapsed()
         },

@@ -248,8 +248,9 @@ impl TokenService {
     /// A [`TokenError`] with the RFC 6749 §5.2 code; every authentication
     /// failure is the same `invalid_client`.
     pub async fn exchange(&self, request: TokenRequest) -> Result<TokenResponse, TokenError> {
-        let outcome = self.exchange_inner(&request).await;
+        // One instant for the token's `iat` and its activity entry.
         let now = self.registry.now();
+        let outcome = self.exchange_inner(&request, now).await;
         // The authenticated client is not needed past here: move its ids
         // into the activity entry. A refused request logs the id as presented.
         let (tenant, client_id, kind, result) = match outcome {
@@ -295,6 +296,7 @@ impl TokenService {
     async fn exchange_inner(
         &self,
         request: &TokenRequest,
+        now: OffsetDateTime,
     ) -> Result<(AuthenticatedClient, TokenResponse), (Option<TenantId>, &'static str, TokenError)>
     {
         use TokenErrorCode as Code;
@@ -405,7 +407,7 @@ impl TokenService {
             scopes: &scopes,
             extra: &client.extra_claims,
             lifetime: client.token_lifetime,
-            now: self.registry.now(),
+            now,
         });
         match minted {
             Ok(minted) => {

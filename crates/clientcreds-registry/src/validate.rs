@@ -17,18 +17,11 @@ pub const MIN_TOKEN_LIFETIME_SECS: u32 = 60;
 /// Longest token lifetime a client may set, in seconds (one day).
 pub const MAX_TOKEN_LIFETIME_SECS: u32 = 86_400;
 
-/// Claim names a client may not set: they are the token's own.
-const RESERVED_CLAIMS: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "nbf",
-    "iat",
-    "jti",
-    "client_id",
-    "scope",
-    "tenant",
+/// Claim names a client may not set beyond the token's own
+/// ([`clientcreds_jwt::RESERVED_CLAIMS`]): the default tenant claim and
+/// registered claims that would lie about who or how the client is.
+const ALSO_RESERVED_CLAIMS: &[&str] = &[
+    clientcreds_jwt::DEFAULT_TENANT_CLAIM,
     "azp",
     "cnf",
     "act",
@@ -37,6 +30,10 @@ const RESERVED_CLAIMS: &[&str] = &[
     "acr",
     "amr",
 ];
+
+fn is_reserved_claim(name: &str) -> bool {
+    clientcreds_jwt::RESERVED_CLAIMS.contains(&name) || ALSO_RESERVED_CLAIMS.contains(&name)
+}
 
 pub(crate) fn name(value: &str) -> Result<String, Error> {
     let trimmed = value.trim();
@@ -94,7 +91,7 @@ pub(crate) fn extra_claims(
                 format!("claim name {name:?} must be 1 to 64 characters of [A-Za-z0-9_.:/-]"),
             ));
         }
-        if RESERVED_CLAIMS.contains(&name.as_str()) {
+        if is_reserved_claim(name) {
             return Err(Error::invalid(
                 "extra_claims",
                 format!("claim {name:?} is set by the token itself"),

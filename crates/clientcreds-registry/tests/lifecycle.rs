@@ -21,11 +21,41 @@ use clientcreds_registry::{
 use clientcreds_secret::{PepperKey, Secret, SecretHasher};
 use clientcreds_store::{
     ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditOutcome,
-    AuditQuery, AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit,
-    MemoryStore, SecretUse, Store, StoreError, TenantId,
+    AuditQuery, AuditRecord, ClaimValue, ClientPage, ClientQuery, ClientRecord, ClientStore,
+    Commit, MemoryStore, SecretUse, Store, StoreError, TenantId,
 };
 use common::{admin, auth, keep, tenant, world};
 use time::Duration;
+
+/// Every claim the token sets itself (clientcreds-jwt's list), the default
+/// tenant claim and the registered identity claims are refused as extra
+/// claims; an ordinary name is accepted.
+#[tokio::test]
+async fn reserved_claim_names_are_refused_as_extra_claims() {
+    let w = world(Policy::default());
+    let t = tenant("t1");
+    let a = admin("t1", "alice");
+    let names = clientcreds_jwt::RESERVED_CLAIMS.iter().copied().chain([
+        "tenant",
+        "azp",
+        "cnf",
+        "act",
+        "may_act",
+        "auth_time",
+        "acr",
+        "amr",
+    ]);
+    for name in names {
+        let new = NewClient::named("c").with_claim(name, ClaimValue::Text("x".into()));
+        match w.registry.create(&a, &t, new).await {
+            Err(Error::Invalid { field, .. }) => assert_eq!(field, "extra_claims", "{name}"),
+            other => panic!("{name}: expected Invalid, got {other:?}"),
+        }
+    }
+    assert_eq!(w.store.len(), 0, "nothing half-written");
+    let new = NewClient::named("c").with_claim("roles", ClaimValue::Text("reader".into()));
+    w.registry.create(&a, &t, new).await.unwrap();
+}
 
 #[tokio::test]
 async fn bad_input_is_a_typed_error_naming_the_field_and_writes_nothing() {

@@ -21,6 +21,34 @@ macro_rules! sql_store {
                 Ok(record.filter(|r| tenant.is_none_or(|t| &r.tenant == t)))
             }
 
+            /// A page of a log table: `tenant`'s rows after `after_seq`, of
+            /// one client when given, in sequence order. The audit and
+            /// activity queries differ only in their table and columns.
+            async fn log_page(
+                &self,
+                columns: &str,
+                table: &str,
+                tenant: &TenantId,
+                after_seq: Option<u64>,
+                client_id: Option<&String>,
+                limit: usize,
+            ) -> Result<Vec<<$db as sqlx::Database>::Row>, StoreError> {
+                let after = i64::try_from(after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
+                let client_clause = if client_id.is_some() { "AND client_id = $3" } else { "AND $3 = $3" };
+                let sql = format!(
+                    "SELECT {columns} FROM {table} \
+                     WHERE tenant = $1 AND seq > $2 {client_clause} ORDER BY seq LIMIT $4"
+                );
+                sqlx::query(&sql)
+                    .bind(tenant.as_str())
+                    .bind(after)
+                    .bind(client_id.cloned().unwrap_or_default())
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)
+            }
+
             async fn insert_secrets(tx: &mut sqlx::Transaction<'_, $db>, record: &ClientRecord) -> Result<(), StoreError> {
                 for (position, secret) in record.secrets.iter().enumerate() {
                     sqlx::query(
@@ -305,20 +333,16 @@ macro_rules! sql_store {
             }
 
             async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-                let after = i64::try_from(query.after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
-                let client_clause = if query.client_id.is_some() { "AND client_id = $3" } else { "AND $3 = $3" };
-                let sql = format!(
-                    "SELECT seq, at, tenant, client_id, actor, action, outcome, detail FROM clientcreds_audit \
-                     WHERE tenant = $1 AND seq > $2 {client_clause} ORDER BY seq LIMIT $4"
-                );
-                let rows = sqlx::query(&sql)
-                    .bind(query.tenant.as_str())
-                    .bind(after)
-                    .bind(query.client_id.clone().unwrap_or_default())
-                    .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db)?;
+                let rows = self
+                    .log_page(
+                        "seq, at, tenant, client_id, actor, action, outcome, detail",
+                        "clientcreds_audit",
+                        &query.tenant,
+                        query.after_seq,
+                        query.client_id.as_ref(),
+                        query.limit,
+                    )
+                    .await?;
                 rows.iter()
                     .map(|row| {
                         let seq: i64 = row.try_get("seq").map_err(db)?;
@@ -352,20 +376,16 @@ macro_rules! sql_store {
             }
 
             async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityRecord>, StoreError> {
-                let after = i64::try_from(query.after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
-                let client_clause = if query.client_id.is_some() { "AND client_id = $3" } else { "AND $3 = $3" };
-                let sql = format!(
-                    "SELECT seq, at, tenant, client_id, kind FROM clientcreds_activity \
-                     WHERE tenant = $1 AND seq > $2 {client_clause} ORDER BY seq LIMIT $4"
-                );
-                let rows = sqlx::query(&sql)
-                    .bind(query.tenant.as_str())
-                    .bind(after)
-                    .bind(query.client_id.clone().unwrap_or_default())
-                    .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db)?;
+                let rows = self
+                    .log_page(
+                        "seq, at, tenant, client_id, kind",
+                        "clientcreds_activity",
+                        &query.tenant,
+                        query.after_seq,
+                        query.client_id.as_ref(),
+                        query.limit,
+                    )
+                    .await?;
                 rows.iter()
                     .map(|row| {
                         let seq: i64 = row.try_get("seq").map_err(db)?;
