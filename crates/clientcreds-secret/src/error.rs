@@ -92,6 +92,55 @@ pub enum Error {
         /// The key id named by the stored hash.
         key_id: String,
     },
+    /// A master key text holds no entry.
+    #[error(
+        "no master key given: expected `id:base64url[,id:base64url…]` (make one with `MasterKeys::generate_entry`)"
+    )]
+    NoMasterKeys,
+    /// A master key entry is not `id:base64url` with a valid id and base64url key.
+    #[error("master key entry {position} is malformed: {reason}")]
+    MalformedMasterKey {
+        /// The entry's position, counting from 1.
+        position: usize,
+        /// What is wrong with it (never any key byte).
+        reason: &'static str,
+    },
+    /// A master key is shorter than [`MIN_MASTER_KEY_LEN`](crate::MIN_MASTER_KEY_LEN) bytes.
+    #[error("master key entry {position} (`{id}`) is {len} bytes; at least 32 are required")]
+    WeakMasterKey {
+        /// The entry's position, counting from 1.
+        position: usize,
+        /// The entry's id.
+        id: String,
+        /// The decoded length.
+        len: usize,
+    },
+    /// More master keys than [`MAX_MASTER_KEYS`](crate::MAX_MASTER_KEYS).
+    #[error("{count} master keys given; at most {max} are accepted (drop retired ones)")]
+    TooManyMasterKeys {
+        /// How many were given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Sealed data names a master key this set does not hold.
+    #[error("the data was sealed under master key `{key_id}`, which is not in the master key set")]
+    UnknownMasterKey {
+        /// The master key id the sealed data names.
+        key_id: String,
+    },
+    /// Sealed data did not open under the master key of its id: the key
+    /// bytes differ from the ones that sealed it, or the data was altered.
+    #[error(
+        "the data sealed under master key `{key_id}` does not open with the key of that id (wrong key, or altered data)"
+    )]
+    SealedDataRejected {
+        /// The master key id the sealed data names.
+        key_id: String,
+    },
+    /// Text given to [`MasterKeys::open`](crate::MasterKeys::open) was not made by `seal`.
+    #[error("sealed data is malformed")]
+    MalformedSealed,
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Random,

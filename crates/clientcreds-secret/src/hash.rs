@@ -410,7 +410,7 @@ impl SecretHasher {
     }
 }
 
-fn validate_key_id(id: &str) -> Result<(), Error> {
+pub(crate) fn validate_key_id(id: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&id.len())
         && id
             .bytes()

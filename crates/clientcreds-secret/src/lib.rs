@@ -14,6 +14,9 @@
 //!   their algorithm and key, verified in constant time, upgraded when the
 //!   scheme or pepper changes, and a [`SecretHasher::verify_dummy`] that
 //!   costs what a real check costs.
+//! - **[`MasterKeys`]**: the deployment's root keys, from which the pepper
+//!   and the key that seals stored signing keys are derived (HKDF-SHA256),
+//!   rotatable without breaking old hashes or sealed keys.
 //! - **[`Secret`]**, a string that prints `[redacted]`, is zeroized on drop
 //!   and has no `Clone` or `Serialize`.
 //!
@@ -86,6 +89,7 @@
 mod error;
 mod format;
 mod hash;
+mod master;
 mod secret;
 
 pub use error::Error;
@@ -97,4 +101,5 @@ pub use hash::{
     DEFAULT_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS, MIN_PEPPER_LEN,
     PepperKey, SecretHash, SecretHasher, Verification,
 };
+pub use master::{GENERATED_MASTER_KEY_LEN, MAX_MASTER_KEYS, MIN_MASTER_KEY_LEN, MasterKeys};
 pub use secret::Secret;

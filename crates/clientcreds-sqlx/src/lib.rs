@@ -1,7 +1,7 @@
 //! PostgreSQL and SQLite stores for clientcreds, on sqlx.
 //!
 //! [`PgStore`] (feature `postgres`) and [`SqliteStore`] (feature `sqlite`)
-//! implement `clientcreds_store::{ClientStore, AuditLog, ActivityLog}` and
+//! implement `clientcreds_store::{ClientStore, AuditLog, ActivityLog, KeyStore}` and
 //! pass the store crate's conformance kit. Queries are built at run time,
 //! so no database is needed to compile. Migrations are embedded and run by
 //! an explicit call, [`PgStore::migrate`] / [`SqliteStore::migrate`], that
@@ -12,7 +12,10 @@
 //! `clientcreds_clients` (unique client id, indexes for tenant + creation
 //! order, tenant + status, tenant + owner, a version column),
 //! `clientcreds_secrets` (one row per secret, cascading on delete),
-//! `clientcreds_audit` and `clientcreds_activity` (sequence-numbered).
+//! `clientcreds_audit` and `clientcreds_activity` (sequence-numbered),
+//! `clientcreds_signing_keys` (public JWK in clear, private key sealed by
+//! the issuer) and `clientcreds_key_ring` (one revision row that every key
+//! change is conditional on).
 //! Times are stored as microseconds since the Unix epoch in `BIGINT`
 //! columns: exact round trips, no time-zone or precision drift between
 //! the two databases and the in-memory store.
@@ -37,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+mod keys_impl;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]

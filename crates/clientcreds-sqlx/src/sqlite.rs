@@ -13,6 +13,7 @@ use crate::codec::{
     AuditRow, SELECT_COLUMNS, activity_kind, corrupt, db, decode_cursor, encode_cursor, fold,
     instant, micros, status_text, to_json,
 };
+use crate::keys_impl::sql_key_store;
 use crate::store_impl::sql_store;
 
 /// Clients, audit trail and activity log in SQLite.
@@ -80,3 +81,4 @@ impl SqliteStore {
 }
 
 sql_store!(SqliteStore, Sqlite, SqlitePool);
+sql_key_store!(SqliteStore, Sqlite);

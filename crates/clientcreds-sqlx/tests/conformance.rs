@@ -25,3 +25,14 @@ async fn sqlite_file_conforms() {
 async fn sqlite_memory_conforms() {
     conformance::run(common::sqlite_memory).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_key_store_conforms() {
+    conformance::run_key_store(common::postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_key_stores_conform() {
+    conformance::run_key_store(common::sqlite_file).await;
+    conformance::run_key_store(common::sqlite_memory).await;
+}

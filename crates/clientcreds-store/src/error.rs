@@ -18,6 +18,13 @@ pub enum StoreError {
     /// A cursor was not issued by this store for this query.
     #[error("the page cursor is invalid")]
     InvalidCursor,
+    /// A signing key given to a [`KeyStore`](crate::KeyStore) is not
+    /// storable (empty kid, missing parts, instants out of order).
+    #[error("invalid signing key: {reason}")]
+    InvalidKey {
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// The backend failed (connection lost, disk full, a constraint the
     /// contract does not name). Nothing was written.
     #[error("storage backend failed: {0}")]

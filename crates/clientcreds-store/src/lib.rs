@@ -15,6 +15,10 @@
 //!   against the whole contract in one call, so a host's own database
 //!   adapter can prove itself.
 //!
+//! - [`KeyStore`]: signing keys at rest (public JWK in clear, private key
+//!   sealed by the issuer), changed by compare-and-set on one revision so
+//!   that replicas never rotate twice.
+//!
 //! Every read and write of a client names its tenant, except
 //! [`ClientStore::client_for_authentication`], which serves the one case
 //! where the tenant is not known yet: a caller presenting a client id.
@@ -32,6 +36,7 @@
 
 mod contract;
 mod error;
+mod keys;
 mod log;
 mod memory;
 mod model;
@@ -44,6 +49,9 @@ pub use contract::{
     Write,
 };
 pub use error::StoreError;
+pub use keys::{
+    KeyChange, KeyRing, KeyStore, MAX_KID_LEN, StoredKey, sort_keys, validate_stored_key,
+};
 pub use log::{
     ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
     AuditEvent, AuditOutcome, AuditQuery, AuditRecord,

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use crate::{
     ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor, SecretUse,
-    StoreError, TenantId, Write,
+    AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor, KeyChange,
+    KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write, sort_keys, validate_stored_key,
 };
 
 /// Position of a client in its tenant's listing: creation time, then id.
@@ -41,6 +41,7 @@ struct Inner {
     order: BTreeSet<OrderKey>,
     audit: Vec<AuditRecord>,
     activity: Vec<ActivityRecord>,
+    keys: KeyRing,
 }
 
 impl MemoryStore {
@@ -336,5 +337,58 @@ impl ActivityLog for MemoryStore {
                 .cloned()
                 .collect()
         }))
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn signing_keys(&self) -> Result<KeyRing, StoreError> {
+        Ok(self.read(|inner| inner.keys.clone()))
+    }
+
+    async fn change_signing_keys(
+        &self,
+        expected_revision: u64,
+        changes: &[KeyChange],
+    ) -> Result<u64, StoreError> {
+        self.write(|inner| {
+            if inner.keys.revision != expected_revision {
+                return Err(StoreError::Conflict);
+            }
+            // Apply to a copy, then swap: a failing change writes nothing.
+            let mut keys = inner.keys.keys.clone();
+            for change in changes {
+                match change {
+                    KeyChange::Insert(key) => {
+                        validate_stored_key(key)?;
+                        if keys.iter().any(|k| k.kid == key.kid) {
+                            return Err(StoreError::Duplicate);
+                        }
+                        keys.push(key.clone());
+                    }
+                    KeyChange::Update(key) => {
+                        validate_stored_key(key)?;
+                        let slot = keys
+                            .iter_mut()
+                            .find(|k| k.kid == key.kid)
+                            .ok_or(StoreError::NotFound)?;
+                        *slot = key.clone();
+                    }
+                    KeyChange::Remove { kid } => {
+                        let before = keys.len();
+                        keys.retain(|k| &k.kid != kid);
+                        if keys.len() == before {
+                            return Err(StoreError::NotFound);
+                        }
+                    }
+                }
+            }
+            sort_keys(&mut keys);
+            let revision = expected_revision
+                .checked_add(1)
+                .ok_or(StoreError::Conflict)?;
+            inner.keys = KeyRing { revision, keys };
+            Ok(revision)
+        })
     }
 }

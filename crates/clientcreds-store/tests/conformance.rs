@@ -20,6 +20,15 @@ async fn memory_store_conforms() {
 }
 
 #[tokio::test]
+async fn memory_key_store_conforms() {
+    conformance::run_key_store(|| async { MemoryStore::new() }).await;
+    conformance::run_key_store(|| async {
+        Arc::new(MemoryStore::new()) as Arc<dyn clientcreds_store::KeyStore>
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn shared_memory_store_conforms() {
     conformance::run(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
 }
