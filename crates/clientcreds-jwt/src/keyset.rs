@@ -84,9 +84,7 @@ impl KeySet {
     /// # Errors
     /// [`KeyError::Jwk`] when no key is usable; [`KeyError::DuplicateKid`].
     pub fn from_jwks(jwks: &Jwks) -> Result<Self, KeyError> {
-        let set = Self {
-            state: RwLock::new(Arc::new(State::default())),
-        };
+        let set = Self::empty();
         let mut usable = 0;
         for key in jwks
             .keys
@@ -100,6 +98,41 @@ impl KeySet {
             return Err(KeyError::Jwk("no usable signature key"));
         }
         Ok(set)
+    }
+
+    /// A set with no key at all: it neither signs nor verifies until keys
+    /// are added (a key manager fills it with [`KeySet::replace_all`]).
+    #[must_use]
+    pub fn empty() -> Self {
+        Self {
+            state: RwLock::new(Arc::new(State::default())),
+        }
+    }
+
+    /// Replaces every key at once, atomically for readers: `signing` signs
+    /// (and verifies), each of `published` verifies and is in the JWKS
+    /// until its instant (`None`: no end). This is how a key manager
+    /// applies what its store says.
+    ///
+    /// # Errors
+    /// [`KeyError::DuplicateKid`] when a kid appears twice; the set is
+    /// then left as it was.
+    pub fn replace_all(
+        &self,
+        signing: Option<Arc<SigningKey>>,
+        published: Vec<(Arc<VerifyingKey>, Option<OffsetDateTime>)>,
+    ) -> Result<(), KeyError> {
+        let mut next = State {
+            signing,
+            next: None,
+            verify_only: Vec::with_capacity(published.len()),
+        };
+        for (key, until) in published {
+            next.check_new(key.kid())?;
+            next.verify_only.push((key, until));
+        }
+        *self.state.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        Ok(())
     }
 
     /// The current signing key, if this set signs.

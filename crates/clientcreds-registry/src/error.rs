@@ -86,6 +86,28 @@ pub enum Error {
     /// The store failed.
     #[error("store failed: {0}")]
     Store(#[source] StoreError),
+    /// A stored signing key does not open under the master keys given: they
+    /// lack the key it was sealed under, or hold other bytes under its id.
+    /// Nothing was changed; start with the master keys that sealed it.
+    #[error(
+        "stored signing key `{kid}` cannot be decrypted ({source}); configure the master key it was sealed under"
+    )]
+    SealedSigningKey {
+        /// The signing key's kid.
+        kid: String,
+        /// What the master key set said.
+        #[source]
+        source: clientcreds_secret::Error,
+    },
+    /// A signing key could not be made, loaded or used.
+    #[error("signing key: {0}")]
+    SigningKey(#[from] clientcreds_jwt::KeyError),
+    /// A key rotation policy is not safe.
+    #[error("invalid key rotation policy: {reason}")]
+    KeyPolicy {
+        /// What to change.
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -108,6 +130,9 @@ impl Error {
             Self::Authentication(f) => f.code().into(),
             Self::Credential(_) => "credential_error".into(),
             Self::Store(_) => "store_error".into(),
+            Self::SealedSigningKey { .. } | Self::SigningKey(_) | Self::KeyPolicy { .. } => {
+                "signing_key_error".into()
+            }
         }
     }
 }

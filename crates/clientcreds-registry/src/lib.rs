@@ -14,6 +14,11 @@
 //! | [`Registry::delete`] | gone; the audit trail remains |
 //! | [`Registry::authenticate`] | one hash per attempt, equal cost for unknown ids, typed reasons |
 //!
+//! [`KeyManager`] keeps the issuer's signing keys in a
+//! `clientcreds_store::KeyStore`, sealed under the deployment's
+//! `clientcreds_secret::MasterKeys`, and rotates them publish-before-sign,
+//! once across any number of replicas.
+//!
 //! Every call names an [`Actor`]; every change is committed with its audit
 //! record; every instant comes from an injected [`Clock`].
 //!
@@ -50,6 +55,7 @@ mod exchange;
 mod input;
 mod policy;
 mod registry;
+mod signing_keys;
 mod validate;
 mod view;
 
@@ -63,6 +69,7 @@ pub use exchange::{
 pub use input::{ClientUpdate, ListQuery, NewClient, RotateOptions};
 pub use policy::{DefaultScope, Policy, RotationMode, SecretLifetime};
 pub use registry::{MAX_PAGE_SIZE, Registry};
+pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep};
 pub use validate::{
     MAX_DESCRIPTION_CHARS, MAX_LIST_ITEMS, MAX_NAME_CHARS, MAX_TOKEN_LIFETIME_SECS,
     MIN_TOKEN_LIFETIME_SECS,

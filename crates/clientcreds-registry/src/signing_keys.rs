@@ -1,0 +1,673 @@
+//! The key manager: signing keys kept in a [`KeyStore`], sealed under the
+//! deployment's [`MasterKeys`], rotated publish-before-sign on a schedule,
+//! and loaded into the [`KeySet`] that issuers and verifiers read.
+//!
+//! It lives in the registry (the issuer's crate) rather than in
+//! `clientcreds-jwt` because it needs the store contract and the master
+//! keys, and a resource server, which depends on `clientcreds-jwt` only,
+//! must not compile either.
+//!
+//! # Life of a key
+//!
+//! ```text
+//!  publish_from ── lead ──▶ sign_from ── rotate_every ──▶ sign_until ── keep ──▶ unpublish_after
+//!  (in the JWKS, verifies)  (signs new tokens)             (verifies only)       (gone)
+//! ```
+//!
+//! Every replica runs [`KeyManager::tick`] on an interval
+//! ([`KeyRotationPolicy::refresh_every`]). A tick reads the stored keys,
+//! performs whatever step is due (the first key, the next key once the
+//! current one has less than the lead time left to sign, re-sealing under a
+//! new master key, purging unpublished keys) as one compare-and-set change,
+//! and reloads the [`KeySet`]. Of several replicas that find the same step
+//! due, one writes it and the others see it when they reload.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use clientcreds_jwt::{Algorithm, KeySet, MAX_LEEWAY, SigningKey, VerifyingKey};
+use clientcreds_secret::MasterKeys;
+use clientcreds_store::{KeyChange, KeyRing, KeyStore, StoreError, StoredKey};
+use time::{Duration, OffsetDateTime};
+
+use crate::validate::MAX_TOKEN_LIFETIME_SECS;
+use crate::{Clock, Error};
+
+/// How a [`KeyManager`] rotates signing keys.
+///
+/// ```
+/// use clientcreds_registry::KeyRotationPolicy;
+/// use time::Duration;
+///
+/// let policy = KeyRotationPolicy::default().with_rotate_every(Duration::days(7));
+/// assert!(policy.validate().is_ok());
+/// assert!(policy.with_publish_lead(Duration::seconds(1)).validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyRotationPolicy {
+    /// The algorithm of new keys (asymmetric only; default EdDSA).
+    pub algorithm: Algorithm,
+    /// How long each key signs (default 30 days).
+    pub rotate_every: Duration,
+    /// How long a new key is published before it signs (default 24 h).
+    /// At least [`KeyRotationPolicy::jwks_max_age`] plus
+    /// [`KeyRotationPolicy::refresh_every`], so that every verifier that
+    /// honours the JWKS cache lifetime holds a key before it signs.
+    pub publish_lead: Duration,
+    /// How long a key stays published after it stops signing, on top of
+    /// [`KeyRotationPolicy::refresh_every`]: the longest token lifetime plus
+    /// leeway (default 24 h + 5 min).
+    pub keep_after_signing: Duration,
+    /// The JWKS cache lifetime the host announces (`Cache-Control:
+    /// max-age`; default 15 min).
+    pub jwks_max_age: Duration,
+    /// How often each replica reloads the keys and performs due steps
+    /// (default 60 s).
+    pub refresh_every: Duration,
+}
+
+impl Default for KeyRotationPolicy {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::EdDSA,
+            rotate_every: Duration::days(30),
+            publish_lead: Duration::hours(24),
+            keep_after_signing: Duration::seconds(i64::from(MAX_TOKEN_LIFETIME_SECS)) + MAX_LEEWAY,
+            jwks_max_age: Duration::minutes(15),
+            refresh_every: Duration::seconds(60),
+        }
+    }
+}
+
+impl KeyRotationPolicy {
+    /// Sets [`KeyRotationPolicy::algorithm`].
+    #[must_use]
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Sets [`KeyRotationPolicy::rotate_every`].
+    #[must_use]
+    pub fn with_rotate_every(mut self, every: Duration) -> Self {
+        self.rotate_every = every;
+        self
+    }
+
+    /// Sets [`KeyRotationPolicy::publish_lead`].
+    #[must_use]
+    pub fn with_publish_lead(mut self, lead: Duration) -> Self {
+        self.publish_lead = lead;
+        self
+    }
+
+    /// Sets [`KeyRotationPolicy::keep_after_signing`].
+    #[must_use]
+    pub fn with_keep_after_signing(mut self, keep: Duration) -> Self {
+        self.keep_after_signing = keep;
+        self
+    }
+
+    /// Sets [`KeyRotationPolicy::jwks_max_age`].
+    #[must_use]
+    pub fn with_jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.jwks_max_age = max_age;
+        self
+    }
+
+    /// Sets [`KeyRotationPolicy::refresh_every`].
+    #[must_use]
+    pub fn with_refresh_every(mut self, every: Duration) -> Self {
+        self.refresh_every = every;
+        self
+    }
+
+    /// Checks that the policy never lets a verifier meet a token whose key
+    /// it could not yet have, nor drops a key while its tokens live.
+    ///
+    /// # Errors
+    /// [`Error::KeyPolicy`] naming what to change.
+    pub fn validate(&self) -> Result<(), Error> {
+        let fail = |reason| Err(Error::KeyPolicy { reason });
+        if self.algorithm == Algorithm::HS256 {
+            return fail("HS256 keys cannot be published; choose EdDSA, ES256 or RS256");
+        }
+        if !self.refresh_every.is_positive() || !self.jwks_max_age.is_positive() {
+            return fail("refresh_every and jwks_max_age must be positive");
+        }
+        if self.publish_lead < self.jwks_max_age + self.refresh_every {
+            return fail("publish_lead must be at least jwks_max_age + refresh_every");
+        }
+        if self.rotate_every <= self.publish_lead {
+            return fail("rotate_every must be longer than publish_lead");
+        }
+        if self.keep_after_signing < Duration::seconds(60) {
+            return fail("keep_after_signing must cover the longest token lifetime plus leeway");
+        }
+        Ok(())
+    }
+}
+
+/// What one [`KeyManager::tick`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyStep {
+    /// The kid of a key this tick created.
+    pub created: Option<String>,
+    /// Kids of keys this tick purged (past `unpublish_after`).
+    pub purged: Vec<String>,
+    /// How many keys this tick re-sealed under the current master key.
+    pub resealed: usize,
+    /// Whether another replica changed the keys first (this tick then only
+    /// reloaded).
+    pub lost_race: bool,
+}
+
+/// A stored key's schedule and status, for operators. No key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyInfo {
+    /// The kid.
+    pub kid: String,
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// When it enters the JWKS.
+    pub publish_from: OffsetDateTime,
+    /// When it starts signing.
+    pub sign_from: OffsetDateTime,
+    /// When it stops signing, once scheduled.
+    pub sign_until: Option<OffsetDateTime>,
+    /// When it leaves the JWKS, once scheduled.
+    pub unpublish_after: Option<OffsetDateTime>,
+    /// Whether it signs now.
+    pub signing: bool,
+    /// Whether it is in the JWKS now.
+    pub published: bool,
+}
+
+/// Keeps the signing keys of an issuer in a [`KeyStore`] and its
+/// [`KeySet`] current. See the [module docs](self).
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use clientcreds_registry::{KeyManager, KeyRotationPolicy, SystemClock};
+/// use clientcreds_secret::MasterKeys;
+/// use clientcreds_store::MemoryStore;
+///
+/// let master = Arc::new(MasterKeys::parse(&MasterKeys::generate_entry("k1")?)?);
+/// let manager = KeyManager::start(
+///     Arc::new(MemoryStore::new()),
+///     master,
+///     KeyRotationPolicy::default(),
+///     Arc::new(SystemClock),
+/// ).await?;
+/// // The first start created the first key; it signs and is published.
+/// assert!(manager.key_set().signing_key().is_some());
+/// assert_eq!(manager.key_set().jwks().keys.len(), 1);
+/// // Every replica then runs, on an interval:
+/// manager.tick().await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct KeyManager {
+    store: Arc<dyn KeyStore>,
+    master: Arc<MasterKeys>,
+    policy: KeyRotationPolicy,
+    clock: Arc<dyn Clock>,
+    keys: Arc<KeySet>,
+    /// Opened keys by kid, so a reload decrypts only new keys.
+    opened: Mutex<HashMap<String, Arc<SigningKey>>>,
+}
+
+impl fmt::Debug for KeyManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyManager")
+            .field("store", &self.store)
+            .field("master", &self.master)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyManager {
+    /// Validates the policy, opens every stored key (so a wrong master key
+    /// is an error now, not a lock-out later), performs any due step (on
+    /// the first start: creates the first key) and loads the key set.
+    ///
+    /// # Errors
+    /// [`Error::KeyPolicy`]; [`Error::SealedSigningKey`] when a stored key
+    /// does not open under `master`; [`Error::SigningKey`] when one is not
+    /// a usable key; [`Error::Store`].
+    pub async fn start(
+        store: Arc<dyn KeyStore>,
+        master: Arc<MasterKeys>,
+        policy: KeyRotationPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        policy.validate()?;
+        let manager = Self {
+            store,
+            master,
+            policy,
+            clock,
+            keys: Arc::new(KeySet::empty()),
+            opened: Mutex::new(HashMap::new()),
+        };
+        let ring = manager.store.signing_keys().await.map_err(Error::Store)?;
+        for stored in &ring.keys {
+            manager.open(stored)?;
+        }
+        manager.tick().await?;
+        Ok(manager)
+    }
+
+    /// The key set to hand to a `TokenIssuer` and `TokenVerifier`. It is
+    /// replaced in place by every reload; readers never wait on the store.
+    #[must_use]
+    pub fn key_set(&self) -> Arc<KeySet> {
+        self.keys.clone()
+    }
+
+    /// The policy.
+    #[must_use]
+    pub fn policy(&self) -> &KeyRotationPolicy {
+        &self.policy
+    }
+
+    /// Performs the step that is due, if any (one compare-and-set write),
+    /// then reloads the key set. Run it every
+    /// [`KeyRotationPolicy::refresh_every`] on every replica.
+    ///
+    /// # Errors
+    /// [`Error::Store`], [`Error::SealedSigningKey`], [`Error::SigningKey`].
+    pub async fn tick(&self) -> Result<KeyStep, Error> {
+        let now = self.now();
+        let ring = self.store.signing_keys().await.map_err(Error::Store)?;
+        let (changes, mut step) = self.due_changes(&ring, now)?;
+        let ring = self.apply(ring, &changes, &mut step).await?;
+        self.load(&ring, now)?;
+        Ok(step)
+    }
+
+    /// Reloads the key set from the store without changing anything.
+    ///
+    /// # Errors
+    /// [`Error::Store`], [`Error::SealedSigningKey`], [`Error::SigningKey`].
+    pub async fn reload(&self) -> Result<(), Error> {
+        let ring = self.store.signing_keys().await.map_err(Error::Store)?;
+        self.load(&ring, self.now())
+    }
+
+    /// "Rotate now": the next key is published at once and signs after the
+    /// publish lead (publish-before-sign is kept). If a next key is already
+    /// published, it is brought forward to sign as soon as it has been
+    /// published for the lead time. Returns the next key's kid.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when another replica changed the keys meanwhile
+    /// (retry); [`Error::Store`]; [`Error::SigningKey`].
+    pub async fn rotate_now(&self) -> Result<String, Error> {
+        let now = self.now();
+        let ring = self.store.signing_keys().await.map_err(Error::Store)?;
+        let mut changes = Vec::new();
+        let current = current_signer(&ring.keys, now);
+        let next_kid = match successor(&ring.keys, current, now) {
+            Some(next) => {
+                let sign_from = (next.publish_from + self.policy.publish_lead).max(now);
+                if sign_from < next.sign_from {
+                    let mut moved = next.clone();
+                    moved.sign_from = sign_from;
+                    changes.push(KeyChange::Update(moved));
+                    if let Some(current) = current {
+                        changes.push(KeyChange::Update(self.retire(current, sign_from)));
+                    }
+                }
+                next.kid.clone()
+            }
+            None => {
+                let sign_from = now + self.policy.publish_lead;
+                let new = self.new_key(now, now, sign_from)?;
+                let kid = new.kid.clone();
+                changes.push(KeyChange::Insert(new));
+                if let Some(current) = current {
+                    changes.push(KeyChange::Update(self.retire(current, sign_from)));
+                }
+                kid
+            }
+        };
+        let mut step = KeyStep::default();
+        let ring = self.apply(ring, &changes, &mut step).await?;
+        if step.lost_race {
+            return Err(Error::Conflict);
+        }
+        self.load(&ring, now)?;
+        Ok(next_kid)
+    }
+
+    /// "Withdraw now", for a compromised key: it leaves the store, so it is
+    /// out of every replica's JWKS and tokens it signed stop verifying as
+    /// soon as each replica reloads. If it was signing, a published next key
+    /// signs at once, or else a new key is made that signs at once (a
+    /// verifier holding an older JWKS then refetches on the unknown kid).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when no stored key has this kid;
+    /// [`Error::Conflict`] when another replica changed the keys meanwhile
+    /// (retry); [`Error::Store`]; [`Error::SigningKey`].
+    pub async fn withdraw(&self, kid: &str) -> Result<(), Error> {
+        let now = self.now();
+        let ring = self.store.signing_keys().await.map_err(Error::Store)?;
+        if !ring.keys.iter().any(|k| k.kid == kid) {
+            return Err(Error::NotFound);
+        }
+        let remaining: Vec<StoredKey> =
+            ring.keys.iter().filter(|k| k.kid != kid).cloned().collect();
+        let mut changes = vec![KeyChange::Remove {
+            kid: kid.to_owned(),
+        }];
+        if current_signer(&remaining, now).is_none() {
+            match remaining
+                .iter()
+                .filter(|k| k.publish_from <= now && k.sign_from > now)
+                .min_by_key(|k| k.sign_from)
+            {
+                Some(next) => {
+                    let mut promoted = next.clone();
+                    promoted.sign_from = now;
+                    changes.push(KeyChange::Update(promoted));
+                }
+                None => changes.push(KeyChange::Insert(self.new_key(now, now, now)?)),
+            }
+        }
+        let mut step = KeyStep::default();
+        let ring = self.apply(ring, &changes, &mut step).await?;
+        if step.lost_race {
+            return Err(Error::Conflict);
+        }
+        self.forget(kid);
+        self.load(&ring, now)
+    }
+
+    /// Every stored key with its schedule, for an operator's view.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub async fn keys(&self) -> Result<Vec<KeyInfo>, Error> {
+        let now = self.now();
+        let ring = self.store.signing_keys().await.map_err(Error::Store)?;
+        let signer = current_signer(&ring.keys, now).map(|k| k.kid.clone());
+        Ok(ring
+            .keys
+            .iter()
+            .filter_map(|k| {
+                Some(KeyInfo {
+                    kid: k.kid.clone(),
+                    algorithm: Algorithm::from_name(&k.algorithm)?,
+                    created_at: k.created_at,
+                    publish_from: k.publish_from,
+                    sign_from: k.sign_from,
+                    sign_until: k.sign_until,
+                    unpublish_after: k.unpublish_after,
+                    signing: signer.as_deref() == Some(k.kid.as_str()),
+                    published: is_published(k, now),
+                })
+            })
+            .collect())
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        let now = self.clock.now();
+        // Stores keep microseconds.
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now)
+    }
+
+    /// The changes due at `now`.
+    fn due_changes(
+        &self,
+        ring: &KeyRing,
+        now: OffsetDateTime,
+    ) -> Result<(Vec<KeyChange>, KeyStep), Error> {
+        let mut changes = Vec::new();
+        let mut step = KeyStep::default();
+        for key in &ring.keys {
+            if key.unpublish_after.is_some_and(|end| end <= now) {
+                changes.push(KeyChange::Remove {
+                    kid: key.kid.clone(),
+                });
+                step.purged.push(key.kid.clone());
+            }
+        }
+        let live: Vec<StoredKey> = ring
+            .keys
+            .iter()
+            .filter(|k| !step.purged.contains(&k.kid))
+            .cloned()
+            .collect();
+        let current = current_signer(&live, now);
+        match current {
+            None if successor(&live, None, now).is_none() => {
+                // No key signs and none is scheduled: the first start, or
+                // every key withdrawn. A key that signs at once.
+                let new = self.new_key(now, now, now)?;
+                step.created = Some(new.kid.clone());
+                changes.push(KeyChange::Insert(new));
+            }
+            Some(current) if successor(&live, Some(current), now).is_none() => {
+                let due = current.sign_from + self.policy.rotate_every - self.policy.publish_lead;
+                if now >= due {
+                    let sign_from = (current.sign_from + self.policy.rotate_every)
+                        .max(now + self.policy.publish_lead);
+                    let new = self.new_key(now, now, sign_from)?;
+                    step.created = Some(new.kid.clone());
+                    changes.push(KeyChange::Insert(new));
+                    changes.push(KeyChange::Update(self.retire(current, sign_from)));
+                }
+            }
+            _ => {}
+        }
+        // Keys sealed under an older master key are re-sealed under the
+        // current one, so the old master key can be retired.
+        for key in &live {
+            if MasterKeys::sealed_key_id(&key.sealed_private_key) != Some(self.master.current_id())
+            {
+                let plaintext = self
+                    .master
+                    .open(&aad(&key.kid, &key.algorithm), &key.sealed_private_key)
+                    .map_err(|source| Error::SealedSigningKey {
+                        kid: key.kid.clone(),
+                        source,
+                    })?;
+                let mut resealed = match changes.iter().find_map(|c| match c {
+                    KeyChange::Update(k) if k.kid == key.kid => Some(k.clone()),
+                    _ => None,
+                }) {
+                    Some(updated) => updated,
+                    None => key.clone(),
+                };
+                resealed.sealed_private_key = self
+                    .master
+                    .seal(&aad(&key.kid, &key.algorithm), &plaintext)?;
+                changes.retain(|c| !matches!(c, KeyChange::Update(k) if k.kid == key.kid));
+                changes.push(KeyChange::Update(resealed));
+                step.resealed += 1;
+            }
+        }
+        Ok((changes, step))
+    }
+
+    /// Applies `changes` (if any) against `ring`'s revision. A lost race is
+    /// not an error: the ring is re-read and `step.lost_race` set.
+    async fn apply(
+        &self,
+        ring: KeyRing,
+        changes: &[KeyChange],
+        step: &mut KeyStep,
+    ) -> Result<KeyRing, Error> {
+        if changes.is_empty() {
+            return Ok(ring);
+        }
+        match self.store.change_signing_keys(ring.revision, changes).await {
+            Ok(_) => self.store.signing_keys().await.map_err(Error::Store),
+            Err(StoreError::Conflict | StoreError::Duplicate) => {
+                *step = KeyStep {
+                    lost_race: true,
+                    ..KeyStep::default()
+                };
+                self.store.signing_keys().await.map_err(Error::Store)
+            }
+            Err(other) => Err(Error::Store(other)),
+        }
+    }
+
+    /// Rebuilds the key set from `ring` as of `now`.
+    fn load(&self, ring: &KeyRing, now: OffsetDateTime) -> Result<(), Error> {
+        let signer = current_signer(&ring.keys, now);
+        let signing = signer.map(|k| self.open(k)).transpose()?;
+        let mut published = Vec::new();
+        for key in ring.keys.iter().filter(|k| is_published(k, now)) {
+            if signer.is_some_and(|s| s.kid == key.kid) {
+                continue;
+            }
+            let opened = self.open(key)?;
+            published.push((
+                Arc::new(VerifyingKey::clone(opened.verifying_key())),
+                key.unpublish_after,
+            ));
+        }
+        // Keys no longer stored are forgotten.
+        {
+            let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
+            opened.retain(|kid, _| ring.keys.iter().any(|k| &k.kid == kid));
+        }
+        self.keys.replace_all(signing, published)?;
+        Ok(())
+    }
+
+    /// The opened key for a stored one, decrypting it on first use and
+    /// checking that it is the key its kid names.
+    fn open(&self, stored: &StoredKey) -> Result<Arc<SigningKey>, Error> {
+        if let Some(key) = self
+            .opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&stored.kid)
+        {
+            return Ok(key.clone());
+        }
+        let algorithm = Algorithm::from_name(&stored.algorithm)
+            .filter(|a| *a != Algorithm::HS256)
+            .ok_or(clientcreds_jwt::KeyError::Jwk(
+                "stored key has an unsupported algorithm",
+            ))?;
+        let der = self
+            .master
+            .open(
+                &aad(&stored.kid, &stored.algorithm),
+                &stored.sealed_private_key,
+            )
+            .map_err(|source| Error::SealedSigningKey {
+                kid: stored.kid.clone(),
+                source,
+            })?;
+        let key = SigningKey::from_pkcs8_der(algorithm, &der)?;
+        if key.kid() != stored.kid {
+            return Err(clientcreds_jwt::KeyError::Jwk(
+                "stored private key does not match its kid",
+            )
+            .into());
+        }
+        let key = Arc::new(key);
+        self.opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(stored.kid.clone(), key.clone());
+        Ok(key)
+    }
+
+    fn forget(&self, kid: &str) {
+        self.opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(kid);
+    }
+
+    /// A new key of the policy's algorithm, sealed, with this schedule.
+    fn new_key(
+        &self,
+        now: OffsetDateTime,
+        publish_from: OffsetDateTime,
+        sign_from: OffsetDateTime,
+    ) -> Result<StoredKey, Error> {
+        let algorithm = self.policy.algorithm;
+        let der = SigningKey::generate_pkcs8(algorithm)?;
+        let key = SigningKey::from_pkcs8_der(algorithm, &der)?;
+        let public_jwk = key
+            .verifying_key()
+            .public_jwk()
+            .ok_or(clientcreds_jwt::KeyError::Jwk("the key has no public JWK"))?;
+        let public_jwk = serde_json::to_string(public_jwk)
+            .map_err(|_| clientcreds_jwt::KeyError::Jwk("the public JWK does not serialize"))?;
+        let kid = key.kid().to_owned();
+        let sealed_private_key = self.master.seal(&aad(&kid, algorithm.name()), &der)?;
+        Ok(StoredKey {
+            kid,
+            algorithm: algorithm.name().to_owned(),
+            public_jwk,
+            sealed_private_key,
+            created_at: now,
+            publish_from,
+            sign_from,
+            sign_until: None,
+            unpublish_after: None,
+        })
+    }
+
+    /// `current` with its signing ending at `until`.
+    fn retire(&self, current: &StoredKey, until: OffsetDateTime) -> StoredKey {
+        let mut retired = current.clone();
+        retired.sign_until = Some(until);
+        retired.unpublish_after =
+            Some(until + self.policy.keep_after_signing + self.policy.refresh_every);
+        retired
+    }
+}
+
+/// The associated data a signing key is sealed with: its kid and
+/// algorithm, so a sealed key cannot be moved to another row.
+fn aad(kid: &str, algorithm: &str) -> Vec<u8> {
+    format!("clientcreds signing key\u{0}{kid}\u{0}{algorithm}").into_bytes()
+}
+
+fn is_published(key: &StoredKey, now: OffsetDateTime) -> bool {
+    key.publish_from <= now && key.unpublish_after.is_none_or(|end| end > now)
+}
+
+/// The key that signs at `now`: signing has started and not ended; of
+/// several, the one that started last.
+fn current_signer(keys: &[StoredKey], now: OffsetDateTime) -> Option<&StoredKey> {
+    keys.iter()
+        .filter(|k| k.sign_from <= now && k.sign_until.is_none_or(|end| end > now))
+        .max_by(|a, b| {
+            a.sign_from
+                .cmp(&b.sign_from)
+                .then_with(|| a.kid.cmp(&b.kid))
+        })
+}
+
+/// A key scheduled to sign after `current` (or after `now` without one).
+fn successor<'a>(
+    keys: &'a [StoredKey],
+    current: Option<&StoredKey>,
+    now: OffsetDateTime,
+) -> Option<&'a StoredKey> {
+    let after = current.map_or(now, |c| c.sign_from);
+    keys.iter()
+        .filter(|k| k.sign_from > after && current.is_none_or(|c| c.kid != k.kid))
+        .min_by_key(|k| k.sign_from)
+}
