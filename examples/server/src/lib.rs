@@ -2,16 +2,24 @@
 //!
 //! [`Config::from_env`] reads the environment, [`Server::new`] builds the
 //! parts, and [`Server::router`] is the axum app. `main.rs` serves it.
+//!
+//! Key material is durable: the master keys come from
+//! `CLIENTCREDS_MASTER_KEYS` (required with a database), the pepper of
+//! secret hashes derives from them, and the signing keys live in the
+//! database sealed under them, rotated by a [`KeyManager`] on every
+//! replica. See `docs/OPERATIONS.md`.
 
 #![allow(clippy::missing_errors_doc)]
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod admin;
+mod config;
+
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Extension, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,113 +28,19 @@ use clientcreds_http::{
     AuthorizationServerMetadata, BearerAuthLayer, ClientAuthMethod, TokenRequestParser,
     introspection_response, json_response, rejected_response, token_error_response, token_response,
 };
-use clientcreds_jwt::{
-    AccessContext, Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation,
-};
+use clientcreds_jwt::{AccessContext, KeySet, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::{
-    Actor, ClientUpdate, Error as RegistryError, ListQuery, NewClient, Policy, Registry,
-    RotateOptions, RotationMode, TokenService,
+    Actor, KeyManager, Policy, Registry, RotationMode, SystemClock, TokenService,
 };
-use clientcreds_secret::{PepperKey, SecretHasher};
-use clientcreds_store::{ClientStatus, MemoryStore, StatusFilter, Store, TenantId};
-use serde::Deserialize;
+use clientcreds_secret::MasterKeys;
+use clientcreds_store::{KeyStore, MemoryStore, Store};
 use serde_json::{Value, json};
+
+pub use config::{Config, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR};
 
 /// Largest request body the server reads (1 MiB); larger is 413.
 pub const MAX_BODY: usize = 1024 * 1024;
 const REALM: &str = "clientcreds";
-
-/// Settings, from the environment or built by hand (tests).
-#[derive(Clone)]
-pub struct Config {
-    /// Listen address (`CLIENTCREDS_ADDR`, default `127.0.0.1:8080`).
-    pub addr: SocketAddr,
-    /// `iss` (`CLIENTCREDS_ISSUER`, default `http://<addr>`).
-    pub issuer: String,
-    /// Audience of the demo API (`CLIENTCREDS_AUDIENCE`, default `<issuer>/api/v1`).
-    pub audience: String,
-    /// Platform admin token (`CLIENTCREDS_ROOT_TOKEN`).
-    pub root_token: Option<String>,
-    /// Tenant admins: `(tenant, token)` (`CLIENTCREDS_TENANT_ADMINS="t1:tok1,t2:tok2"`).
-    pub tenant_admins: Vec<(TenantId, String)>,
-    /// Pepper for secret hashes (`CLIENTCREDS_PEPPER`, at least 32 bytes;
-    /// random per process when unset, fine for the in-memory store, but a
-    /// database needs a fixed one or its hashes stop verifying on restart).
-    pub pepper: Option<String>,
-    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`; absent = in memory.
-    pub database_url: Option<String>,
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("addr", &self.addr)
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field(
-                "root_token",
-                &self.root_token.as_ref().map(|_| "[redacted]"),
-            )
-            .field(
-                "tenant_admins",
-                &self
-                    .tenant_admins
-                    .iter()
-                    .map(|(t, _)| t)
-                    .collect::<Vec<_>>(),
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-impl Config {
-    /// Reads the environment.
-    pub fn from_env() -> Result<Self, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let addr: SocketAddr = var("CLIENTCREDS_ADDR")
-            .unwrap_or_else(|| "127.0.0.1:8080".into())
-            .parse()
-            .map_err(|e| format!("CLIENTCREDS_ADDR: {e}"))?;
-        let mut config = Self::for_addr(addr);
-        if let Some(issuer) = var("CLIENTCREDS_ISSUER") {
-            config.audience = format!("{}/api/v1", issuer.trim_end_matches('/'));
-            config.issuer = issuer;
-        }
-        if let Some(audience) = var("CLIENTCREDS_AUDIENCE") {
-            config.audience = audience;
-        }
-        config.root_token = var("CLIENTCREDS_ROOT_TOKEN");
-        config.pepper = var("CLIENTCREDS_PEPPER");
-        config.database_url = var("DATABASE_URL");
-        if let Some(list) = var("CLIENTCREDS_TENANT_ADMINS") {
-            for entry in list.split(',').filter(|e| !e.trim().is_empty()) {
-                let (tenant, token) = entry
-                    .trim()
-                    .split_once(':')
-                    .ok_or("CLIENTCREDS_TENANT_ADMINS: expected tenant:token")?;
-                let tenant =
-                    TenantId::new(tenant).map_err(|e| format!("CLIENTCREDS_TENANT_ADMINS: {e}"))?;
-                config.tenant_admins.push((tenant, token.to_owned()));
-            }
-        }
-        Ok(config)
-    }
-
-    /// Defaults for a listen address.
-    #[must_use]
-    pub fn for_addr(addr: SocketAddr) -> Self {
-        let issuer = format!("http://{addr}");
-        Self {
-            addr,
-            audience: format!("{issuer}/api/v1"),
-            issuer,
-            root_token: None,
-            tenant_admins: Vec::new(),
-            pepper: None,
-            database_url: None,
-        }
-    }
-}
 
 /// The assembled parts.
 #[derive(Clone)]
@@ -134,40 +48,85 @@ pub struct Server {
     inner: Arc<Inner>,
 }
 
+/// What the handlers need. No admin token, pepper or master key is kept
+/// here in clear: admin tokens are HMAC tags, and the master keys live only
+/// inside the key manager and the hasher they made.
 struct Inner {
-    config: Config,
+    issuer: String,
     registry: Arc<Registry>,
     tokens: TokenService,
+    key_manager: Arc<KeyManager>,
     keys: Arc<KeySet>,
     verifier: Arc<TokenVerifier>,
     parser: TokenRequestParser,
+    /// `Cache-Control` of the JWKS: `public, max-age=<jwks_max_age>`.
+    jwks_cache_control: HeaderValue,
     /// Admin tokens as HMAC tags under a per-process key, compared in
     /// constant time; the tokens themselves are not kept.
     admin_key: ring::hmac::Key,
     admins: Vec<(Vec<u8>, Actor)>,
 }
 
+/// Why the server refused to start.
+#[derive(Debug)]
+pub struct StartError(String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
 impl Server {
     /// Builds the store (connecting and migrating a database when
-    /// `database_url` is set), registry, keys, token service and verifier.
+    /// `database_url` is set), the registry with the pepper derived from
+    /// the master keys, the key manager (which opens every stored signing
+    /// key, so a wrong master key fails here), the token service and the
+    /// verifier; and starts the key manager's refresh task.
+    ///
+    /// With a database and no master keys it refuses to start: every
+    /// secret hash and signing key would be lost at the next restart.
     pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error>> {
-        let store = open_store(config.database_url.as_deref()).await?;
-        let pepper = match &config.pepper {
-            Some(p) => PepperKey::new("env", p.as_bytes())?,
-            None => {
-                use ring::rand::SecureRandom as _;
-                let mut random = [0u8; 32];
-                ring::rand::SystemRandom::new()
-                    .fill(&mut random)
-                    .map_err(|_| "random number generator failed")?;
-                PepperKey::new("ephemeral", &random)?
+        let master = match (&config.master_keys, &config.database_url) {
+            (Some(master), _) => master.clone(),
+            (None, Some(_)) => {
+                return Err(Box::new(StartError(format!(
+                    "{MASTER_KEYS_VAR} is not set, and a server on a database needs fixed master \
+                     keys: without them no client could authenticate and no token would verify \
+                     after a restart. Run `clientcreds-server generate-master-key`, keep its \
+                     output in your secret manager, and set {MASTER_KEYS_VAR} to it (or \
+                     {MASTER_KEYS_FILE_VAR} to a file holding it)."
+                ))));
+            }
+            (None, None) => {
+                tracing::warn!(
+                    "{MASTER_KEYS_VAR} is not set: using an ephemeral master key. Clients and \
+                     signing keys live in memory and nothing survives a restart."
+                );
+                Arc::new(MasterKeys::ephemeral()?)
             }
         };
-        let hasher = SecretHasher::hmac_sha256(pepper)?;
+        let (store, key_store) = open_store(config.database_url.as_deref()).await?;
+        let hasher = master.secret_hasher()?;
         let policy =
             Policy::default().with_rotation(RotationMode::ReplaceSecret, time::Duration::days(7));
         let registry = Arc::new(Registry::new(store, hasher, policy)?);
-        let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA)?));
+        let key_manager = Arc::new(
+            KeyManager::start(
+                key_store,
+                master,
+                config.key_rotation.clone(),
+                Arc::new(SystemClock),
+            )
+            .await?,
+        );
+        spawn_key_refresh(
+            Arc::downgrade(&key_manager),
+            config.key_rotation.refresh_every,
+        );
+        let keys = key_manager.key_set();
         let tokens = TokenService::new(
             registry.clone(),
             TokenIssuer::new(keys.clone(), config.issuer.clone()),
@@ -195,16 +154,24 @@ impl Server {
                 Actor::tenant_admin(tenant.clone(), format!("admin@{tenant}")),
             ));
         }
+        let jwks_cache_control = HeaderValue::from_str(&format!(
+            "public, max-age={}",
+            config.key_rotation.jwks_max_age.whole_seconds().max(0)
+        ))?;
         let inner = Inner {
-            config,
+            issuer: config.issuer.clone(),
             registry,
             tokens,
+            key_manager,
             keys,
             verifier,
             parser: TokenRequestParser::default(),
+            jwks_cache_control,
             admin_key,
             admins,
         };
+        // `config` (with its zeroizing tokens) is dropped here.
+        drop(config);
         Ok(Self {
             inner: Arc::new(inner),
         })
@@ -214,6 +181,30 @@ impl Server {
     #[must_use]
     pub fn registry(&self) -> &Arc<Registry> {
         &self.inner.registry
+    }
+
+    /// The key set the token endpoint signs with and the demo API verifies
+    /// with (kept current by the key manager).
+    #[must_use]
+    pub fn key_set(&self) -> &Arc<KeySet> {
+        &self.inner.keys
+    }
+
+    /// The signing key manager (rotate now, withdraw, list).
+    #[must_use]
+    pub fn key_manager(&self) -> &Arc<KeyManager> {
+        &self.inner.key_manager
+    }
+
+    /// The admin an `Authorization: Bearer` token belongs to.
+    fn admin_actor(&self, presented: &str) -> Option<Actor> {
+        self.inner
+            .admins
+            .iter()
+            .find(|(tag, _)| {
+                ring::hmac::verify(&self.inner.admin_key, presented.as_bytes(), tag).is_ok()
+            })
+            .map(|(_, actor)| actor.clone())
     }
 
     /// The axum application.
@@ -228,25 +219,38 @@ impl Server {
         let admin = Router::new()
             .route(
                 "/admin/v1/tenants/{tenant}/clients",
-                post(create_client).get(list_clients),
+                post(admin::create_client).get(admin::list_clients),
             )
             .route(
                 "/admin/v1/tenants/{tenant}/clients/{client_id}",
-                get(get_client).patch(update_client).delete(delete_client),
+                get(admin::get_client)
+                    .patch(admin::update_client)
+                    .delete(admin::delete_client),
             )
             .route(
                 "/admin/v1/tenants/{tenant}/clients/{client_id}/rotate",
-                post(rotate_client),
+                post(admin::rotate_client),
             )
             .route(
                 "/admin/v1/tenants/{tenant}/clients/{client_id}/end-grace",
-                post(end_grace),
+                post(admin::end_grace),
             )
             .route(
                 "/admin/v1/tenants/{tenant}/clients/{client_id}/revoke",
-                post(revoke_client),
+                post(admin::revoke_client),
             )
-            .route("/admin/v1/tenants/{tenant}/audit", get(audit));
+            .route("/admin/v1/tenants/{tenant}/audit", get(admin::audit))
+            .route("/admin/v1/signing-keys", get(admin::list_signing_keys))
+            .route(
+                "/admin/v1/signing-keys/rotate",
+                post(admin::rotate_signing_key),
+            )
+            .route(
+                "/admin/v1/signing-keys/{kid}/withdraw",
+                post(admin::withdraw_signing_key),
+            )
+            // Some admin responses carry a plaintext secret: none may be cached.
+            .layer(middleware::map_response(no_store));
         Router::new()
             .route("/oauth/token", post(token))
             .route("/oauth/introspect", post(introspect))
@@ -260,19 +264,62 @@ impl Server {
     }
 }
 
-/// The store a `DATABASE_URL` names, migrated; the in-memory store without one.
-async fn open_store(url: Option<&str>) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
+/// Reloads the signing keys and performs due rotation steps every
+/// `every`, for as long as the key manager lives.
+fn spawn_key_refresh(manager: Weak<KeyManager>, every: time::Duration) {
+    let every = std::time::Duration::try_from(every).unwrap_or(std::time::Duration::from_secs(60));
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            let Some(manager) = manager.upgrade() else {
+                return;
+            };
+            match manager.tick().await {
+                Ok(step) => {
+                    if let Some(kid) = &step.created {
+                        tracing::info!(%kid, "published the next signing key");
+                    }
+                    for kid in &step.purged {
+                        tracing::info!(%kid, "unpublished a retired signing key");
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "signing key refresh failed; keeping the loaded keys");
+                }
+            }
+        }
+    });
+}
+
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The store a `DATABASE_URL` names, migrated; the in-memory store without
+/// one. The same object serves clients and signing keys.
+async fn open_store(
+    url: Option<&str>,
+) -> Result<(Arc<dyn Store>, Arc<dyn KeyStore>), Box<dyn std::error::Error>> {
     Ok(match url {
-        None => Arc::new(MemoryStore::new()),
+        None => {
+            let store = Arc::new(MemoryStore::new());
+            (store.clone(), store)
+        }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let store = clientcreds_sqlx::PgStore::connect(url).await?;
+            let store = Arc::new(clientcreds_sqlx::PgStore::connect(url).await?);
             store.migrate().await?;
-            Arc::new(store)
+            (store.clone(), store)
         }
         Some(url) if url.starts_with("sqlite:") => {
-            let store = clientcreds_sqlx::SqliteStore::connect(url).await?;
+            let store = Arc::new(clientcreds_sqlx::SqliteStore::connect(url).await?);
             store.migrate().await?;
-            Arc::new(store)
+            (store.clone(), store)
         }
         Some(_) => {
             return Err(
@@ -340,18 +387,21 @@ async fn introspect(
         .verifier
         .verify(request.token.expose_secret())
         .ok();
-    let body = introspection_response(context.as_ref(), &server.inner.config.issuer);
+    let body = introspection_response(context.as_ref(), &server.inner.issuer);
     json_response(StatusCode::OK, body.to_string())
 }
 
-async fn jwks(State(server): State<Server>) -> Json<clientcreds_jwt::Jwks> {
-    Json(server.inner.keys.jwks())
+async fn jwks(State(server): State<Server>) -> Response {
+    let mut response = Json(server.inner.keys.jwks()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        server.inner.jwks_cache_control.clone(),
+    );
+    response
 }
 
 async fn metadata(State(server): State<Server>) -> Json<AuthorizationServerMetadata> {
-    Json(AuthorizationServerMetadata::new(
-        &server.inner.config.issuer,
-    ))
+    Json(AuthorizationServerMetadata::new(&server.inner.issuer))
 }
 
 // ---------------------------------------------------------------- demo API
@@ -365,360 +415,4 @@ async fn whoami(Extension(context): Extension<AccessContext>) -> Json<Value> {
 async fn echo(Extension(context): Extension<AccessContext>, body: Bytes) -> Response {
     let text = String::from_utf8_lossy(&body).into_owned();
     Json(json!({ "client_id": context.client_id, "echo": text })).into_response()
-}
-
-// ---------------------------------------------------------------- admin API
-
-/// An admin API failure as a JSON response.
-struct ApiError(StatusCode, Value);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(self.1)).into_response()
-    }
-}
-
-impl From<RegistryError> for ApiError {
-    fn from(error: RegistryError) -> Self {
-        match error {
-            RegistryError::NotFound => Self(StatusCode::NOT_FOUND, json!({ "error": "not_found" })),
-            RegistryError::Invalid { field, reason } => Self(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": "invalid", "field": field, "reason": reason }),
-            ),
-            RegistryError::Revoked => Self(StatusCode::CONFLICT, json!({ "error": "revoked" })),
-            RegistryError::AlreadyReplaced { replaced_by } => Self(
-                StatusCode::CONFLICT,
-                json!({ "error": "already_replaced", "replaced_by": replaced_by }),
-            ),
-            RegistryError::NoGraceWindow => {
-                Self(StatusCode::CONFLICT, json!({ "error": "no_grace_window" }))
-            }
-            RegistryError::Conflict => Self(StatusCode::CONFLICT, json!({ "error": "conflict" })),
-            other => {
-                tracing::error!(error = %other, "admin operation failed");
-                Self(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({ "error": "unavailable" }),
-                )
-            }
-        }
-    }
-}
-
-fn bad_request(field: &str, reason: &str) -> ApiError {
-    ApiError(
-        StatusCode::BAD_REQUEST,
-        json!({ "error": "invalid", "field": field, "reason": reason }),
-    )
-}
-
-/// The admin behind the `Authorization: Bearer` token, and the tenant of
-/// the path; 401 for anyone else (including holders of access tokens),
-/// 404 for a tenant id that cannot exist.
-fn admin(
-    server: &Server,
-    headers: &HeaderMap,
-    tenant: &str,
-) -> Result<(Actor, TenantId), ApiError> {
-    let unauthorized = || ApiError(StatusCode::UNAUTHORIZED, json!({ "error": "unauthorized" }));
-    let presented = clientcreds_http::bearer_token(headers).map_err(|_| unauthorized())?;
-    let actor = server
-        .inner
-        .admins
-        .iter()
-        .find(|(tag, _)| {
-            ring::hmac::verify(&server.inner.admin_key, presented.as_bytes(), tag).is_ok()
-        })
-        .map(|(_, actor)| actor.clone())
-        .ok_or_else(unauthorized)?;
-    let tenant = TenantId::new(tenant)
-        .map_err(|_| ApiError(StatusCode::NOT_FOUND, json!({ "error": "not_found" })))?;
-    Ok((actor, tenant))
-}
-
-fn parse_json<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            json!({ "error": "invalid_json", "reason": e.to_string() }),
-        )
-    })
-}
-
-fn view_json(view: &clientcreds_registry::ClientView) -> Value {
-    serde_json::to_value(view).unwrap_or(Value::Null)
-}
-
-fn issued_json(issued: &clientcreds_registry::Issued) -> Value {
-    let mut body = view_json(&issued.client);
-    if let Some(map) = body.as_object_mut() {
-        map.insert(
-            "client_id".into(),
-            issued.credentials.client_id.clone().into(),
-        );
-        map.insert(
-            "client_secret".into(),
-            issued.credentials.client_secret.expose_secret().into(),
-        );
-    }
-    body
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
-    name: Option<String>,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    scopes: Vec<String>,
-    #[serde(default)]
-    audiences: Vec<String>,
-    owner: Option<String>,
-    secret_ttl_seconds: Option<i64>,
-}
-
-async fn create_client(
-    State(server): State<Server>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let (actor, tenant) = admin(&server, &headers, &tenant)?;
-    let body: CreateBody = parse_json(&body)?;
-    let mut new = NewClient::named(
-        body.name
-            .ok_or_else(|| bad_request("name", "is required"))?,
-    )
-    .with_description(body.description)
-    .with_scopes(body.scopes)
-    .with_audiences(body.audiences);
-    if let Some(owner) = body.owner {
-        new = new.with_owner(owner);
-    }
-    if let Some(ttl) = body.secret_ttl_seconds {
-        new = new.with_secret_lifetime(clientcreds_registry::SecretLifetime::After(
-            time::Duration::seconds(ttl),
-        ));
-    }
-    let issued = server.inner.registry.create(&actor, &tenant, new).await?;
-    Ok((StatusCode::CREATED, Json(issued_json(&issued))).into_response())
-}
-
-#[derive(Deserialize)]
-struct ListParams {
-    status: Option<String>,
-    q: Option<String>,
-    cursor: Option<String>,
-    limit: Option<usize>,
-}
-
-async fn list_clients(
-    State(server): State<Server>,
-    Path(tenant): Path<String>,
-    Query(params): Query<ListParams>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let (actor, tenant) = admin(&server, &headers, &tenant)?;
-    let mut query = ListQuery::default();
-    if let Some(status) = params.status.as_deref() {
-        query = query.status(match status {
-            "active" => StatusFilter::Active,
-            "inactive" => StatusFilter::Inactive,
-            "revoked" => StatusFilter::Revoked,
-            "expiring" => StatusFilter::Expiring,
-            "expired" => StatusFilter::Expired,
-            _ => {
-                return Err(bad_request(
-                    "status",
-                    "must be active, inactive, revoked, expiring or expired",
-                ));
-            }
-        });
-    }
-    if let Some(q) = params.q {
-        query = query.search(q);
-    }
-    if let Some(cursor) = params.cursor {
-        query = query.cursor(cursor);
-    }
-    if let Some(limit) = params.limit {
-        query = query.limit(limit);
-    }
-    let page = server.inner.registry.list(&actor, &tenant, query).await?;
-    Ok(Json(
-        json!({ "clients": page.clients, "next_cursor": page.next_cursor }),
-    ))
-}
-
-async fn get_client(
-    State(server): State<Server>,
-    Path((tenant, client_id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let (actor, tenant) = admin(&server, &headers, &tenant)?;
-    Ok(Json(view_json(
-        &server
-            .inner
-            .registry
-            .get(&actor, &tenant, &client_id)
-            .await?,
-    )))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct UpdateBody {
-    name: Option<String>,
-    description: Option<String>,
-    scopes: Option<Vec<String>>,
-    audiences: Option<Vec<String>>,
-    status: Option<String>,
-}
-
-async fn update_client(
-    State(server): State<Server>,
-    Path((tenant, client_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let (actor, tenant) = admin(&server, &headers, &tenant)?;
-    let body: UpdateBody = parse_json(&body)?;
-    let mut update = ClientUpdate::default();
-    update.name = body.name;
-    update.description = body.description;
-    update.scopes = body.scopes;
-    update.audiences = body.audiences;
-    update.status = match body.status.as_deref() {
-        None => None,
-        Some("active") => Some(ClientStatus::Active),
-        Some("inactive") => Some(ClientStatus::Inactive),
-        Some(_) => {
-            return Err(ApiError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": "invalid", "field": "status", "reason": "must be active or inactive" }),
-            ));
-        }
-    };
-    Ok(Json(view_json(
-        &server
-            .inner
-            .registry
-            .update(&actor, &tenant, &client_id, update)
-            .await?,
-    )))
-}
-
-async fn delete_client(
-    State(server): State<Server>,
-    Path((tenant, client_id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    let (actor, tenant) = admin(&server, &headers, &tenant)?;
-    server
-        .inner
-        .registry
-        .delete(&actor, &tenant, &client_id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RotateBody {
-    mode: Option<String>,
-    grace_seconds: Option<i64>,
-}
-
-async fn rotate_client(
-    State(server): State<Server>,
-    Path((tenant, client_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let (actor, tenant) = admin(&server, &headers, &tenant)?;
-    let body: RotateBody = parse_json(&body)?;
-    let mut options = RotateOptions::default();
-    match body.mode.as_deref() {
-        None => {}
-        Some("secret") => options = options.mode(RotationMode::ReplaceSecret),
-        Some("client") => options = options.mode(RotationMode::ReplaceClient),
-        Some(_) => {
-            return Err(ApiError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": "invalid", "field": "mode", "reason": "must be secret or client" }),
-            ));
-        }
-    }
-    if let Some(grace) = body.grace_seconds {
-        options = options.grace(time::Duration::seconds(grace));
-    }
-    let issued = server
-        .inner
-        .registry
-        .rotate(&actor, &tenant, &client_id, options)
-        .await?;
-    Ok(Json(issued_json(&issued)))
-}
-
-async fn end_grace(
-    State(server): State<Server>,
-    Path((tenant, client_id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let (actor, tenant) = admin(&server, &headers, &tenant)?;
-    Ok(Json(view_json(
-        &server
-            .inner
-            .registry
-            .end_grace(&actor, &tenant, &client_id)
-            .await?,
-    )))
-}
-
-async fn revoke_client(
-    State(server): State<Server>,
-    Path((tenant, client_id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let (actor, tenant) = admin(&server, &headers, &tenant)?;
-    Ok(Json(view_json(
-        &server
-            .inner
-            .registry
-            .revoke(&actor, &tenant, &client_id)
-            .await?,
-    )))
-}
-
-#[derive(Deserialize)]
-struct AuditParams {
-    client_id: Option<String>,
-    after: Option<u64>,
-    limit: Option<usize>,
-}
-
-async fn audit(
-    State(server): State<Server>,
-    Path(tenant): Path<String>,
-    Query(params): Query<AuditParams>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let (actor, tenant) = admin(&server, &headers, &tenant)?;
-    let records = server
-        .inner
-        .registry
-        .audit(
-            &actor,
-            &tenant,
-            params.client_id.as_deref(),
-            params.after,
-            params.limit.unwrap_or(100),
-        )
-        .await?;
-    Ok(Json(json!({ "records": records })))
 }

@@ -1,25 +1,83 @@
 //! `cargo run -p clientcreds-server`: the reference server on the
 //! in-memory store, or the database `DATABASE_URL` names (migrated on
 //! start). See the crate docs for the environment it reads.
+//!
+//! `clientcreds-server generate-master-key [ID]` prints a fresh master key
+//! entry for `CLIENTCREDS_MASTER_KEYS` (ID defaults to today's date).
 
+// A command-line program: start-up errors and usage go to standard error.
+#![allow(clippy::print_stderr)]
+
+use std::process::ExitCode;
+
+use clientcreds_secret::MasterKeys;
 use clientcreds_server::{Config, Server};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        None => {}
+        Some("generate-master-key") => return generate_master_key(args.next()),
+        Some(other) => {
+            eprintln!(
+                "unknown command `{other}`; usage: clientcreds-server [generate-master-key [ID]]"
+            );
+            return ExitCode::from(2);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    match serve().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
-    let server = Server::new(config.clone()).await?;
-    let listener = tokio::net::TcpListener::bind(config.addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, issuer = %config.issuer, audience = %config.audience, "listening");
+    let (addr, issuer, audience) = (config.addr, config.issuer.clone(), config.audience.clone());
+    // The config (with its tokens and keys) moves into the server.
+    let server = Server::new(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, %issuer, %audience, "listening");
     axum::serve(listener, server.router())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
     Ok(())
+}
+
+/// Prints one `id:base64url` entry: the output is the secret, meant for the
+/// operator's secret manager.
+#[allow(clippy::print_stdout)]
+fn generate_master_key(id: Option<String>) -> ExitCode {
+    let id = id.unwrap_or_else(|| {
+        let today = time::OffsetDateTime::now_utc().date();
+        format!(
+            "{}-{:02}-{:02}",
+            today.year(),
+            u8::from(today.month()),
+            today.day()
+        )
+    });
+    match MasterKeys::generate_entry(&id) {
+        Ok(entry) => {
+            println!("{}", entry.as_str());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -33,9 +33,17 @@ async fn start_on(database_url: Option<String>) -> Running {
     let addr = listener.local_addr().unwrap();
     let mut config = Config::for_addr(addr);
     config.database_url = database_url;
-    config.pepper = Some("a fixed test pepper of at least 32 bytes".into());
-    config.root_token = Some(ROOT.into());
-    config.tenant_admins = vec![(TenantId::new("acme").unwrap(), ACME_ADMIN.into())];
+    config.master_keys = Some(std::sync::Arc::new(
+        clientcreds_secret::MasterKeys::parse(
+            &clientcreds_secret::MasterKeys::generate_entry("test").unwrap(),
+        )
+        .unwrap(),
+    ));
+    config.root_token = Some(zeroize::Zeroizing::new(ROOT.into()));
+    config.tenant_admins = vec![(
+        TenantId::new("acme").unwrap(),
+        zeroize::Zeroizing::new(ACME_ADMIN.into()),
+    )];
     let server = Server::new(config).await.unwrap();
     tokio::spawn(async move { axum::serve(listener, server.router()).await.unwrap() });
     let http = reqwest::Client::builder()

@@ -1,0 +1,203 @@
+//! The server's settings, from the environment or built by hand (tests).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clientcreds_registry::KeyRotationPolicy;
+use clientcreds_secret::MasterKeys;
+use clientcreds_store::TenantId;
+use time::Duration;
+use zeroize::Zeroizing;
+
+/// The variable that holds the master keys.
+pub const MASTER_KEYS_VAR: &str = "CLIENTCREDS_MASTER_KEYS";
+/// The variable that names a file holding the master keys (preferred: the
+/// text then never sits in the process environment).
+pub const MASTER_KEYS_FILE_VAR: &str = "CLIENTCREDS_MASTER_KEYS_FILE";
+
+/// Settings. `Debug` shows no token and no key.
+#[derive(Clone)]
+pub struct Config {
+    /// Listen address (`CLIENTCREDS_ADDR`, default `127.0.0.1:8080`).
+    pub addr: SocketAddr,
+    /// `iss` (`CLIENTCREDS_ISSUER`, default `http://<addr>`).
+    pub issuer: String,
+    /// Audience of the demo API (`CLIENTCREDS_AUDIENCE`, default `<issuer>/api/v1`).
+    pub audience: String,
+    /// Platform admin token (`CLIENTCREDS_ROOT_TOKEN`).
+    pub root_token: Option<Zeroizing<String>>,
+    /// Tenant admins: `(tenant, token)` (`CLIENTCREDS_TENANT_ADMINS="t1:tok1,t2:tok2"`).
+    pub tenant_admins: Vec<(TenantId, Zeroizing<String>)>,
+    /// The master keys (`CLIENTCREDS_MASTER_KEYS`, or the file
+    /// `CLIENTCREDS_MASTER_KEYS_FILE` names), parsed at once. Required with
+    /// a database; without one, an ephemeral key is made (nothing survives
+    /// a restart, and the server says so).
+    pub master_keys: Option<Arc<MasterKeys>>,
+    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`; absent = in memory.
+    pub database_url: Option<String>,
+    /// Signing key rotation: `CLIENTCREDS_KEY_ROTATE_EVERY` (default 30d),
+    /// `CLIENTCREDS_KEY_PUBLISH_LEAD` (24h), `CLIENTCREDS_KEY_REFRESH`
+    /// (60s), `CLIENTCREDS_JWKS_MAX_AGE` (15m); durations like `90s`,
+    /// `15m`, `24h`, `30d`, `500ms`.
+    pub key_rotation: KeyRotationPolicy,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field(
+                "root_token",
+                &self.root_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "tenant_admins",
+                &self
+                    .tenant_admins
+                    .iter()
+                    .map(|(t, _)| t)
+                    .collect::<Vec<_>>(),
+            )
+            .field("master_keys", &self.master_keys)
+            .field("key_rotation", &self.key_rotation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Reads the environment.
+    ///
+    /// # Errors
+    /// A message naming the variable that is wrong and how to fix it.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let addr: SocketAddr = var("CLIENTCREDS_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .map_err(|e| format!("CLIENTCREDS_ADDR: {e}"))?;
+        let mut config = Self::for_addr(addr);
+        if let Some(issuer) = var("CLIENTCREDS_ISSUER") {
+            config.audience = format!("{}/api/v1", issuer.trim_end_matches('/'));
+            config.issuer = issuer;
+        }
+        if let Some(audience) = var("CLIENTCREDS_AUDIENCE") {
+            config.audience = audience;
+        }
+        config.root_token = var("CLIENTCREDS_ROOT_TOKEN").map(Zeroizing::new);
+        config.database_url = var("DATABASE_URL");
+        if let Some(list) = var("CLIENTCREDS_TENANT_ADMINS").map(Zeroizing::new) {
+            for entry in list.split(',').filter(|e| !e.trim().is_empty()) {
+                let (tenant, token) = entry
+                    .trim()
+                    .split_once(':')
+                    .ok_or("CLIENTCREDS_TENANT_ADMINS: expected tenant:token")?;
+                let tenant =
+                    TenantId::new(tenant).map_err(|e| format!("CLIENTCREDS_TENANT_ADMINS: {e}"))?;
+                config
+                    .tenant_admins
+                    .push((tenant, Zeroizing::new(token.to_owned())));
+            }
+        }
+        let master_text = match (var(MASTER_KEYS_VAR), var(MASTER_KEYS_FILE_VAR)) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "set {MASTER_KEYS_VAR} or {MASTER_KEYS_FILE_VAR}, not both"
+                ));
+            }
+            (Some(text), None) => Some(Zeroizing::new(text)),
+            (None, Some(path)) => Some(Zeroizing::new(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{MASTER_KEYS_FILE_VAR}: cannot read {path}: {e}"))?,
+            )),
+            (None, None) => None,
+        };
+        if let Some(text) = master_text {
+            config.master_keys = Some(Arc::new(MasterKeys::parse(&text).map_err(|e| {
+                format!(
+                    "{MASTER_KEYS_VAR}: {e}. Expected `id:base64url[,id:base64url…]`, \
+                     current key first; `clientcreds-server generate-master-key` prints a fresh entry"
+                )
+            })?));
+        }
+        let duration = |name: &str, default: Duration| -> Result<Duration, String> {
+            var(name).map_or(Ok(default), |text| {
+                parse_duration(&text).ok_or_else(|| {
+                    format!("{name}: `{text}` is not a duration like 500ms, 90s, 15m, 24h or 30d")
+                })
+            })
+        };
+        let policy = config.key_rotation.clone();
+        config.key_rotation = policy
+            .clone()
+            .with_rotate_every(duration(
+                "CLIENTCREDS_KEY_ROTATE_EVERY",
+                policy.rotate_every,
+            )?)
+            .with_publish_lead(duration(
+                "CLIENTCREDS_KEY_PUBLISH_LEAD",
+                policy.publish_lead,
+            )?)
+            .with_refresh_every(duration("CLIENTCREDS_KEY_REFRESH", policy.refresh_every)?)
+            .with_jwks_max_age(duration("CLIENTCREDS_JWKS_MAX_AGE", policy.jwks_max_age)?);
+        config.key_rotation.validate().map_err(|e| {
+            format!(
+                "{e} (CLIENTCREDS_KEY_ROTATE_EVERY, CLIENTCREDS_KEY_PUBLISH_LEAD, \
+                 CLIENTCREDS_KEY_REFRESH, CLIENTCREDS_JWKS_MAX_AGE)"
+            )
+        })?;
+        Ok(config)
+    }
+
+    /// Defaults for a listen address: in memory, no admins, an ephemeral
+    /// master key made at start, the default key rotation.
+    #[must_use]
+    pub fn for_addr(addr: SocketAddr) -> Self {
+        let issuer = format!("http://{addr}");
+        Self {
+            addr,
+            audience: format!("{issuer}/api/v1"),
+            issuer,
+            root_token: None,
+            tenant_admins: Vec::new(),
+            master_keys: None,
+            database_url: None,
+            key_rotation: KeyRotationPolicy::default(),
+        }
+    }
+}
+
+/// `500ms`, `90s`, `15m`, `24h`, `30d`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().ok()?;
+    let seconds_per = match unit {
+        "ms" => return Some(Duration::milliseconds(number)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    number.checked_mul(seconds_per).map(Duration::seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::milliseconds(500)));
+        assert_eq!(parse_duration("90s"), Some(Duration::seconds(90)));
+        assert_eq!(parse_duration("15m"), Some(Duration::minutes(15)));
+        assert_eq!(parse_duration("30d"), Some(Duration::days(30)));
+        for bad in ["", "30", "d", "1w", "-5s", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}
