@@ -1,26 +1,4 @@
 //! The key manager: signing keys kept in a [`KeyStore`], sealed under the
-//! deployment's [`MasterKeys`], rotated publish-before-sign on a schedule,
-//! and loaded into the [`KeySet`] that issuers and verifiers read.
-//!
-//! It lives in the registry (the issuer's crate) rather than in
-//! `clientcreds-jwt` because it needs the store contract and the master
-//! keys, and a resource server, which depends on `clientcreds-jwt` only,
-//! must not compile either.
-//!
-//! # Life of a key
-//!
-//! ```text
-//!  publish_from ── lead ──▶ sign_from ── rotate_every ──▶ sign_until ── keep ──▶ unpublish_after
-//!  (in the JWKS, verifies)  (signs new tokens)             (verifies only)       (gone)
-//! ```
-//!
-//! Every replica runs [`KeyManager::tick`] on an interval
-//! ([`KeyRotationPolicy::refresh_every`]). A tick reads the stored keys,
-//! performs whatever step is due (the first key, the next key once the
-//! current one has less than the lead time left to sign, re-sealing under a
-//! new master key, purging unpublished keys) as one compare-and-set change,
-//! and reloads the [`KeySet`]. Of several replicas that find the same step
-//! due, one writes it and the others see it when they reload.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -190,7 +168,29 @@ pub struct KeyInfo {
 }
 
 /// Keeps the signing keys of an issuer in a [`KeyStore`] and its
-/// [`KeySet`] current. See the [module docs](self).
+/// [`KeySet`] current.
+/// deployment's [`MasterKeys`], rotated publish-before-sign on a schedule,
+/// and loaded into the [`KeySet`] that issuers and verifiers read.
+///
+/// It lives in the registry (the issuer's crate) rather than in
+/// `clientcreds-jwt` because it needs the store contract and the master
+/// keys, and a resource server, which depends on `clientcreds-jwt` only,
+/// must not compile either.
+///
+/// # Life of a key
+///
+/// ```text
+///  publish_from ── lead ──▶ sign_from ── rotate_every ──▶ sign_until ── keep ──▶ unpublish_after
+///  (in the JWKS, verifies)  (signs new tokens)             (verifies only)       (gone)
+/// ```
+///
+/// Every replica runs [`KeyManager::tick`] on an interval
+/// ([`KeyRotationPolicy::refresh_every`]). A tick reads the stored keys,
+/// performs whatever step is due (the first key, the next key once the
+/// current one has less than the lead time left to sign, re-sealing under a
+/// new master key, purging unpublished keys) as one compare-and-set change,
+/// and reloads the [`KeySet`]. Of several replicas that find the same step
+/// due, one writes it and the others see it when they reload.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {

@@ -1,53 +1,4 @@
 //! Master keys: the root of every key the issuer derives.
-//!
-//! A deployment holds one small set of master keys in its secret manager
-//! (never in the database). Everything else is derived from them with
-//! HKDF-SHA256 (RFC 5869), each use under its own label:
-//!
-//! | derived key | label (`info`) | used for |
-//! |---|---|---|
-//! | pepper | `clientcreds/v1/secret-pepper` | HMAC-SHA256 secret hashes; its key id is the master key's id |
-//! | key-encryption key | `clientcreds/v1/signing-key-encryption` | AES-256-GCM sealing of stored signing keys |
-//!
-//! Rotating the master key means putting a new entry first and keeping the
-//! old one after it: new hashes and sealed keys use the new key, old ones
-//! still verify and open, and a secret verified under an old pepper reports
-//! [`Verification::ValidNeedsRehash`](crate::Verification::ValidNeedsRehash)
-//! so the registry upgrades its hash on next use.
-//!
-//! # Text form
-//!
-//! `id:base64url[,id:base64url…]`: comma-separated entries, the first is
-//! current. An id is 1 to 64 characters of `[A-Za-z0-9._-]`; a key is at
-//! least 32 bytes once decoded (URL-safe base64, padding optional).
-//! [`MasterKeys::generate_entry`] makes a fresh entry. A parse error names
-//! the entry by its position (and its id, which is not secret), never any
-//! key byte.
-//!
-//! ```
-//! use clientcreds_secret::{MasterKeys, Secret, Verification};
-//!
-//! let k1 = MasterKeys::generate_entry("k1")?;
-//! let old = MasterKeys::parse(&k1)?;
-//! let hash = old.secret_hasher()?.hash(&Secret::from("acme_secret_x"))?;
-//!
-//! // Rotate: a new current key first, the old one kept after it.
-//! let k2 = MasterKeys::generate_entry("k2")?;
-//! let rotated = MasterKeys::parse(&format!("{},{}", *k2, *k1))?;
-//! assert_eq!(rotated.current_id(), "k2");
-//! assert_eq!(
-//!     rotated.secret_hasher()?.verify(&Secret::from("acme_secret_x"), &hash)?,
-//!     Verification::ValidNeedsRehash,
-//! );
-//!
-//! // Sealed data opens under the set that holds its key, and only with the
-//! // same associated data.
-//! let sealed = old.seal(b"kid=abc", b"private key bytes")?;
-//! assert_eq!(&*rotated.open(b"kid=abc", &sealed)?, b"private key bytes");
-//! assert!(rotated.open(b"kid=xyz", &sealed).is_err());
-//! assert_eq!(format!("{rotated:?}"), r#"MasterKeys { current: "k2", ids: ["k2", "k1"], keys: [redacted] }"#);
-//! # Ok::<(), clientcreds_secret::Error>(())
-//! ```
 
 use std::fmt;
 
@@ -85,8 +36,56 @@ struct MasterKey {
 }
 
 /// The deployment's master keys: one current key and any number of older
-/// ones, each with an id. See the [module docs](self) for what is derived
-/// from them.
+/// ones, each with an id.
+///
+/// A deployment holds one small set of master keys in its secret manager
+/// (never in the database). Everything else is derived from them with
+/// HKDF-SHA256 (RFC 5869), each use under its own label:
+///
+/// | derived key | label (`info`) | used for |
+/// |---|---|---|
+/// | pepper | `clientcreds/v1/secret-pepper` | HMAC-SHA256 secret hashes; its key id is the master key's id |
+/// | key-encryption key | `clientcreds/v1/signing-key-encryption` | AES-256-GCM sealing of stored signing keys |
+///
+/// Rotating the master key means putting a new entry first and keeping the
+/// old one after it: new hashes and sealed keys use the new key, old ones
+/// still verify and open, and a secret verified under an old pepper reports
+/// [`Verification::ValidNeedsRehash`](crate::Verification::ValidNeedsRehash)
+/// so the registry upgrades its hash on next use.
+///
+/// # Text form
+///
+/// `id:base64url[,id:base64url…]`: comma-separated entries, the first is
+/// current. An id is 1 to 64 characters of `[A-Za-z0-9._-]`; a key is at
+/// least 32 bytes once decoded (URL-safe base64, padding optional).
+/// [`MasterKeys::generate_entry`] makes a fresh entry. A parse error names
+/// the entry by its position (and its id, which is not secret), never any
+/// key byte.
+///
+/// ```
+/// use clientcreds_secret::{MasterKeys, Secret, Verification};
+///
+/// let k1 = MasterKeys::generate_entry("k1")?;
+/// let old = MasterKeys::parse(&k1)?;
+/// let hash = old.secret_hasher()?.hash(&Secret::from("acme_secret_x"))?;
+///
+/// // Rotate: a new current key first, the old one kept after it.
+/// let k2 = MasterKeys::generate_entry("k2")?;
+/// let rotated = MasterKeys::parse(&format!("{},{}", *k2, *k1))?;
+/// assert_eq!(rotated.current_id(), "k2");
+/// assert_eq!(
+///     rotated.secret_hasher()?.verify(&Secret::from("acme_secret_x"), &hash)?,
+///     Verification::ValidNeedsRehash,
+/// );
+///
+/// // Sealed data opens under the set that holds its key, and only with the
+/// // same associated data.
+/// let sealed = old.seal(b"kid=abc", b"private key bytes")?;
+/// assert_eq!(&*rotated.open(b"kid=abc", &sealed)?, b"private key bytes");
+/// assert!(rotated.open(b"kid=xyz", &sealed).is_err());
+/// assert_eq!(format!("{rotated:?}"), r#"MasterKeys { current: "k2", ids: ["k2", "k1"], keys: [redacted] }"#);
+/// # Ok::<(), clientcreds_secret::Error>(())
+/// ```
 ///
 /// `Debug` shows the ids only. The raw key bytes are zeroized as soon as
 /// the derived keys are made, and the derived pepper bytes are zeroized on

@@ -48,7 +48,7 @@
 //!   microseconds must (see [`time_round_trip`]). The contract's precision
 //!   is the microsecond, what Postgres keeps; the registry writes no finer.
 //! - The fixtures' clock is fixed in 2001, and listings pass that instant as
-//!   [`ClientQuery::now`]. A store that computes status from its own clock
+//!   [`ClientQuery::now`](crate::ClientQuery::now). A store that computes status from its own clock
 //!   fails [`list_status`].
 //! - Nothing in the kit needs a particular async runtime. The concurrent
 //!   writers are futures polled together on the calling task.
