@@ -342,6 +342,7 @@ async fn bulk_load(store: &dyn Store, tenant: &TenantId, n: usize) {
                 grace_until: None,
                 revoked_at: None,
                 last_used_at: None,
+                warning_due: None,
             };
             commit = commit.with(Write::Insert(ClientRecord {
                 tenant: tenant.clone(),

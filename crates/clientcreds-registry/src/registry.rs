@@ -850,6 +850,7 @@ impl Registry {
             grace_until: None,
             revoked_at: None,
             last_used_at: None,
+            warning_due: None,
         };
         Ok((record, issued))
     }

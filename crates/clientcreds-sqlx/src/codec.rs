@@ -15,7 +15,7 @@ pub(crate) const SELECT_COLUMNS: &str = "c.client_id, c.tenant, c.name, c.descri
     c.grace_until, c.replaced_by, c.created_at, c.updated_at, c.last_used_at, c.version, \
     s.secret_id, s.hash, s.display_prefix, s.label, s.created_at AS s_created_at, \
     s.expires_at AS s_expires_at, s.grace_until AS s_grace_until, \
-    s.revoked_at AS s_revoked_at, s.last_used_at AS s_last_used_at";
+    s.revoked_at AS s_revoked_at, s.last_used_at AS s_last_used_at, s.warning_due AS s_warning_due";
 
 /// An instant as microseconds since the epoch.
 pub(crate) fn micros(at: OffsetDateTime) -> i64 {
@@ -123,6 +123,7 @@ pub(crate) struct RawRow {
     pub(crate) s_grace_until: Option<i64>,
     pub(crate) s_revoked_at: Option<i64>,
     pub(crate) s_last_used_at: Option<i64>,
+    pub(crate) s_warning_due: Option<i64>,
 }
 
 impl RawRow {
@@ -141,6 +142,7 @@ impl RawRow {
                 grace_until: opt_instant(self.s_grace_until)?,
                 revoked_at: opt_instant(self.s_revoked_at)?,
                 last_used_at: opt_instant(self.s_last_used_at)?,
+                warning_due: opt_instant(self.s_warning_due)?,
             }),
             _ => None,
         };

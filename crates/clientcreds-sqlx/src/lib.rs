@@ -1,7 +1,7 @@
 //! PostgreSQL and SQLite stores for clientcreds, on sqlx.
 //!
 //! [`PgStore`] (feature `postgres`) and [`SqliteStore`] (feature `sqlite`)
-//! implement `clientcreds_store::{ClientStore, AuditLog, ActivityLog, KeyStore}` and
+//! implement `clientcreds_store::{ClientStore, AuditLog, ActivityLog, KeyStore, WarningLedger}` and
 //! pass the store crate's conformance kit. Queries are built at run time,
 //! so no database is needed to compile. Migrations are embedded and run by
 //! an explicit call, [`PgStore::migrate`] / [`SqliteStore::migrate`], that
@@ -46,6 +46,7 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store_impl;
+mod warnings_impl;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;

@@ -15,6 +15,7 @@ use crate::codec::{
 };
 use crate::keys_impl::sql_key_store;
 use crate::store_impl::sql_store;
+use crate::warnings_impl::sql_warning_ledger;
 
 /// Clients, audit trail and activity log in PostgreSQL.
 #[derive(Debug, Clone)]
@@ -63,3 +64,4 @@ impl PgStore {
 
 sql_store!(PgStore, Postgres, PgPool);
 sql_key_store!(PgStore, Postgres);
+sql_warning_ledger!(PgStore);

@@ -15,6 +15,7 @@ use crate::codec::{
 };
 use crate::keys_impl::sql_key_store;
 use crate::store_impl::sql_store;
+use crate::warnings_impl::sql_warning_ledger;
 
 /// Clients, audit trail and activity log in SQLite.
 #[derive(Debug, Clone)]
@@ -82,3 +83,4 @@ impl SqliteStore {
 
 sql_store!(SqliteStore, Sqlite, SqlitePool);
 sql_key_store!(SqliteStore, Sqlite);
+sql_warning_ledger!(SqliteStore);

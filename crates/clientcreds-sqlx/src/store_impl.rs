@@ -53,8 +53,8 @@ macro_rules! sql_store {
                 for (position, secret) in record.secrets.iter().enumerate() {
                     sqlx::query(
                         "INSERT INTO clientcreds_secrets (client_id, position, secret_id, hash, display_prefix, label, \
-                         created_at, expires_at, grace_until, revoked_at, last_used_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                         created_at, expires_at, grace_until, revoked_at, last_used_at, warning_due) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     )
                     .bind(&record.client_id)
                     .bind(i32::try_from(position).unwrap_or(i32::MAX))
@@ -67,6 +67,7 @@ macro_rules! sql_store {
                     .bind(secret.grace_until.map(micros))
                     .bind(secret.revoked_at.map(micros))
                     .bind(secret.last_used_at.map(micros))
+                    .bind(secret.warning_due.map(micros))
                     .execute(&mut **tx)
                     .await
                     .map_err(|e| match &e {
@@ -433,6 +434,7 @@ macro_rules! sql_store {
                 s_grace_until: row.try_get("s_grace_until").map_err(db)?,
                 s_revoked_at: row.try_get("s_revoked_at").map_err(db)?,
                 s_last_used_at: row.try_get("s_last_used_at").map_err(db)?,
+                s_warning_due: row.try_get("s_warning_due").map_err(db)?,
             }
             .decode()
         }

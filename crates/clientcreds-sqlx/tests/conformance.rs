@@ -36,3 +36,14 @@ async fn sqlite_key_stores_conform() {
     conformance::run_key_store(common::sqlite_file).await;
     conformance::run_key_store(common::sqlite_memory).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_warning_ledger_conforms() {
+    conformance::run_warning_ledger(common::postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_warning_ledgers_conform() {
+    conformance::run_warning_ledger(common::sqlite_file).await;
+    conformance::run_warning_ledger(common::sqlite_memory).await;
+}

@@ -19,6 +19,10 @@
 //!   sealed by the issuer), changed by compare-and-set on one revision so
 //!   that replicas never rotate twice.
 //!
+//! - [`WarningLedger`]: expiry warnings, each claimed with a lease and
+//!   finished once, whatever the number of runners; due secrets found
+//!   through an index on [`SecretRecord::warning_due`].
+//!
 //! Every read and write of a client names its tenant, except
 //! [`ClientStore::client_for_authentication`], which serves the one case
 //! where the tenant is not known yet: a caller presenting a client id.
@@ -40,6 +44,7 @@ mod keys;
 mod log;
 mod memory;
 mod model;
+mod warnings;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -60,4 +65,8 @@ pub use memory::MemoryStore;
 pub use model::{
     ClaimValue, ClientRecord, ClientStatus, EffectiveStatus, InvalidTenantId, SecretRecord,
     SecretState, StatusFilter, TenantId,
+};
+pub use warnings::{
+    Claim, DueWarning, WarningKey, WarningLedger, WarningOutcome, WarningRecord, WarningState,
+    sort_warnings,
 };

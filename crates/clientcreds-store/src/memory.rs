@@ -1,7 +1,7 @@
 //! The in-memory store: the embedded default, and the reference for the
 //! conformance kit.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -11,6 +11,10 @@ use crate::{
     ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
     AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor, KeyChange,
     KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write, sort_keys, validate_stored_key,
+};
+use crate::{
+    Claim, DueWarning, WarningKey, WarningLedger, WarningOutcome, WarningRecord, WarningState,
+    sort_warnings,
 };
 
 /// Position of a client in its tenant's listing: creation time, then id.
@@ -42,6 +46,10 @@ struct Inner {
     audit: Vec<AuditRecord>,
     activity: Vec<ActivityRecord>,
     keys: KeyRing,
+    /// Secrets with a warning due: (due, client id, secret id).
+    warning_index: BTreeSet<(OffsetDateTime, String, String)>,
+    /// The warning ledger, by (secret id, stage, recipient).
+    warnings: BTreeMap<(String, u32, String), WarningRecord>,
 }
 
 impl MemoryStore {
@@ -155,7 +163,7 @@ impl Inner {
         match write {
             Write::Insert(mut record) => {
                 record.version = 1;
-                self.order.insert(order_key(&record));
+                self.index(&record);
                 self.clients.insert(record.client_id.clone(), record);
             }
             Write::Update {
@@ -163,16 +171,42 @@ impl Inner {
                 mut record,
             } => {
                 record.version = expected_version + 1;
-                if let Some(old) = self.clients.get(&record.client_id) {
-                    self.order.remove(&order_key(old));
+                if let Some(old) = self.clients.remove(&record.client_id) {
+                    self.unindex(&old);
                 }
-                self.order.insert(order_key(&record));
+                self.index(&record);
                 self.clients.insert(record.client_id.clone(), record);
             }
             Write::Delete { client_id, .. } => {
                 if let Some(old) = self.clients.remove(&client_id) {
-                    self.order.remove(&order_key(&old));
+                    self.unindex(&old);
                 }
+            }
+        }
+    }
+
+    fn index(&mut self, record: &ClientRecord) {
+        self.order.insert(order_key(record));
+        for secret in &record.secrets {
+            if let Some(due) = secret.warning_due {
+                self.warning_index.insert((
+                    due,
+                    record.client_id.clone(),
+                    secret.secret_id.clone(),
+                ));
+            }
+        }
+    }
+
+    fn unindex(&mut self, record: &ClientRecord) {
+        self.order.remove(&order_key(record));
+        for secret in &record.secrets {
+            if let Some(due) = secret.warning_due {
+                self.warning_index.remove(&(
+                    due,
+                    record.client_id.clone(),
+                    secret.secret_id.clone(),
+                ));
             }
         }
     }
@@ -390,5 +424,156 @@ impl KeyStore for MemoryStore {
             inner.keys = KeyRing { revision, keys };
             Ok(revision)
         })
+    }
+}
+
+#[async_trait]
+impl WarningLedger for MemoryStore {
+    async fn due_warnings(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<DueWarning>, StoreError> {
+        Ok(self.read(|inner| {
+            inner
+                .warning_index
+                .iter()
+                .take_while(|(due, _, _)| *due <= now)
+                .filter_map(|(due, client_id, secret_id)| {
+                    let client = inner.clients.get(client_id)?;
+                    Some(DueWarning {
+                        tenant: client.tenant.clone(),
+                        client_id: client_id.clone(),
+                        secret_id: secret_id.clone(),
+                        due_at: *due,
+                    })
+                })
+                .take(limit)
+                .collect()
+        }))
+    }
+
+    async fn set_warning_due(
+        &self,
+        tenant: &TenantId,
+        client_id: &str,
+        secret_id: &str,
+        expected: OffsetDateTime,
+        next: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.write(|inner| {
+            let Some(client) = inner
+                .clients
+                .get_mut(client_id)
+                .filter(|c| &c.tenant == tenant)
+            else {
+                return false;
+            };
+            let Some(secret) = client
+                .secrets
+                .iter_mut()
+                .find(|s| s.secret_id == secret_id && s.warning_due == Some(expected))
+            else {
+                return false;
+            };
+            secret.warning_due = next;
+            inner
+                .warning_index
+                .remove(&(expected, client_id.to_owned(), secret_id.to_owned()));
+            if let Some(next) = next {
+                inner
+                    .warning_index
+                    .insert((next, client_id.to_owned(), secret_id.to_owned()));
+            }
+            true
+        }))
+    }
+
+    async fn claim_warning(
+        &self,
+        key: &WarningKey,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Claim, StoreError> {
+        Ok(self.write(|inner| {
+            let id = (key.secret_id.clone(), key.stage_days, key.recipient.clone());
+            let record = inner.warnings.entry(id).or_insert_with(|| WarningRecord {
+                key: key.clone(),
+                state: WarningState::Pending,
+                attempts: 0,
+                next_attempt_at: now,
+                detail: String::new(),
+                updated_at: now,
+            });
+            // While a lease is held, `next_attempt_at` is its end.
+            match record.state {
+                WarningState::Pending if record.next_attempt_at <= now => {
+                    record.attempts += 1;
+                    record.next_attempt_at = lease_until;
+                    record.updated_at = now;
+                    Claim::Claimed {
+                        attempt: record.attempts,
+                    }
+                }
+                WarningState::Pending => Claim::Busy {
+                    until: record.next_attempt_at,
+                },
+                _ => Claim::Finished,
+            }
+        }))
+    }
+
+    async fn finish_warning(
+        &self,
+        key: &WarningKey,
+        attempt: u32,
+        outcome: &WarningOutcome,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(self.write(|inner| {
+            let id = (key.secret_id.clone(), key.stage_days, key.recipient.clone());
+            let Some(record) = inner
+                .warnings
+                .get_mut(&id)
+                .filter(|r| r.state == WarningState::Pending && r.attempts == attempt)
+            else {
+                return false;
+            };
+            record.updated_at = now;
+            match outcome {
+                WarningOutcome::Sent => {
+                    record.state = WarningState::Sent;
+                    record.next_attempt_at = now;
+                    record.detail.clear();
+                }
+                WarningOutcome::Undeliverable { reason } => {
+                    record.state = WarningState::Undeliverable;
+                    record.next_attempt_at = now;
+                    record.detail.clone_from(reason);
+                }
+                WarningOutcome::Failed { reason, retry_at } => {
+                    record.next_attempt_at = *retry_at;
+                    record.detail.clone_from(reason);
+                }
+            }
+            true
+        }))
+    }
+
+    async fn warnings(
+        &self,
+        tenant: &TenantId,
+        client_id: &str,
+    ) -> Result<Vec<WarningRecord>, StoreError> {
+        let mut records: Vec<WarningRecord> = self.read(|inner| {
+            inner
+                .warnings
+                .values()
+                .filter(|r| &r.key.tenant == tenant && r.key.client_id == client_id)
+                .cloned()
+                .collect()
+        });
+        sort_warnings(&mut records);
+        Ok(records)
     }
 }

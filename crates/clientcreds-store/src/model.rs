@@ -203,6 +203,11 @@ pub struct SecretRecord {
     pub revoked_at: Option<OffsetDateTime>,
     /// Last successful authentication with it (advisory).
     pub last_used_at: Option<OffsetDateTime>,
+    /// When its next expiry warning is due (`None`: no warning pending).
+    /// The registry schedules it; a warning runner advances it through
+    /// [`WarningLedger::set_warning_due`](crate::WarningLedger::set_warning_due).
+    /// Stores index it so a run reads only the due secrets.
+    pub warning_due: Option<OffsetDateTime>,
 }
 
 impl SecretRecord {

@@ -20,6 +20,11 @@ async fn memory_store_conforms() {
 }
 
 #[tokio::test]
+async fn memory_warning_ledger_conforms() {
+    conformance::run_warning_ledger(|| async { MemoryStore::new() }).await;
+}
+
+#[tokio::test]
 async fn memory_key_store_conforms() {
     conformance::run_key_store(|| async { MemoryStore::new() }).await;
     conformance::run_key_store(|| async {

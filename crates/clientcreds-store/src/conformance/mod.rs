@@ -35,6 +35,9 @@
 //! - Signing keys ([`run_key_store`], for a [`KeyStore`](crate::KeyStore)):
 //!   [`key_store_round_trip`], [`key_store_compare_and_set`],
 //!   [`key_store_atomic_changes`], [`key_store_concurrent_rotation`].
+//! - Expiry warnings ([`run_warning_ledger`], for a store that is also a
+//!   [`WarningLedger`](crate::WarningLedger)): [`warnings_due_and_advance`],
+//!   [`warnings_claim_and_finish`], [`warnings_concurrent_claims`].
 //! - Listing: [`list_tenant_and_order`], [`list_pages`],
 //!   [`list_stable_pages`], [`list_cursor_after_delete`], [`list_search`],
 //!   [`list_owner`], [`list_status`], [`list_invalid_cursor`].
@@ -74,6 +77,7 @@ mod keys;
 mod listing;
 mod logs;
 mod support;
+mod warnings;
 
 pub use clients::{
     atomic_commit, concurrent_writers, delete_with_version, duplicate_insert, insert_and_read,
@@ -88,6 +92,10 @@ pub use listing::{
     list_stable_pages, list_status, list_tenant_and_order,
 };
 pub use logs::{activity_log, audit_trail};
+pub use warnings::{
+    run_warning_ledger, warnings_claim_and_finish, warnings_concurrent_claims,
+    warnings_due_and_advance,
+};
 
 /// Runs every check, each against a fresh, empty store made by `make`.
 ///

@@ -374,6 +374,7 @@ pub(super) fn secret(secret_id: &str, created_at: OffsetDateTime) -> SecretRecor
         grace_until: None,
         revoked_at: None,
         last_used_at: None,
+        warning_due: None,
     }
 }
 
@@ -451,6 +452,8 @@ pub(super) fn full_client(tenant: &TenantId, client_id: &str) -> ClientRecord {
     let mut current = secret(&format!("{client_id}-s3"), at(14));
     current.label = "rotation 3".to_owned();
     current.display_prefix = "cs_live_ef56".to_owned();
+    current.expires_at = Some(at(NOW_SECS * 5));
+    current.warning_due = Some(at(NOW_SECS * 4) + Duration::microseconds(1));
     record.secrets = vec![old, revoked, current];
     record
 }
