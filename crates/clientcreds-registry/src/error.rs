@@ -102,6 +102,13 @@ pub enum Error {
     /// A signing key could not be made, loaded or used.
     #[error("signing key: {0}")]
     SigningKey(#[from] clientcreds_jwt::KeyError),
+    /// A host's directory or notifier could not deliver an expiry warning
+    /// now (it is retried later). Never carries a secret.
+    #[error("delivery failed: {reason}")]
+    Delivery {
+        /// What failed.
+        reason: String,
+    },
     /// A key rotation policy is not safe.
     #[error("invalid key rotation policy: {reason}")]
     KeyPolicy {
@@ -111,6 +118,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// A [`Error::Delivery`], for a host's `Directory` or `Notifier`.
+    #[must_use]
+    pub fn delivery(reason: impl Into<String>) -> Self {
+        Self::Delivery {
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self::Invalid {
             field,
@@ -130,6 +145,7 @@ impl Error {
             Self::Authentication(f) => f.code().into(),
             Self::Credential(_) => "credential_error".into(),
             Self::Store(_) => "store_error".into(),
+            Self::Delivery { .. } => "delivery_error".into(),
             Self::SealedSigningKey { .. } | Self::SigningKey(_) | Self::KeyPolicy { .. } => {
                 "signing_key_error".into()
             }

@@ -19,6 +19,11 @@
 //! `clientcreds_secret::MasterKeys`, and rotates them publish-before-sign,
 //! once across any number of replicas.
 //!
+//! [`warnings`] sends product E's secret expiry warnings: scheduled with
+//! each secret, claimed in the store's ledger so that any number of
+//! runners send each one once, rendered in six languages, handed to the
+//! host's `Notifier` (SMTP with the `smtp` feature).
+//!
 //! Every call names an [`Actor`]; every change is committed with its audit
 //! record; every instant comes from an injected [`Clock`].
 //!
@@ -58,6 +63,7 @@ mod registry;
 mod signing_keys;
 mod validate;
 mod view;
+pub mod warnings;
 
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -67,7 +73,10 @@ pub use exchange::{
     TokenRequest, TokenResponse, TokenService,
 };
 pub use input::{ClientUpdate, ListQuery, NewClient, RotateOptions};
-pub use policy::{DefaultScope, Policy, RotationMode, SecretLifetime};
+pub use policy::{
+    DEFAULT_WARNING_STAGES, DefaultScope, MAX_WARNING_STAGE_DAYS, Policy, RotationMode,
+    SecretLifetime,
+};
 pub use registry::{MAX_PAGE_SIZE, Registry};
 pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep};
 pub use validate::{

@@ -38,6 +38,12 @@ pub enum SecretLifetime {
     After(Duration),
 }
 
+/// Product E's warning stages: 30, 14, 7, 1 days before expiry, and on expiry.
+pub const DEFAULT_WARNING_STAGES: [u32; 5] = [30, 14, 7, 1, 0];
+
+/// The largest warning stage accepted, in days.
+pub const MAX_WARNING_STAGE_DAYS: u32 = 3_650;
+
 /// The rules a [`Registry`](crate::Registry) applies. Every field has a
 /// documented default; the reference products are each a few assignments
 /// away (see the crate docs).
@@ -67,6 +73,10 @@ pub struct Policy {
     /// The scope of a token request that names none (default: all the
     /// client's scopes).
     pub default_scope: DefaultScope,
+    /// Expiry warning stages, in days before a secret expires (default
+    /// 30, 14, 7, 1 and 0 = on expiry: product E). Only the stages still
+    /// ahead when a secret is issued apply. Empty: no warnings.
+    pub warning_stages: Vec<u32>,
 }
 
 impl Default for Policy {
@@ -81,6 +91,7 @@ impl Default for Policy {
             token_lifetime: Duration::hours(1),
             last_used_interval: Duration::seconds(60),
             default_scope: DefaultScope::AllAllowed,
+            warning_stages: DEFAULT_WARNING_STAGES.to_vec(),
         }
     }
 }
@@ -133,6 +144,16 @@ impl Policy {
     #[must_use]
     pub fn with_default_scope(mut self, scope: DefaultScope) -> Self {
         self.default_scope = scope;
+        self
+    }
+
+    /// Sets [`Policy::warning_stages`] (any order; duplicates ignored).
+    #[must_use]
+    pub fn with_warning_stages(mut self, stages: impl IntoIterator<Item = u32>) -> Self {
+        let mut stages: Vec<u32> = stages.into_iter().collect();
+        stages.sort_unstable_by(|a, b| b.cmp(a));
+        stages.dedup();
+        self.warning_stages = stages;
         self
     }
 

@@ -12,6 +12,7 @@ use clientcreds_store::{
 use time::{Duration, OffsetDateTime};
 
 use crate::view::{AuthenticatedClient, ClientList, ClientView, Credentials, Issued};
+use crate::warnings::schedule_warnings;
 use crate::{
     Actor, AuthFailure, ClientUpdate, Clock, Error, ListQuery, NewClient, Policy, RotateOptions,
     RotationMode, SecretLifetime, SystemClock, validate,
@@ -158,6 +159,7 @@ impl Registry {
             let mut record = record.clone();
             record.client_id.clone_from(&client_id);
             record.secrets.push(secret);
+            schedule_warnings(&mut record, None, &self.policy.warning_stages, now);
             let event = self.event(
                 actor,
                 tenant,
@@ -757,6 +759,7 @@ impl Registry {
             let commit = planned
                 .writes
                 .into_iter()
+                .map(|write| self.with_warnings(write, &record, now))
                 .fold(Commit::new(event), Commit::with);
             match self.store.commit(commit).await {
                 Ok(()) => return Ok(planned.output),
@@ -778,6 +781,31 @@ impl Registry {
         let now = self.clock.now();
         now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
             .unwrap_or(now)
+    }
+
+    /// Schedules the expiry warnings of a write's record (see
+    /// [`schedule_warnings`]); `read` is the record the change was planned
+    /// from.
+    fn with_warnings(&self, write: Write, read: &ClientRecord, now: OffsetDateTime) -> Write {
+        let stages = &self.policy.warning_stages;
+        match write {
+            Write::Insert(mut record) => {
+                schedule_warnings(&mut record, None, stages, now);
+                Write::Insert(record)
+            }
+            Write::Update {
+                expected_version,
+                mut record,
+            } => {
+                let previous = (read.client_id == record.client_id).then_some(read);
+                schedule_warnings(&mut record, previous, stages, now);
+                Write::Update {
+                    expected_version,
+                    record,
+                }
+            }
+            other => other,
+        }
     }
 
     fn planned_update(
@@ -983,6 +1011,16 @@ fn check_policy(policy: &Policy) -> Result<(), Error> {
         return Err(Error::invalid(
             "token_lifetime",
             "must be 60 to 86400 seconds",
+        ));
+    }
+    if policy
+        .warning_stages
+        .iter()
+        .any(|d| *d > crate::policy::MAX_WARNING_STAGE_DAYS)
+    {
+        return Err(Error::invalid(
+            "warning_stages",
+            "must be 0 to 3650 days before expiry",
         ));
     }
     if policy.last_used_interval.is_negative() {

@@ -80,6 +80,9 @@ pub struct SecretView {
     /// Last used: answers "is the old secret still in use?".
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
+    /// When its next expiry warning is due (`None`: none pending).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_warning_at: Option<OffsetDateTime>,
 }
 
 impl ClientView {
@@ -128,6 +131,7 @@ impl SecretView {
             grace_until: record.grace_until,
             revoked_at: record.revoked_at,
             last_used_at: record.last_used_at,
+            next_warning_at: record.warning_due,
         }
     }
 }
