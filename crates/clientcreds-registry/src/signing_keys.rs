@@ -290,7 +290,9 @@ impl KeyManager {
         let ring = self.store.signing_keys().await.map_err(Error::Store)?;
         let (changes, mut step) = self.due_changes(&ring, now)?;
         let ring = self.apply(ring, &changes, &mut step).await?;
-        self.load(&ring, now)?;
+        // A fresh instant: after a lost race the winner's key may have been
+        // made a moment after `now`, and must sign here at once too.
+        self.load(&ring, self.now())?;
         Ok(step)
     }
 

@@ -65,7 +65,7 @@ pub enum Error {
         len: usize,
     },
     /// Two pepper keys were given the same id.
-    #[error("pepper key id `{key_id}` is used twice")]
+    #[error("key id `{key_id}` is used twice")]
     DuplicateKeyId {
         /// The repeated key id.
         key_id: String,

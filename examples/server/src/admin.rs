@@ -431,3 +431,52 @@ pub(crate) async fn withdraw_signing_key(
     tracing::warn!(admin = actor.user_id(), %kid, "signing key withdrawn");
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /admin/v1/tenants/{tenant}/clients/{client_id}/warnings`: the
+/// expiry warnings recorded for a client (sent, pending, undeliverable).
+pub(crate) async fn client_warnings(
+    State(server): State<Server>,
+    Path((tenant, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (actor, tenant) = admin(&server, &headers, &tenant)?;
+    // Authorizes (tenancy) and 404s for an unknown client.
+    let view = server
+        .inner
+        .registry
+        .get(&actor, &tenant, &client_id)
+        .await?;
+    let records = server
+        .inner
+        .ledger
+        .warnings(&tenant, &client_id)
+        .await
+        .map_err(RegistryError::from)?;
+    let at = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let warnings: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "secret_id": r.key.secret_id,
+                "stage_days": r.key.stage_days,
+                "recipient": r.key.recipient,
+                "state": r.state.as_str(),
+                "attempts": r.attempts,
+                "detail": r.detail,
+                "updated_at": at(r.updated_at),
+            })
+        })
+        .collect();
+    let next: Vec<Value> = view
+        .secrets
+        .iter()
+        .filter_map(|s| {
+            s.next_warning_at
+                .map(|t| json!({ "secret_id": s.secret_id, "next_warning_at": at(t) }))
+        })
+        .collect();
+    Ok(Json(json!({ "warnings": warnings, "next": next })))
+}

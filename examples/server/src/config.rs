@@ -41,6 +41,21 @@ pub struct Config {
     /// (60s), `CLIENTCREDS_JWKS_MAX_AGE` (15m); durations like `90s`,
     /// `15m`, `24h`, `30d`, `500ms`.
     pub key_rotation: KeyRotationPolicy,
+    /// How often expiry warnings run (`CLIENTCREDS_WARNING_INTERVAL`,
+    /// default 15m).
+    pub warning_interval: Duration,
+    /// SMTP server for expiry warnings (`CLIENTCREDS_SMTP_URL`, e.g.
+    /// `smtp://user:pass@mail.example.com:587?tls=required`); without it,
+    /// warnings are log lines.
+    pub smtp_url: Option<Zeroizing<String>>,
+    /// Sender of expiry warnings (`CLIENTCREDS_SMTP_FROM`, default
+    /// `clientcreds <no-reply@localhost>`).
+    pub smtp_from: String,
+    /// The action link in warnings (`CLIENTCREDS_WARNING_LINK`, default
+    /// `{issuer}/admin/v1/tenants/{tenant}/clients/{client_id}`).
+    pub warning_link: String,
+    /// Language of warnings (`CLIENTCREDS_WARNING_LOCALE`, default `en`).
+    pub warning_locale: String,
 }
 
 impl fmt::Debug for Config {
@@ -63,6 +78,8 @@ impl fmt::Debug for Config {
             )
             .field("master_keys", &self.master_keys)
             .field("key_rotation", &self.key_rotation)
+            .field("warning_interval", &self.warning_interval)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
 }
@@ -142,6 +159,21 @@ impl Config {
             )?)
             .with_refresh_every(duration("CLIENTCREDS_KEY_REFRESH", policy.refresh_every)?)
             .with_jwks_max_age(duration("CLIENTCREDS_JWKS_MAX_AGE", policy.jwks_max_age)?);
+        config.warning_interval =
+            duration("CLIENTCREDS_WARNING_INTERVAL", config.warning_interval)?;
+        if !config.warning_interval.is_positive() {
+            return Err("CLIENTCREDS_WARNING_INTERVAL must be positive".into());
+        }
+        config.smtp_url = var("CLIENTCREDS_SMTP_URL").map(Zeroizing::new);
+        if let Some(from) = var("CLIENTCREDS_SMTP_FROM") {
+            config.smtp_from = from;
+        }
+        if let Some(link) = var("CLIENTCREDS_WARNING_LINK") {
+            config.warning_link = link;
+        }
+        if let Some(locale) = var("CLIENTCREDS_WARNING_LOCALE") {
+            config.warning_locale = locale;
+        }
         config.key_rotation.validate().map_err(|e| {
             format!(
                 "{e} (CLIENTCREDS_KEY_ROTATE_EVERY, CLIENTCREDS_KEY_PUBLISH_LEAD, \
@@ -165,6 +197,11 @@ impl Config {
             master_keys: None,
             database_url: None,
             key_rotation: KeyRotationPolicy::default(),
+            warning_interval: Duration::minutes(15),
+            smtp_url: None,
+            smtp_from: "clientcreds <no-reply@localhost>".to_owned(),
+            warning_link: "{issuer}/admin/v1/tenants/{tenant}/clients/{client_id}".to_owned(),
+            warning_locale: "en".to_owned(),
         }
     }
 }

@@ -13,6 +13,7 @@
 
 mod admin;
 mod config;
+mod warnings;
 
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -29,11 +30,12 @@ use clientcreds_http::{
     introspection_response, json_response, rejected_response, token_error_response, token_response,
 };
 use clientcreds_jwt::{AccessContext, KeySet, TokenIssuer, TokenVerifier, Validation};
+use clientcreds_registry::warnings::WarningRunner;
 use clientcreds_registry::{
     Actor, KeyManager, Policy, Registry, RotationMode, SystemClock, TokenService,
 };
 use clientcreds_secret::MasterKeys;
-use clientcreds_store::{KeyStore, MemoryStore, Store};
+use clientcreds_store::{KeyStore, MemoryStore, Store, WarningLedger};
 use serde_json::{Value, json};
 
 pub use config::{Config, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR};
@@ -61,6 +63,10 @@ struct Inner {
     parser: TokenRequestParser,
     /// `Cache-Control` of the JWKS: `public, max-age=<jwks_max_age>`.
     jwks_cache_control: HeaderValue,
+    /// The expiry-warning ledger (the admin view of a client's warnings).
+    ledger: Arc<dyn WarningLedger>,
+    /// Sends due expiry warnings (run on `CLIENTCREDS_WARNING_INTERVAL`).
+    warning_runner: Arc<WarningRunner>,
     /// Admin tokens as HMAC tags under a per-process key, compared in
     /// constant time; the tokens themselves are not kept.
     admin_key: ring::hmac::Key,
@@ -108,10 +114,11 @@ impl Server {
                 Arc::new(MasterKeys::ephemeral()?)
             }
         };
-        let (store, key_store) = open_store(config.database_url.as_deref()).await?;
+        let (store, key_store, ledger) = open_store(config.database_url.as_deref()).await?;
         let hasher = master.secret_hasher()?;
         let policy =
             Policy::default().with_rotation(RotationMode::ReplaceSecret, time::Duration::days(7));
+        let warning_runner = Arc::new(warnings::runner(&config, store.clone(), ledger.clone())?);
         let registry = Arc::new(Registry::new(store, hasher, policy)?);
         let key_manager = Arc::new(
             KeyManager::start(
@@ -126,6 +133,7 @@ impl Server {
             Arc::downgrade(&key_manager),
             config.key_rotation.refresh_every,
         );
+        warnings::spawn(Arc::downgrade(&warning_runner), config.warning_interval);
         let keys = key_manager.key_set();
         let tokens = TokenService::new(
             registry.clone(),
@@ -167,6 +175,8 @@ impl Server {
             verifier,
             parser: TokenRequestParser::default(),
             jwks_cache_control,
+            ledger,
+            warning_runner,
             admin_key,
             admins,
         };
@@ -188,6 +198,12 @@ impl Server {
     #[must_use]
     pub fn key_set(&self) -> &Arc<KeySet> {
         &self.inner.keys
+    }
+
+    /// The expiry-warning runner (tests run it by hand with their clock).
+    #[must_use]
+    pub fn warning_runner(&self) -> &Arc<WarningRunner> {
+        &self.inner.warning_runner
     }
 
     /// The signing key manager (rotate now, withdraw, list).
@@ -238,6 +254,10 @@ impl Server {
             .route(
                 "/admin/v1/tenants/{tenant}/clients/{client_id}/revoke",
                 post(admin::revoke_client),
+            )
+            .route(
+                "/admin/v1/tenants/{tenant}/clients/{client_id}/warnings",
+                get(admin::client_warnings),
             )
             .route("/admin/v1/tenants/{tenant}/audit", get(admin::audit))
             .route("/admin/v1/signing-keys", get(admin::list_signing_keys))
@@ -301,25 +321,26 @@ async fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// Clients, signing keys and the warning ledger: one object, three views.
+type Stores = (Arc<dyn Store>, Arc<dyn KeyStore>, Arc<dyn WarningLedger>);
+
 /// The store a `DATABASE_URL` names, migrated; the in-memory store without
 /// one. The same object serves clients and signing keys.
-async fn open_store(
-    url: Option<&str>,
-) -> Result<(Arc<dyn Store>, Arc<dyn KeyStore>), Box<dyn std::error::Error>> {
+async fn open_store(url: Option<&str>) -> Result<Stores, Box<dyn std::error::Error>> {
     Ok(match url {
         None => {
             let store = Arc::new(MemoryStore::new());
-            (store.clone(), store)
+            (store.clone(), store.clone(), store)
         }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             let store = Arc::new(clientcreds_sqlx::PgStore::connect(url).await?);
             store.migrate().await?;
-            (store.clone(), store)
+            (store.clone(), store.clone(), store)
         }
         Some(url) if url.starts_with("sqlite:") => {
             let store = Arc::new(clientcreds_sqlx::SqliteStore::connect(url).await?);
             store.migrate().await?;
-            (store.clone(), store)
+            (store.clone(), store.clone(), store)
         }
         Some(_) => {
             return Err(

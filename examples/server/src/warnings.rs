@@ -1,0 +1,87 @@
+//! Expiry warnings in the reference server: by SMTP when
+//! `CLIENTCREDS_SMTP_URL` is set, as log lines otherwise, every
+//! `CLIENTCREDS_WARNING_INTERVAL`.
+
+use std::sync::{Arc, Weak};
+
+use async_trait::async_trait;
+use clientcreds_registry::Error;
+use clientcreds_registry::warnings::{
+    Contact, Directory, Notifier, SmtpNotifier, TracingNotifier, WarningConfig, WarningRunner,
+};
+use clientcreds_store::{Store, WarningLedger};
+
+use crate::Config;
+
+/// The reference server has no user directory of its own: a user id that
+/// is an e-mail address is its own contact (in `CLIENTCREDS_WARNING_LOCALE`,
+/// default `en`); any other is undeliverable, and the admin sees so.
+#[derive(Debug)]
+struct AddressDirectory {
+    locale: String,
+}
+
+#[async_trait]
+impl Directory for AddressDirectory {
+    async fn contact(&self, user_id: &str) -> Result<Option<Contact>, Error> {
+        let looks_like_address = user_id
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+        Ok(looks_like_address.then(|| Contact::new(user_id, user_id, user_id, &self.locale)))
+    }
+}
+
+/// The runner `config` describes.
+pub(crate) fn runner(
+    config: &Config,
+    store: Arc<dyn Store>,
+    ledger: Arc<dyn WarningLedger>,
+) -> Result<WarningRunner, Box<dyn std::error::Error>> {
+    let notifier: Arc<dyn Notifier> = match &config.smtp_url {
+        Some(url) => Arc::new(
+            SmtpNotifier::from_url(url, &config.smtp_from)
+                .map_err(|e| format!("CLIENTCREDS_SMTP_URL / CLIENTCREDS_SMTP_FROM: {e}"))?,
+        ),
+        None => Arc::new(TracingNotifier),
+    };
+    let link = config
+        .warning_link
+        .replace("{issuer}", config.issuer.trim_end_matches('/'));
+    Ok(WarningRunner::new(
+        store,
+        ledger,
+        Arc::new(AddressDirectory {
+            locale: config.warning_locale.clone(),
+        }),
+        notifier,
+        WarningConfig::default().with_action_url(link),
+    ))
+}
+
+/// Runs due warnings every `every`, for as long as the runner lives.
+pub(crate) fn spawn(runner: Weak<WarningRunner>, every: time::Duration) {
+    let every = std::time::Duration::try_from(every).unwrap_or(std::time::Duration::from_secs(900));
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let Some(runner) = runner.upgrade() else {
+                return;
+            };
+            match runner.run_due(time::OffsetDateTime::now_utc()).await {
+                Ok(report) if report.due_read > 0 => tracing::info!(
+                    due = report.due_read,
+                    sent = report.sent,
+                    undeliverable = report.undeliverable,
+                    failed = report.failed,
+                    "expiry warning run"
+                ),
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "expiry warning run failed; retrying next interval");
+                }
+            }
+        }
+    });
+}
