@@ -50,6 +50,8 @@ mod exchange;
 mod input;
 mod policy;
 mod registry;
+#[cfg(feature = "resource")]
+mod resource;
 mod validate;
 mod view;
 

@@ -10,23 +10,22 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clientcreds_http::{
-    AuthorizationServerMetadata, BearerAuthLayer, ClientAuthMethod, TokenRequestParser,
-    introspection_response, json_response, rejected_response, token_error_response, token_response,
+    AuthorizationServerMetadata, ClientAuthMethod, TokenRequestParser, introspection_response,
+    json_response, rejected_response, token_error_response, token_response,
 };
-use clientcreds_jwt::{
-    AccessContext, Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation,
-};
+use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::{
     Actor, ClientUpdate, Error as RegistryError, ListQuery, NewClient, Policy, Registry,
     RotateOptions, RotationMode, TokenService,
 };
+use clientcreds_resource::{Access, BearerAuthLayer};
 use clientcreds_secret::{PepperKey, SecretHasher};
 use clientcreds_store::{ClientStatus, MemoryStore, StatusFilter, Store, TenantId};
 use serde::Deserialize;
@@ -216,6 +215,12 @@ impl Server {
         &self.inner.registry
     }
 
+    /// The signing keys (tests rotate them: `publish_next`, `promote_next`).
+    #[must_use]
+    pub fn key_set(&self) -> &Arc<KeySet> {
+        &self.inner.keys
+    }
+
     /// The axum application.
     pub fn router(&self) -> Router {
         let bearer = BearerAuthLayer::new(self.inner.verifier.clone()).with_realm(REALM);
@@ -356,13 +361,13 @@ async fn metadata(State(server): State<Server>) -> Json<AuthorizationServerMetad
 
 // ---------------------------------------------------------------- demo API
 
-async fn whoami(Extension(context): Extension<AccessContext>) -> Json<Value> {
+async fn whoami(Access(context): Access) -> Json<Value> {
     Json(
         json!({ "tenant": context.tenant, "client_id": context.client_id, "scopes": context.scopes }),
     )
 }
 
-async fn echo(Extension(context): Extension<AccessContext>, body: Bytes) -> Response {
+async fn echo(Access(context): Access, body: Bytes) -> Response {
     let text = String::from_utf8_lossy(&body).into_owned();
     Json(json!({ "client_id": context.client_id, "echo": text })).into_response()
 }
@@ -422,7 +427,7 @@ fn admin(
     tenant: &str,
 ) -> Result<(Actor, TenantId), ApiError> {
     let unauthorized = || ApiError(StatusCode::UNAUTHORIZED, json!({ "error": "unauthorized" }));
-    let presented = clientcreds_http::bearer_token(headers).map_err(|_| unauthorized())?;
+    let presented = clientcreds_resource::bearer_token(headers).map_err(|_| unauthorized())?;
     let actor = server
         .inner
         .admins
