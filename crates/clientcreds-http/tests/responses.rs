@@ -21,7 +21,6 @@ use common::{
     API, FORM, ISSUER, REALM, Server, basic_headers, form_encode, form_headers, header, json,
     server,
 };
-use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Response};
 use serde_json::json;
 
