@@ -181,12 +181,38 @@ fn paired_ratio(rt: &tokio::runtime::Runtime, f: &Fixture) {
     );
 }
 
+/// The 32-task ratio, interleaved the same way: rounds of `ROUND`
+/// verifications per task, local then remote, 15 times.
+fn paired_contended_ratio(f: &Fixture) {
+    const ROUND: u64 = 100;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let (mut local, mut remote) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        local.push(rt.block_on(concurrently(f, false, ROUND)));
+        remote.push(rt.block_on(concurrently(f, true, ROUND)));
+    }
+    local.sort();
+    remote.sort();
+    let per = |d: StdDuration| d / (ROUND as u32 * TASKS as u32);
+    let (l, r) = (local[local.len() / 2], remote[remote.len() / 2]);
+    eprintln!(
+        "resource: {TASKS} tasks on 2 workers, paired medians per verification: local {:.2?}, remote {:.2?}, ratio {:.3}",
+        per(l),
+        per(r),
+        r.as_secs_f64() / l.as_secs_f64()
+    );
+}
+
 fn resource(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let f = fixture(&rt);
     paired_ratio(&rt, &f);
+    paired_contended_ratio(&f);
     single_thread(c, &rt, &f);
     contended(c, &f);
 }
