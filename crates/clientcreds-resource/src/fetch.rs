@@ -1,5 +1,5 @@
 //! Getting documents from the issuer: the transport trait, URL rules,
-//! RFC 8414 / OpenID discovery, and `Cache-Control` lifetimes.
+//! RFC 8414 / `OpenID` discovery, and `Cache-Control` lifetimes.
 
 use std::error::Error as StdError;
 use std::fmt::Debug;
@@ -97,7 +97,7 @@ pub(crate) fn rfc8414_url(issuer: &Uri) -> String {
     format!("{scheme}://{authority}/.well-known/oauth-authorization-server{path}")
 }
 
-/// Where OpenID Connect Discovery 1.0 §4 puts it: appended to the issuer.
+/// Where `OpenID` Connect Discovery 1.0 §4 puts it: appended to the issuer.
 pub(crate) fn openid_url(issuer: &str) -> String {
     format!(
         "{}/.well-known/openid-configuration",
@@ -134,7 +134,7 @@ struct Metadata {
     jwks_uri: String,
 }
 
-/// The `jwks_uri` of `issuer`: RFC 8414 metadata first, then OpenID
+/// The `jwks_uri` of `issuer`: RFC 8414 metadata first, then `OpenID`
 /// discovery. The metadata must name exactly this issuer (RFC 8414 §3.3).
 pub(crate) async fn discover(transport: &dyn Transport, issuer: &str) -> Result<String, Error> {
     let uri = parse_url(issuer)?;
@@ -176,10 +176,10 @@ pub(crate) fn max_age<B>(response: &Response<B>) -> Option<Duration> {
             if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
                 return Some(Duration::ZERO);
             }
-            if name.eq_ignore_ascii_case("max-age") {
-                if let Ok(seconds) = argument.trim_matches('"').parse::<u32>() {
-                    age = Some(Duration::seconds(i64::from(seconds)));
-                }
+            if name.eq_ignore_ascii_case("max-age")
+                && let Ok(seconds) = argument.trim_matches('"').parse::<u32>()
+            {
+                age = Some(Duration::seconds(i64::from(seconds)));
             }
         }
     }

@@ -182,7 +182,7 @@ impl RemoteKeySetBuilder {
 }
 
 /// The keys of one issuer, fetched from it (RFC 8414 metadata, falling back
-/// to OpenID discovery, or a JWKS URL given directly) and kept fresh, with
+/// to `OpenID` discovery, or a JWKS URL given directly) and kept fresh, with
 /// the [`Validation`] its tokens must pass.
 ///
 /// - The JWKS is cached for its `Cache-Control: max-age`, clamped to

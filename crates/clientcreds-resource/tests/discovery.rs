@@ -1,5 +1,5 @@
 //! Finding the issuer's keys over loopback HTTP with reqwest: RFC 8414
-//! metadata (path-aware), the OpenID discovery fallback, the metadata's
+//! metadata (path-aware), the `OpenID` discovery fallback, the metadata's
 //! issuer check, and the URL rules.
 
 #![allow(

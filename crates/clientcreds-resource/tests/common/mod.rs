@@ -199,7 +199,7 @@ pub fn forge(header: &serde_json::Value, claims: &serde_json::Value, key: &Signi
 }
 
 /// An in-process issuer over loopback HTTP: RFC 8414 metadata (at the
-/// path RFC 8414 §3.1 gives for `path`), optionally OpenID discovery, and
+/// path RFC 8414 §3.1 gives for `path`), optionally `OpenID` discovery, and
 /// the JWKS of `keys`. Returns the issuer URL.
 pub async fn serve_issuer(
     keys: Arc<KeySet>,
