@@ -211,10 +211,19 @@ fn resource(c: &mut Criterion) {
         .build()
         .unwrap();
     let f = fixture(&rt);
-    paired_ratio(&rt, &f);
-    paired_contended_ratio(&f);
+    // The interleaved ratios take a while: benchmark runs only (the test
+    // mode of `cargo test --benches` runs each criterion bench once).
+    if full_run() {
+        paired_ratio(&rt, &f);
+        paired_contended_ratio(&f);
+    }
     single_thread(c, &rt, &f);
     contended(c, &f);
+}
+
+/// Whether this is a benchmark run (`cargo bench`), not the test mode.
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
 }
 
 criterion_group!(benches, resource);
