@@ -133,8 +133,9 @@ impl RemoteKeySetBuilder {
         self
     }
 
-    /// Sets the clock for cache lifetimes, cooldowns and [`VerifyAccess`]-less
-    /// verification ([`RemoteKeySet::verify`]). Default: the system's.
+    /// Sets the clock for cache lifetimes and cooldowns, and the `now` of
+    /// [`RemoteKeySet::verify`]. Default: the system's. (Through
+    /// [`VerifyAccess`], e.g. the tower layer, `now` is the caller's.)
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
