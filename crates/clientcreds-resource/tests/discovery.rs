@@ -126,3 +126,25 @@ fn only_https_or_loopback_http_urls_are_accepted() {
         Err(Error::InvalidUrl { .. })
     ));
 }
+
+#[tokio::test]
+async fn an_oversized_document_is_refused_and_nothing_is_cached() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let huge = format!(
+        "{{\"keys\":[],\"padding\":\"{}\"}}",
+        "a".repeat(clientcreds_resource::MAX_DOCUMENT_LEN)
+    );
+    let app = axum::Router::new().route("/keys", axum::routing::get(move || async move { huge }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let remote = RemoteKeySet::builder(Validation::new(base.clone(), API))
+        .jwks_url(format!("{base}/keys"))
+        .build(ReqwestTransport::new())
+        .unwrap();
+    let error = remote.refresh().await.unwrap_err();
+    assert!(
+        error.to_string().contains("response over 524288 bytes"),
+        "{error}"
+    );
+    assert!(remote.jwks().is_none());
+}
