@@ -35,3 +35,4 @@ cargo test --workspace --doc --all-features --locked
 step "examples run"
 cargo run --quiet --locked --example quickstart >/dev/null
 cargo run --quiet --locked --example secrets >/dev/null
+cargo run --quiet --locked --example resource_server >/dev/null

@@ -5,13 +5,15 @@
 //! |---|---|
 //! | parse a token request (form body, Basic with RFC 6749 §2.3.1 decoding, `client_secret_post`) | [`TokenRequestParser`] |
 //! | render the token response or RFC 6749 §5.2 error, with `no-store` | [`token_response`], [`token_error_response`], [`rejected_response`] |
-//! | take the bearer token off a request (RFC 6750 §2.1) | [`bearer_token`] |
-//! | answer 401 `invalid_token` / 403 `insufficient_scope` with `WWW-Authenticate` | [`BearerChallenge`] |
-//! | protect routes (feature `tower`) | `BearerAuthLayer` |
 //! | RFC 8414 metadata, RFC 7662 introspection | [`AuthorizationServerMetadata`], [`introspection_response`] |
 //!
 //! The flow is one way: this crate parses, `clientcreds-registry` decides,
 //! this crate renders.
+//!
+//! This is the authorization server's side. The resource server's side
+//! (bearer extraction, RFC 6750 challenges, the tower layer, the remote
+//! key set) is the `clientcreds-resource` crate, which does not depend on
+//! the registry, the store or the secret crates.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -48,16 +50,10 @@
 
 #![forbid(unsafe_code)]
 
-mod bearer;
 mod form;
-#[cfg(feature = "tower")]
-mod layer;
 mod metadata;
 mod token;
 
-pub use bearer::{BearerChallenge, BearerError, bearer_token};
-#[cfg(feature = "tower")]
-pub use layer::{BearerAuth, BearerAuthLayer};
 pub use metadata::{AuthorizationServerMetadata, introspection_response};
 pub use token::{
     ClientAuthMethod, DEFAULT_MAX_BODY, IntrospectionRequest, ParsedTokenRequest,

@@ -1,4 +1,4 @@
-//! Responses: RFC 6749 §5 token and error responses, RFC 6750 bearer extraction and challenges, RFC 8414 metadata, RFC 7662 introspection, and the token endpoint end to end.
+//! Responses: RFC 6749 §5 token and error responses, RFC 8414 metadata, RFC 7662 introspection, and the token endpoint end to end.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,10 +10,10 @@
 mod common;
 
 use clientcreds_http::{
-    AuthorizationServerMetadata, BearerChallenge, BearerError, ClientAuthMethod, bearer_token,
-    introspection_response, token_error_response, token_response,
+    AuthorizationServerMetadata, ClientAuthMethod, introspection_response, token_error_response,
+    token_response,
 };
-use clientcreds_jwt::{AccessContext, InsufficientScope, VerifyError};
+use clientcreds_jwt::AccessContext;
 use clientcreds_registry::{NewClient, TokenError, TokenErrorCode, TokenRequest};
 use clientcreds_secret::Secret;
 use clientcreds_store::ClaimValue;
@@ -21,7 +21,6 @@ use common::{
     API, FORM, ISSUER, REALM, Server, basic_headers, form_encode, form_headers, header, json,
     server,
 };
-use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Response};
 use serde_json::json;
 
@@ -122,187 +121,6 @@ fn the_basic_challenge_realm_drops_unquotable_characters() {
     assert_eq!(
         header(&response, "www-authenticate"),
         Some("Basic realm=\"abcd\"")
-    );
-}
-
-// --- Bearer extraction (RFC 6750 §2.1) -------------------------------------
-
-fn bearer(values: &[&[u8]]) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for value in values {
-        headers.append(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
-    }
-    headers
-}
-
-#[test]
-fn bearer_token_accepts_b64token() {
-    let cases: [(&[u8], &str); 10] = [
-        (b"Bearer abc", "abc"),
-        (b"bearer abc", "abc"),
-        (b"BEARER abc", "abc"),
-        (b"bEaReR abc", "abc"),
-        (b"Bearer eyJ0.eyJ1.c2ln", "eyJ0.eyJ1.c2ln"),
-        (b"Bearer AZaz09-._~+/", "AZaz09-._~+/"),
-        (b"Bearer abc=", "abc="),
-        (b"Bearer abc==", "abc=="),
-        (b"Bearer   abc", "abc"),
-        (b"Bearer 0", "0"),
-    ];
-    for (value, token) in cases {
-        let headers = bearer(&[value]);
-        assert_eq!(
-            bearer_token(&headers),
-            Ok(token),
-            "{:?}",
-            String::from_utf8_lossy(value)
-        );
-    }
-}
-
-#[test]
-fn bearer_token_is_missing_without_bearer_credentials() {
-    assert_eq!(bearer_token(&HeaderMap::new()), Err(BearerError::Missing));
-    for value in [
-        &b"Basic c3ZjOnMzY3JldA=="[..],
-        b"Digest username=\"x\"",
-        b"Bearerabc",
-        b"Token abc",
-        b"",
-    ] {
-        assert_eq!(
-            bearer_token(&bearer(&[value])),
-            Err(BearerError::Missing),
-            "{:?}",
-            String::from_utf8_lossy(value)
-        );
-    }
-}
-
-#[test]
-fn bearer_token_is_malformed_unless_exactly_one_token() {
-    for value in [
-        &b"Bearer"[..],
-        b"Bearer ",
-        b"Bearer    ",
-        b"Bearer two tokens",
-        b"Bearer abc ",
-        b"Bearer a,b",
-        b"Bearer a=b",
-        b"Bearer =abc",
-        b"Bearer =",
-        b"Bearer ==",
-        b"Bearer a\"b",
-        b"Bearer a\tb",
-        b"Bearer abc\xff",
-        b"Bearer realm=\"x\"",
-    ] {
-        assert_eq!(
-            bearer_token(&bearer(&[value])),
-            Err(BearerError::Malformed),
-            "{:?}",
-            String::from_utf8_lossy(value)
-        );
-    }
-    // Two Authorization headers, even two good ones.
-    assert_eq!(
-        bearer_token(&bearer(&[b"Bearer abc", b"Bearer abc"])),
-        Err(BearerError::Malformed)
-    );
-    assert_eq!(
-        bearer_token(&bearer(&[b"Bearer abc", b"Basic abc"])),
-        Err(BearerError::Malformed)
-    );
-}
-
-// --- Bearer challenges (RFC 6750 §3) ---------------------------------------
-
-#[test]
-fn bearer_challenges_have_rfc_6750_statuses_and_headers() {
-    let scope = InsufficientScope {
-        required: "orders:write".to_owned(),
-    };
-    let cases = [
-        (
-            BearerChallenge::Missing,
-            401,
-            "unauthorized",
-            "Bearer realm=\"api\"",
-        ),
-        (
-            BearerChallenge::InvalidRequest,
-            400,
-            "invalid_request",
-            "Bearer realm=\"api\", error=\"invalid_request\", error_description=\"malformed Authorization header\"",
-        ),
-        (
-            BearerChallenge::InvalidToken(VerifyError::Expired),
-            401,
-            "invalid_token",
-            "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token has expired\"",
-        ),
-        (
-            BearerChallenge::InvalidToken(VerifyError::MissingClaim("scope")),
-            401,
-            "invalid_token",
-            "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token lacks the `scope` claim\"",
-        ),
-        (
-            BearerChallenge::InsufficientScope(scope),
-            403,
-            "insufficient_scope",
-            "Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"insufficient scope: `orders:write` is required\", scope=\"orders:write\"",
-        ),
-    ];
-    for (challenge, status, code, www) in cases {
-        assert_eq!(challenge.status(), status, "{challenge:?}");
-        assert_eq!(challenge.www_authenticate("api"), www);
-        let response = challenge.response("api");
-        assert_eq!(response.status(), status);
-        assert_eq!(header(&response, "www-authenticate"), Some(www));
-        assert_no_store(&response);
-        assert_eq!(json(&response), json!({ "error": code }));
-    }
-}
-
-#[test]
-fn bearer_challenges_convert_from_the_errors() {
-    assert_eq!(
-        BearerChallenge::from(BearerError::Missing),
-        BearerChallenge::Missing
-    );
-    assert_eq!(
-        BearerChallenge::from(BearerError::Malformed),
-        BearerChallenge::InvalidRequest
-    );
-    assert_eq!(
-        BearerChallenge::from(VerifyError::BadSignature),
-        BearerChallenge::InvalidToken(VerifyError::BadSignature)
-    );
-    let scope = InsufficientScope {
-        required: "s".into(),
-    };
-    assert_eq!(
-        BearerChallenge::from(scope.clone()),
-        BearerChallenge::InsufficientScope(scope)
-    );
-}
-
-#[test]
-fn bearer_challenge_values_stay_quotable() {
-    // RFC 6750 §3: no `"` or `\` inside the quoted values.
-    let challenge = BearerChallenge::InsufficientScope(InsufficientScope {
-        required: "a\"b\\c".to_owned(),
-    });
-    assert_eq!(
-        challenge.www_authenticate("r\"e\\alm✓"),
-        "Bearer realm=\"realm\", error=\"insufficient_scope\", error_description=\"insufficient scope: `abc` is required\", scope=\"abc\""
-    );
-    assert!(
-        challenge
-            .response("r\"e\\alm✓")
-            .headers()
-            .contains_key("www-authenticate")
     );
 }
 

@@ -60,6 +60,8 @@ mod exchange;
 mod input;
 mod policy;
 mod registry;
+#[cfg(feature = "resource")]
+mod resource;
 mod signing_keys;
 mod validate;
 mod view;

@@ -69,7 +69,7 @@ fn admin(
     tenant: &str,
 ) -> Result<(Actor, TenantId), ApiError> {
     let unauthorized = || ApiError(StatusCode::UNAUTHORIZED, json!({ "error": "unauthorized" }));
-    let presented = clientcreds_http::bearer_token(headers).map_err(|_| unauthorized())?;
+    let presented = clientcreds_resource::bearer_token(headers).map_err(|_| unauthorized())?;
     let actor = server.admin_actor(presented).ok_or_else(unauthorized)?;
     let tenant = TenantId::new(tenant)
         .map_err(|_| ApiError(StatusCode::NOT_FOUND, json!({ "error": "not_found" })))?;
@@ -366,7 +366,7 @@ pub(crate) async fn audit(
 /// unknown token, 403 for a tenant admin.
 fn platform_admin(server: &Server, headers: &HeaderMap) -> Result<Actor, ApiError> {
     let unauthorized = || ApiError(StatusCode::UNAUTHORIZED, json!({ "error": "unauthorized" }));
-    let presented = clientcreds_http::bearer_token(headers).map_err(|_| unauthorized())?;
+    let presented = clientcreds_resource::bearer_token(headers).map_err(|_| unauthorized())?;
     match server.admin_actor(presented) {
         Some(actor @ Actor::PlatformAdmin { .. }) => Ok(actor),
         Some(_) => Err(ApiError(

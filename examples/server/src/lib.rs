@@ -19,21 +19,22 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clientcreds_http::{
-    AuthorizationServerMetadata, BearerAuthLayer, ClientAuthMethod, TokenRequestParser,
-    introspection_response, json_response, rejected_response, token_error_response, token_response,
+    AuthorizationServerMetadata, ClientAuthMethod, TokenRequestParser, introspection_response,
+    json_response, rejected_response, token_error_response, token_response,
 };
-use clientcreds_jwt::{AccessContext, KeySet, TokenIssuer, TokenVerifier, Validation};
+use clientcreds_jwt::{KeySet, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::warnings::WarningRunner;
 use clientcreds_registry::{
     Actor, KeyManager, Policy, Registry, RotationMode, SystemClock, TokenService,
 };
+use clientcreds_resource::{Access, BearerAuthLayer};
 use clientcreds_secret::MasterKeys;
 use clientcreds_store::{KeyStore, MemoryStore, Store, WarningLedger};
 use serde_json::{Value, json};
@@ -427,13 +428,13 @@ async fn metadata(State(server): State<Server>) -> Json<AuthorizationServerMetad
 
 // ---------------------------------------------------------------- demo API
 
-async fn whoami(Extension(context): Extension<AccessContext>) -> Json<Value> {
+async fn whoami(Access(context): Access) -> Json<Value> {
     Json(
         json!({ "tenant": context.tenant, "client_id": context.client_id, "scopes": context.scopes }),
     )
 }
 
-async fn echo(Extension(context): Extension<AccessContext>, body: Bytes) -> Response {
+async fn echo(Access(context): Access, body: Bytes) -> Response {
     let text = String::from_utf8_lossy(&body).into_owned();
     Json(json!({ "client_id": context.client_id, "echo": text })).into_response()
 }

@@ -1,13 +1,16 @@
 //! The resource side (RFC 6750): bearer extraction and challenges.
 
 use clientcreds_jwt::{InsufficientScope, VerifyError};
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
-use crate::token::{json_response, quote_safe};
+use crate::Error;
 
 /// Why a request carries no usable bearer token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BearerError {
     /// No `Authorization` header, or another scheme: 401 without an error code.
     Missing,
@@ -23,7 +26,7 @@ pub enum BearerError {
 /// [`BearerError::Missing`] or [`BearerError::Malformed`].
 ///
 /// ```
-/// use clientcreds_http::{BearerError, bearer_token};
+/// use clientcreds_resource::{BearerError, bearer_token};
 /// let mut headers = http::HeaderMap::new();
 /// assert_eq!(bearer_token(&headers), Err(BearerError::Missing));
 /// headers.insert("authorization", "bearer abc.def-ghi_jk".parse().unwrap());
@@ -58,8 +61,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerError> {
     }
 }
 
-/// An RFC 6750 §3.1 error.
+/// An RFC 6750 §3.1 error, or the resource server's own outage.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BearerChallenge {
     /// No credentials: 401, no error code.
     Missing,
@@ -69,6 +73,11 @@ pub enum BearerChallenge {
     InvalidToken(VerifyError),
     /// 403 `insufficient_scope`, naming the scope required.
     InsufficientScope(InsufficientScope),
+    /// 503: the token could not be checked because no usable key set could
+    /// be had (see [`Error::KeysUnavailable`]). The token is refused (fail
+    /// closed), but it is not the caller's fault, so no `invalid_token`:
+    /// a client should retry later rather than fetch a new token.
+    Unavailable,
 }
 
 impl From<BearerError> for BearerChallenge {
@@ -86,6 +95,15 @@ impl From<VerifyError> for BearerChallenge {
     }
 }
 
+impl From<Error> for BearerChallenge {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Token(reason) => Self::InvalidToken(reason),
+            _ => Self::Unavailable,
+        }
+    }
+}
+
 impl From<InsufficientScope> for BearerChallenge {
     fn from(error: InsufficientScope) -> Self {
         Self::InsufficientScope(error)
@@ -100,16 +118,18 @@ impl BearerChallenge {
             Self::Missing | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     /// The `WWW-Authenticate: Bearer` value, with `realm`, `error`,
-    /// `error_description` and `scope` as RFC 6750 §3 defines them.
+    /// `error_description` and `scope` as RFC 6750 §3 defines them
+    /// ([`BearerChallenge::Unavailable`]: the realm only).
     #[must_use]
     pub fn www_authenticate(&self, realm: &str) -> String {
         let mut value = format!("Bearer realm=\"{}\"", quote_safe(realm));
         let (error, description, scope) = match self {
-            Self::Missing => return value,
+            Self::Missing | Self::Unavailable => return value,
             Self::InvalidRequest => (
                 "invalid_request",
                 "malformed Authorization header".to_owned(),
@@ -132,7 +152,8 @@ impl BearerChallenge {
         value
     }
 
-    /// The full response: status, challenge, and a small JSON body.
+    /// The full response: status, challenge, and a small JSON body
+    /// ([`BearerChallenge::Unavailable`]: `Retry-After`, no challenge).
     #[must_use]
     pub fn response(&self, realm: &str) -> Response<String> {
         let code = match self {
@@ -140,14 +161,37 @@ impl BearerChallenge {
             Self::InvalidRequest => "invalid_request",
             Self::InvalidToken(_) => "invalid_token",
             Self::InsufficientScope(_) => "insufficient_scope",
+            Self::Unavailable => "temporarily_unavailable",
         };
         let mut response = json_response(
             self.status(),
             serde_json::json!({ "error": code }).to_string(),
         );
-        if let Ok(value) = HeaderValue::from_str(&self.www_authenticate(realm)) {
+        if *self == Self::Unavailable {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        } else if let Ok(value) = HeaderValue::from_str(&self.www_authenticate(realm)) {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
         response
     }
+}
+
+/// A JSON response with the RFC 6749 §5.1 caching headers.
+fn json_response(status: StatusCode, body: String) -> Response<String> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Drops characters that cannot appear inside a quoted header parameter.
+fn quote_safe(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '"' && *c != '\\' && (' '..='~').contains(c))
+        .collect()
 }

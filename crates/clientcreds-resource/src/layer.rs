@@ -5,21 +5,23 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use clientcreds_jwt::TokenVerifier;
-use clientcreds_registry::LiveClientCheck;
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{BearerChallenge, bearer_token};
+use crate::{BearerChallenge, Clock, LiveCheck, SystemClock, VerifyAccess, bearer_token};
 
 /// Verifies the request's bearer token, requires scopes, and puts the
 /// [`AccessContext`](clientcreds_jwt::AccessContext) into the request's
 /// extensions; otherwise answers with the RFC 6750 challenge.
 ///
+/// It verifies with any [`VerifyAccess`]: a local
+/// [`TokenVerifier`](clientcreds_jwt::TokenVerifier), a
+/// [`RemoteKeySet`](crate::RemoteKeySet) or [`Issuers`](crate::Issuers).
+///
 /// ```
 /// use std::sync::Arc;
-/// use clientcreds_http::BearerAuthLayer;
+/// use clientcreds_resource::BearerAuthLayer;
 /// use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenVerifier, Validation};
 ///
 /// let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA)?));
@@ -33,8 +35,9 @@ use crate::{BearerChallenge, bearer_token};
 /// ```
 #[derive(Clone, Debug)]
 pub struct BearerAuthLayer {
-    verifier: Arc<TokenVerifier>,
-    live: Option<Arc<LiveClientCheck>>,
+    verifier: Arc<dyn VerifyAccess>,
+    live: Option<Arc<dyn LiveCheck>>,
+    clock: Arc<dyn Clock>,
     scopes: Arc<[String]>,
     realm: Arc<str>,
 }
@@ -42,10 +45,17 @@ pub struct BearerAuthLayer {
 impl BearerAuthLayer {
     /// Requires a valid token, verified by `verifier`.
     #[must_use]
-    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
+    pub fn new<V: VerifyAccess>(verifier: Arc<V>) -> Self {
+        Self::from_dyn(verifier)
+    }
+
+    /// [`BearerAuthLayer::new`] for a verifier already behind `dyn`.
+    #[must_use]
+    pub fn from_dyn(verifier: Arc<dyn VerifyAccess>) -> Self {
         Self {
             verifier,
             live: None,
+            clock: Arc::new(SystemClock),
             scopes: Arc::new([]),
             realm: Arc::from("api"),
         }
@@ -62,8 +72,15 @@ impl BearerAuthLayer {
 
     /// Also checks that the token's client is still live (opt-in).
     #[must_use]
-    pub fn with_live_check(mut self, check: Arc<LiveClientCheck>) -> Self {
+    pub fn with_live_check<L: LiveCheck>(mut self, check: Arc<L>) -> Self {
         self.live = Some(check);
+        self
+    }
+
+    /// Verifies `exp` and `nbf` by `clock` (default: the system's).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -76,10 +93,10 @@ impl BearerAuthLayer {
 
     async fn authorize<B>(&self, request: &mut Request<B>) -> Result<(), BearerChallenge> {
         let token = bearer_token(request.headers())?;
-        let context = match &self.live {
-            Some(live) => live.verify(&self.verifier, token).await?,
-            None => self.verifier.verify(token)?,
-        };
+        let context = self.verifier.verify_at(token, self.clock.now()).await?;
+        if let Some(live) = &self.live {
+            live.check(&context).await?;
+        }
         for scope in self.scopes.iter() {
             context.require_scope(scope)?;
         }

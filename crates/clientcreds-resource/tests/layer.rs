@@ -1,4 +1,4 @@
-//! The tower layer (feature `tower`): bearer verification, required scopes, the RFC 6750 challenges, and the opt-in live client check.
+//! The tower layer (feature `tower`): bearer verification, required scopes, the RFC 6750 challenges, the opt-in live check hook, the injected clock, and a remote key set behind it.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,16 +13,28 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use clientcreds_http::BearerAuthLayer;
-use clientcreds_jwt::{AccessContext, TokenVerifier, Validation};
-use clientcreds_registry::{Actor, ClientUpdate, Clock, LiveClientCheck};
-use clientcreds_store::{ClientStatus, Store};
-use common::{ISSUER, Server, header, json, server, tenant};
+use clientcreds_jwt::{AccessContext, TokenVerifier, Validation, VerifyError};
+use clientcreds_resource::{BearerAuthLayer, BoxFuture, LiveCheck, RemoteConfig};
+use common::{API, CLIENT_ID, FakeIssuer, ISSUER, Issuer, ManualClock};
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response};
 use serde_json::json;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 use tower::{Layer, Service, ServiceExt, service_fn};
+
+fn header<'a>(response: &'a Response<String>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).map(|v| v.to_str().unwrap())
+}
+
+fn json(response: &Response<String>) -> serde_json::Value {
+    serde_json::from_str(response.body()).unwrap()
+}
+
+/// The issuer, what it verifies with locally, and a token with scope `read`.
+struct Server {
+    issuer: Issuer,
+    verifier: Arc<TokenVerifier>,
+}
 
 /// What the inner service saw: how often it was called, and the last
 /// request's `AccessContext`.
@@ -95,11 +107,11 @@ fn assert_passed(response: &Response<String>, seen: &Seen) -> AccessContext {
         .expect("an AccessContext in the extensions")
 }
 
-async fn setup() -> (Server, String, String, String) {
-    let server = server();
-    let (id, secret) = server.client("acme", &["read", "write"]).await;
-    let token = server.token(&id, &secret, "read").await;
-    (server, id, secret, token)
+async fn setup() -> (Server, String, (), String) {
+    let issuer = Issuer::new();
+    let token = issuer.token(&["read"]);
+    let verifier = issuer.verifier();
+    (Server { issuer, verifier }, CLIENT_ID.to_owned(), (), token)
 }
 
 #[tokio::test]
@@ -177,13 +189,11 @@ async fn a_malformed_authorization_header_is_400_invalid_request() {
 
 #[tokio::test]
 async fn an_invalid_token_is_401_invalid_token_with_the_reason() {
-    let (server, id, secret, token) = setup().await;
+    let (server, id, (), token) = setup().await;
     let layer = BearerAuthLayer::new(server.verifier.clone());
 
     // Signed by another server's key.
-    let other = common::server();
-    let (other_id, other_secret) = other.client("acme", &["read"]).await;
-    let foreign = other.token(&other_id, &other_secret, "read").await;
+    let foreign = Issuer::new().token(&["read"]);
 
     // The signature's last characters changed.
     let mut tampered = token.clone();
@@ -192,9 +202,11 @@ async fn an_invalid_token_is_401_invalid_token_with_the_reason() {
     tampered.push_str("AAAA");
 
     // Minted two hours ago with a one-hour lifetime.
-    server.clock.advance(Duration::hours(-2));
-    let expired = server.token(&id, &secret, "read").await;
-    server.clock.advance(Duration::hours(2));
+    let expired = server.issuer.token_at(
+        &id,
+        &["read"],
+        OffsetDateTime::now_utc() - Duration::hours(2),
+    );
 
     let cases = [
         // Three parts, but the header is `notjson`.
@@ -220,7 +232,7 @@ async fn an_invalid_token_is_401_invalid_token_with_the_reason() {
 
     // A token for another audience.
     let elsewhere = Arc::new(TokenVerifier::new(
-        server.tokens.issuer().keys().clone(),
+        server.issuer.keys.clone(),
         Validation::new(ISSUER, "https://other.example.com"),
     ));
     let (response, seen) = send(
@@ -282,38 +294,40 @@ async fn a_missing_scope_is_403_insufficient_scope_naming_it() {
     assert_passed(&response, &seen);
 }
 
+/// A live check that refuses the clients on its list, or cannot answer.
+#[derive(Debug, Default)]
+struct Refusing {
+    gone: Mutex<Vec<String>>,
+    down: std::sync::atomic::AtomicBool,
+    calls: AtomicUsize,
+}
+
+impl LiveCheck for Refusing {
+    fn check<'a>(&'a self, context: &'a AccessContext) -> BoxFuture<'a, Result<(), VerifyError>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let result = if self.down.load(Ordering::SeqCst) {
+            Err(VerifyError::CheckUnavailable)
+        } else if self.gone.lock().unwrap().contains(&context.client_id) {
+            Err(VerifyError::ClientInactive)
+        } else {
+            Ok(())
+        };
+        Box::pin(async move { result })
+    }
+}
+
 #[tokio::test]
-async fn the_live_check_refuses_a_deleted_client_once_the_cache_expires() {
-    let (server, id, _, token) = setup().await;
-    let (kept_id, kept_secret) = server.client("acme", &["read"]).await;
-    let kept = server.token(&kept_id, &kept_secret, "read").await;
-    let ttl = Duration::seconds(60);
-    let check = Arc::new(LiveClientCheck::new(
-        server.store.clone() as Arc<dyn Store>,
-        server.clock.clone() as Arc<dyn Clock>,
-        ttl,
-    ));
-    let layer = BearerAuthLayer::new(server.verifier.clone()).with_live_check(check);
+async fn the_live_check_runs_after_verification_and_its_refusal_is_invalid_token() {
+    let (server, id, (), token) = setup().await;
+    let check = Arc::new(Refusing::default());
+    let layer = BearerAuthLayer::new(server.verifier.clone()).with_live_check(check.clone());
     let authorization = format!("Bearer {token}");
 
     let (response, seen) = send(&layer, Some(&authorization)).await;
     assert_passed(&response, &seen);
+    assert_eq!(check.calls.load(Ordering::SeqCst), 1);
 
-    server
-        .registry
-        .delete(&Actor::System, &tenant("acme"), &id)
-        .await
-        .unwrap();
-
-    // Within the TTL the cached answer stands.
-    let (response, seen) = send(&layer, Some(&authorization)).await;
-    assert_passed(&response, &seen);
-    server.clock.advance(ttl - Duration::seconds(1));
-    let (response, seen) = send(&layer, Some(&authorization)).await;
-    assert_passed(&response, &seen);
-
-    // Once it passes, the deletion bites.
-    server.clock.advance(Duration::seconds(1));
+    check.gone.lock().unwrap().push(id);
     let (response, seen) = send(&layer, Some(&authorization)).await;
     assert_refused(
         &response,
@@ -323,50 +337,31 @@ async fn the_live_check_refuses_a_deleted_client_once_the_cache_expires() {
         "invalid_token",
     );
 
-    // Another client of the tenant is unaffected.
-    let (response, seen) = send(&layer, Some(&format!("Bearer {kept}"))).await;
-    assert_passed(&response, &seen);
+    check.down.store(true, Ordering::SeqCst);
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_refused(
+        &response,
+        &seen,
+        401,
+        "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token's client could not be checked\"",
+        "invalid_token",
+    );
+
+    // A token that fails verification never reaches the check.
+    let calls = check.calls.load(Ordering::SeqCst);
+    let (response, _) = send(&layer, Some("Bearer abc")).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(check.calls.load(Ordering::SeqCst), calls);
 }
 
 #[tokio::test]
-async fn the_live_check_refuses_an_inactive_client_not_yet_cached() {
-    let (server, id, _, token) = setup().await;
-    let check = Arc::new(LiveClientCheck::new(
-        server.store.clone() as Arc<dyn Store>,
-        server.clock.clone() as Arc<dyn Clock>,
-        Duration::seconds(60),
-    ));
-    server
-        .registry
-        .update(
-            &Actor::System,
-            &tenant("acme"),
-            &id,
-            ClientUpdate::default().status(ClientStatus::Inactive),
-        )
-        .await
-        .unwrap();
-    let layer = BearerAuthLayer::new(server.verifier.clone()).with_live_check(check);
+async fn the_layer_verifies_expiry_by_its_clock() {
+    let (server, _, (), token) = setup().await;
+    let clock = ManualClock::new(OffsetDateTime::now_utc());
+    let layer = BearerAuthLayer::new(server.verifier.clone()).with_clock(clock.clone());
     let (response, seen) = send(&layer, Some(&format!("Bearer {token}"))).await;
-    assert_refused(
-        &response,
-        &seen,
-        401,
-        "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token's client is no longer active\"",
-        "invalid_token",
-    );
-}
-
-#[tokio::test]
-async fn the_live_check_verifies_expiry_by_its_clock() {
-    let (server, _, _, token) = setup().await;
-    let check = Arc::new(LiveClientCheck::new(
-        server.store.clone() as Arc<dyn Store>,
-        server.clock.clone() as Arc<dyn Clock>,
-        Duration::seconds(60),
-    ));
-    let layer = BearerAuthLayer::new(server.verifier.clone()).with_live_check(check);
-    server.clock.advance(Duration::hours(2));
+    assert_passed(&response, &seen);
+    clock.advance(Duration::hours(2));
     let (response, seen) = send(&layer, Some(&format!("Bearer {token}"))).await;
     assert_refused(
         &response,
@@ -375,4 +370,38 @@ async fn the_live_check_verifies_expiry_by_its_clock() {
         "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token has expired\"",
         "invalid_token",
     );
+}
+
+#[tokio::test]
+async fn a_remote_key_set_behind_the_layer_passes_tokens_and_fails_closed_with_503() {
+    let issuer = Issuer::new();
+    let fake = FakeIssuer::new(issuer.keys.clone());
+    let clock = ManualClock::new(OffsetDateTime::now_utc());
+    let remote = Arc::new(common::remote(
+        &issuer,
+        &fake,
+        &clock,
+        RemoteConfig::default(),
+    ));
+    let layer = BearerAuthLayer::new(remote)
+        .with_clock(clock.clone())
+        .require_scope("read");
+    let token = issuer.token(&["read"]);
+
+    let (response, seen) = send(&layer, Some(&format!("Bearer {token}"))).await;
+    let context = assert_passed(&response, &seen);
+    assert_eq!(context.audience, [API]);
+
+    // Endpoint down and the set past its lifetime plus the stale bound.
+    fake.set_up(false);
+    clock.advance(Duration::minutes(5) + Duration::hours(1));
+    let (response, seen) = send(&layer, Some(&format!("Bearer {token}"))).await;
+    assert_eq!(response.status(), 503, "{}", response.body());
+    assert_eq!(header(&response, "retry-after"), Some("5"));
+    assert_eq!(header(&response, "www-authenticate"), None);
+    assert_eq!(
+        json(&response),
+        json!({ "error": "temporarily_unavailable" })
+    );
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
 }

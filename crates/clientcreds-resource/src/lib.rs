@@ -1,0 +1,97 @@
+//! The resource server's side of clientcreds: everything a service that
+//! only *verifies* access tokens needs, and nothing of the issuer's (no
+//! registry, store or secret crate in its dependency tree).
+//!
+//! | need | item |
+//! |---|---|
+//! | take the bearer token off a request (RFC 6750 §2.1) | [`bearer_token`] |
+//! | answer 401 `invalid_token` / 403 `insufficient_scope` with `WWW-Authenticate` | [`BearerChallenge`] |
+//! | verify with keys fetched from the issuer (discovery, caching, unknown-`kid` refetch) | [`RemoteKeySet`] |
+//! | accept several issuers, chosen by `iss` from an allow-list | [`Issuers`] |
+//! | verify with keys in this process | `clientcreds_jwt::TokenVerifier` (implements [`VerifyAccess`]) |
+//! | protect routes (feature `tower`) | `BearerAuthLayer` |
+//! | the verified context as an axum handler argument (feature `axum`) | `Access` |
+//! | fetch over reqwest (feature `reqwest`), or any client | `ReqwestTransport`, [`Transport`] |
+//! | the opt-in "client still live" check (product D) | [`LiveCheck`] (the registry implements it) |
+//!
+//! Every verifier runs the same checks: those of
+//! `clientcreds_jwt::TokenVerifier::verify_at` (algorithm allow-list, `typ`
+//! `at+jwt`, `kid`, signature, `iss`, `aud`, `exp`/`nbf`, required claims).
+//! A remote key set only decides *which keys* it runs them with.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use std::collections::BTreeMap;
+//! use std::sync::Arc;
+//! use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenClaims, TokenIssuer, Validation};
+//! use clientcreds_resource::{BoxFuture, RemoteKeySet, Transport, bearer_token};
+//! use time::{Duration, OffsetDateTime};
+//!
+//! // The issuer (elsewhere in real life) and its published JWKS.
+//! let issuer_keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA)?));
+//! let jwks = serde_json::to_vec(&issuer_keys.jwks())?;
+//!
+//! // A transport serving that JWKS (use `ReqwestTransport` for real).
+//! #[derive(Debug)]
+//! struct Published(Vec<u8>);
+//! impl Transport for Published {
+//!     fn get(&self, _: http::Uri) -> BoxFuture<'static, Result<http::Response<Vec<u8>>, Box<dyn std::error::Error + Send + Sync>>> {
+//!         let body = self.0.clone();
+//!         Box::pin(async move { Ok(http::Response::new(body)) })
+//!     }
+//! }
+//!
+//! // The resource server.
+//! let keys = RemoteKeySet::builder(Validation::new("https://auth.example.com", "https://api.example.com"))
+//!     .jwks_url("https://auth.example.com/.well-known/jwks.json")
+//!     .build(Published(jwks))?;
+//!
+//! let minted = TokenIssuer::new(issuer_keys, "https://auth.example.com").mint(&TokenClaims {
+//!     client_id: "acme_client_1", tenant: "acme", audience: &["https://api.example.com".into()],
+//!     scopes: &["read".into()], extra: &BTreeMap::<String, String>::new(),
+//!     lifetime: Duration::minutes(5), now: OffsetDateTime::now_utc(),
+//! })?;
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert("authorization", format!("Bearer {}", minted.access_token.expose()).parse()?);
+//!
+//! let context = keys.verify(bearer_token(&headers).unwrap()).await?;
+//! assert_eq!(context.client_id, "acme_client_1");
+//! context.require_scope("read")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Runtime
+//!
+//! A [`RemoteKeySet`] fetches in tokio tasks: verify inside a tokio
+//! runtime (axum, hyper and tonic run on one).
+
+#![forbid(unsafe_code)]
+
+mod bearer;
+mod clock;
+mod error;
+#[cfg(feature = "axum")]
+mod extract;
+mod fetch;
+mod issuers;
+#[cfg(feature = "tower")]
+mod layer;
+mod remote;
+#[cfg(feature = "reqwest")]
+mod transport_reqwest;
+mod verify;
+
+pub use bearer::{BearerChallenge, BearerError, bearer_token};
+pub use clock::{Clock, SystemClock};
+pub use error::Error;
+#[cfg(feature = "axum")]
+pub use extract::{Access, NoAccessContext};
+pub use fetch::{MAX_DOCUMENT_LEN, Transport};
+pub use issuers::Issuers;
+#[cfg(feature = "tower")]
+pub use layer::{BearerAuth, BearerAuthLayer};
+pub use remote::{ASYMMETRIC_ALGORITHMS, RemoteConfig, RemoteKeySet, RemoteKeySetBuilder};
+#[cfg(feature = "reqwest")]
+pub use transport_reqwest::ReqwestTransport;
+pub use verify::{BoxFuture, LiveCheck, VerifyAccess};
