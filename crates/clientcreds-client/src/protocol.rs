@@ -2,6 +2,7 @@
 //! §2.3.1), the token and error responses (§5.1, §5.2), the JWT `exp` cap,
 //! and RFC 8414 metadata.
 
+use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -32,7 +33,20 @@ pub(crate) fn token_request(
     auth: AuthMethod,
     request: &TokenRequest,
 ) -> Result<http::Request<Vec<u8>>, Error> {
-    let mut body = Zeroizing::new(String::from("grant_type=client_credentials"));
+    // Room for everything percent-encoded, so the buffer holding the secret
+    // never reallocates (which would leave a copy behind unzeroized).
+    let room = 3
+        * (client_id.len()
+            + secret.expose_secret().len()
+            + request.scope_param().map_or(0, |s| s.len())
+            + request.audience_param().map_or(0, str::len)
+            + request
+                .resource_params()
+                .map(|r| r.len() + 10)
+                .sum::<usize>())
+        + 96;
+    let mut body = Zeroizing::new(String::with_capacity(room));
+    body.push_str("grant_type=client_credentials");
     let mut pair = |name: &str, value: &str| {
         body.push('&');
         body.push_str(name);
@@ -53,14 +67,17 @@ pub(crate) fn token_request(
         .header(ACCEPT, "application/json");
     match auth {
         AuthMethod::Basic => {
-            let mut credentials = Zeroizing::new(String::new());
+            let mut credentials = Zeroizing::new(String::with_capacity(
+                3 * (client_id.len() + secret.expose_secret().len()) + 1,
+            ));
             form_encode(client_id, &mut credentials);
             credentials.push(':');
             form_encode(secret.expose_secret(), &mut credentials);
-            let encoded = Zeroizing::new(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes())
-            ));
+            let mut encoded =
+                Zeroizing::new(String::with_capacity(8 + 4 * credentials.len().div_ceil(3)));
+            encoded.push_str("Basic ");
+            base64::engine::general_purpose::STANDARD
+                .encode_string(credentials.as_bytes(), &mut *encoded);
             let mut value = http::HeaderValue::from_str(&encoded).map_err(|_| Error::Config {
                 field: "client_id",
                 reason: "cannot be sent in a header",
@@ -84,7 +101,6 @@ pub(crate) fn token_request(
 /// `application/x-www-form-urlencoded` encoding of one value: unreserved
 /// characters as they are, space as `+`, everything else percent-encoded.
 pub(crate) fn form_encode(value: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in value.bytes() {
         match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
@@ -92,9 +108,8 @@ pub(crate) fn form_encode(value: &str, out: &mut String) {
             }
             b' ' => out.push('+'),
             _ => {
-                out.push('%');
-                out.push(char::from(HEX[usize::from(byte >> 4)]));
-                out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+                // Two uppercase hex digits; `write!` to a String cannot fail.
+                let _ = write!(out, "%{byte:02X}");
             }
         }
     }

@@ -24,11 +24,14 @@ use clientcreds_client::{ClientSecret, TokenClient, TokenRequest, Transport, Tra
 use common::ManualClock;
 use proptest::prelude::*;
 
+/// What a token was minted for: (scope, audience) as sent.
+type MintedFor = (Option<String>, Option<String>);
+
 /// Mints `tok-N` tokens living 120 s and records (scope, audience) of each.
 #[derive(Debug, Default)]
 struct Minting {
     next: AtomicUsize,
-    minted: Mutex<HashMap<String, (Option<String>, Option<String>)>>,
+    minted: Mutex<HashMap<String, MintedFor>>,
 }
 
 fn form_value(body: &str, name: &str) -> Option<String> {
