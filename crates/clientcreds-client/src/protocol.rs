@@ -77,7 +77,7 @@ pub(crate) fn token_request(
                 Zeroizing::new(String::with_capacity(8 + 4 * credentials.len().div_ceil(3)));
             encoded.push_str("Basic ");
             base64::engine::general_purpose::STANDARD
-                .encode_string(credentials.as_bytes(), &mut *encoded);
+                .encode_string(credentials.as_bytes(), &mut encoded);
             let mut value = http::HeaderValue::from_str(&encoded).map_err(|_| Error::Config {
                 field: "client_id",
                 reason: "cannot be sent in a header",
