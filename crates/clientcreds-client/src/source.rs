@@ -46,7 +46,48 @@ pub(crate) struct Slot {
 
 struct Entry {
     token: AccessToken,
+    /// Replicas of `token` for threads other than shard 0.
+    replicas: Box<[AccessToken]>,
     refresh_at: SystemTime,
+}
+
+impl Entry {
+    fn new(token: AccessToken, refresh_at: SystemTime) -> Self {
+        let replicas = (1..shard_count()).map(|_| token.replicate()).collect();
+        Self {
+            token,
+            replicas,
+            refresh_at,
+        }
+    }
+
+    /// This thread's replica of the token.
+    fn local(&self) -> &AccessToken {
+        match shard().checked_sub(1) {
+            Some(i) => self.replicas.get(i).unwrap_or(&self.token),
+            None => &self.token,
+        }
+    }
+}
+
+/// One replica per core, up to 16.
+fn shard_count() -> usize {
+    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(4, std::num::NonZeroUsize::get)
+            .clamp(1, 16)
+    })
+}
+
+/// This thread's replica index, assigned round-robin at its first call.
+fn shard() -> usize {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static SHARD: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    let index = SHARD.with(|shard| *shard) % shard_count() as u64;
+    usize::try_from(index).unwrap_or(0)
 }
 
 #[derive(Default)]
@@ -109,8 +150,8 @@ impl TokenSource {
     pub async fn token(&self) -> Result<AccessToken, Error> {
         let now = self.client.clock.now();
         let state = match &*self.slot.current.load() {
-            Some(entry) if now < entry.refresh_at => return Ok(entry.token.clone()),
-            Some(entry) if now < entry.token.expires_at() => Ok(entry.token.clone()),
+            Some(entry) if now < entry.refresh_at => return Ok(entry.local().clone()),
+            Some(entry) if now < entry.token.expires_at() => Ok(entry.local().clone()),
             Some(_) => Err(Reason::Expired),
             None => Err(Reason::Empty),
         };
@@ -324,7 +365,7 @@ impl TokenSource {
         self.slot.retry_at_ms.store(0, Ordering::Release);
         self.slot
             .current
-            .store(Some(Arc::new(Entry { token, refresh_at })));
+            .store(Some(Arc::new(Entry::new(token, refresh_at))));
     }
 
     /// Expiry less the margin and a random part of the jitter; at most half
