@@ -197,7 +197,10 @@ impl TokenSource {
     }
 
     async fn refresh_in_background(&self, now: SystemTime) {
+        // Plain loads first: callers inside the margin while a refresh runs
+        // do not write to the shared flag.
         if millis(now) < self.slot.retry_at_ms.load(Ordering::Acquire)
+            || self.slot.refreshing.load(Ordering::Acquire)
             || self
                 .slot
                 .refreshing

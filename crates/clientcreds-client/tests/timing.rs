@@ -168,3 +168,30 @@ async fn backoff_doubles_up_to_the_maximum_and_resets_on_success() {
     clock.advance(Duration::from_secs(4) + Duration::from_millis(1));
     assert!(matches!(source.token().await, Err(Error::Network(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_rejections_of_one_token_causes_one_refresh() {
+    let (transport, _clock, source) = setup(Some(3600), |b| b);
+    let sent = || transport.sent.load(Ordering::SeqCst);
+    let first = source.token().await.unwrap();
+    // 50 requests rejected with the same token, all at once.
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (source, first) = (source.clone(), first.clone());
+            tokio::spawn(async move {
+                source.invalidate(&first).await;
+                source.token().await.unwrap()
+            })
+        })
+        .collect();
+    let mut fresh = Vec::new();
+    for task in tasks {
+        fresh.push(task.await.unwrap());
+    }
+    assert_eq!(sent(), 2);
+    assert!(fresh.iter().all(|t| t.expose_secret() == "t1"));
+    // A late rejection of the old token leaves the new one alone.
+    source.invalidate(&first).await;
+    assert_eq!(source.token().await.unwrap().expose_secret(), "t1");
+    assert_eq!(sent(), 2);
+}
