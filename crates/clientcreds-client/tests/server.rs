@@ -338,3 +338,33 @@ async fn a_plain_http_endpoint_off_loopback_is_refused() {
         }
     ));
 }
+
+#[tokio::test]
+async fn replicas_sharing_a_cache_share_the_token() {
+    let server = start().await;
+    let (id, secret) = server
+        .create_client(&["echo"], &["https://a.example"])
+        .await;
+    let shared = std::sync::Arc::new(clientcreds_client::MemoryCache::new());
+    let clock = ManualClock::new();
+    let replica = || {
+        server
+            .builder(&id, &secret, clock.clone())
+            .cache(shared.clone())
+            .build()
+            .unwrap()
+    };
+    let (one, two) = (replica(), replica());
+    let request = TokenRequest::new()
+        .scope("echo")
+        .audience("https://a.example");
+    let first = one.token(&request).await.unwrap();
+    let second = two.token(&request).await.unwrap();
+    assert!(second.same_token(&first));
+    assert_eq!(server.token_requests(), 1);
+    // A different audience is a different entry, even in the shared cache.
+    let other = two.token(&TokenRequest::new().scope("echo")).await.unwrap();
+    assert!(!other.same_token(&first));
+    assert_eq!(server.token_requests(), 2);
+    assert_eq!(shared.len(), 2);
+}
