@@ -2,8 +2,9 @@
 //! its lock-free hit path, its single-flight refresh and its backoff.
 //!
 //! State per entry:
-//! - `current`: the token and the moment to refresh it, swapped atomically
-//!   (`arc-swap`); the hit path only loads it;
+//! - `current`: the token (replicated per core, so that threads do not
+//!   share one reference count) and the moment to refresh it, swapped
+//!   atomically (`arc-swap`); the hit path only loads it;
 //! - `flight`: an async mutex held for the whole of one refresh; whoever
 //!   needs a token and has none valid waits on it, then re-checks;
 //! - `refreshing`: set while a background early refresh is scheduled, so a
