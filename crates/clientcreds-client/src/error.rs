@@ -1,0 +1,170 @@
+//! The crate's one error type.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Everything that can go wrong getting a token.
+///
+/// Cloneable, because one failed refresh answers every caller that waited
+/// for it. No variant carries the client secret or a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting is invalid (named by `field`).
+    #[error("invalid configuration: {field} {reason}")]
+    Config {
+        /// The setting at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The token endpoint (or the metadata document) could not be reached:
+    /// connection refused, timeout, TLS or I/O failure.
+    #[error("token endpoint unreachable: {0}")]
+    Network(String),
+    /// The endpoint answered with an HTTP status that carries no RFC 6749
+    /// error (a proxy's 502, a 503 while it restarts, …).
+    #[error("token endpoint answered HTTP {status}")]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The authorization server refused the request with an RFC 6749 §5.2
+    /// error response.
+    #[error("token request refused: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    OAuth {
+        /// The `error` code.
+        code: OAuthErrorCode,
+        /// The `error_description`, if the server sent one.
+        description: Option<String>,
+        /// The HTTP status code of the response.
+        status: u16,
+    },
+    /// A success response that is not a usable RFC 6749 §5.1 token response
+    /// (not JSON, no `access_token`, a `token_type` other than `Bearer`, …),
+    /// or a metadata document without a matching issuer or token endpoint.
+    #[error("invalid response from the authorization server: {0}")]
+    InvalidResponse(&'static str),
+    /// The shared token cache failed.
+    #[error("token cache failed: {0}")]
+    Cache(String),
+    /// The last refresh failed and the next attempt is held back (exponential
+    /// backoff, or the negative cache after `invalid_client` /
+    /// `unauthorized_client`); `cause` is why that refresh failed.
+    #[error("no valid token; last refresh failed ({cause}); next attempt in {retry_in:?}")]
+    BackingOff {
+        /// Why the last refresh failed.
+        cause: Box<Error>,
+        /// How long until the next attempt is allowed.
+        retry_in: Duration,
+    },
+}
+
+impl Error {
+    /// The RFC 6749 error code behind this error, looking through
+    /// [`Error::BackingOff`].
+    #[must_use]
+    pub fn oauth_code(&self) -> Option<&OAuthErrorCode> {
+        match self {
+            Self::OAuth { code, .. } => Some(code),
+            Self::BackingOff { cause, .. } => cause.oauth_code(),
+            _ => None,
+        }
+    }
+
+    /// Whether the server said the credentials themselves are bad
+    /// (`invalid_client` or `unauthorized_client`): retrying will not help
+    /// until someone changes the configuration.
+    #[must_use]
+    pub fn is_credentials_rejected(&self) -> bool {
+        matches!(
+            self.oauth_code(),
+            Some(OAuthErrorCode::InvalidClient | OAuthErrorCode::UnauthorizedClient)
+        )
+    }
+}
+
+/// The RFC 6749 §5.2 error codes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OAuthErrorCode {
+    /// `invalid_request`.
+    InvalidRequest,
+    /// `invalid_client`: authentication failed (unknown client, wrong secret,
+    /// expired secret, deactivated client).
+    InvalidClient,
+    /// `invalid_grant`.
+    InvalidGrant,
+    /// `unauthorized_client`: the client may not use this grant.
+    UnauthorizedClient,
+    /// `unsupported_grant_type`.
+    UnsupportedGrantType,
+    /// `invalid_scope`: a requested scope (or audience) is not allowed.
+    InvalidScope,
+    /// `invalid_target` (RFC 8707): a requested resource is not allowed.
+    InvalidTarget,
+    /// Any other code, as sent.
+    Other(String),
+}
+
+impl OAuthErrorCode {
+    /// The code as it appears on the wire.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::Other(code) => code,
+        }
+    }
+
+    pub(crate) fn parse(code: &str) -> Self {
+        match code {
+            "invalid_request" => Self::InvalidRequest,
+            "invalid_client" => Self::InvalidClient,
+            "invalid_grant" => Self::InvalidGrant,
+            "unauthorized_client" => Self::UnauthorizedClient,
+            "unsupported_grant_type" => Self::UnsupportedGrantType,
+            "invalid_scope" => Self::InvalidScope,
+            "invalid_target" => Self::InvalidTarget,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for OAuthErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A transport's failure to exchange a request for a response.
+///
+/// Returned by [`Transport`](crate::Transport) implementations; becomes
+/// [`Error::Network`]. The message must not contain the request body or
+/// headers (they carry the client secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TransportError {
+    message: String,
+}
+
+impl TransportError {
+    /// A failure described by `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(error: TransportError) -> Self {
+        Self::Network(error.message)
+    }
+}

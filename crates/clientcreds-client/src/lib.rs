@@ -1,0 +1,139 @@
+//! The caller's side of OAuth 2.0 client credentials: a token cache that
+//! refreshes early, once, with backoff, and never serves the wrong token.
+//!
+//! A service that calls an API protected by client credentials should not
+//! mint a token per request (wasteful, rate limited, sometimes billed per
+//! token). It should keep a token until shortly before it expires and then
+//! refresh it, with one refresh in flight however many tasks ask, and never
+//! hand a token for one scope to a caller who asked for another. This crate
+//! is that cache.
+//!
+//! | you want | use |
+//! |---|---|
+//! | configure id, secret, endpoint (or issuer + RFC 8414 discovery), auth method | [`TokenClient::builder`] |
+//! | a token for a scope set and audience | [`TokenClient::source`] → [`TokenSource::token`] |
+//! | `Authorization: Bearer` on reqwest requests, one retry on 401 `invalid_token` | [`BearerMiddleware`] (feature `middleware`) |
+//! | the same for hyper / tonic / any tower client | [`BearerLayer`] (feature `tower`) |
+//! | another HTTP client for the token requests | [`Transport`] (reqwest is the default, feature `reqwest`) |
+//! | tokens shared between replicas | [`TokenCache`] ([`MemoryCache`] is the default) |
+//! | time under test | [`Clock`] |
+//!
+//! # Quick start
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), clientcreds_client::Error> {
+//! # use std::sync::Arc;
+//! # use std::sync::atomic::{AtomicUsize, Ordering};
+//! # #[derive(Debug, Default)]
+//! # struct Server(AtomicUsize);
+//! # #[async_trait::async_trait]
+//! # impl clientcreds_client::Transport for Server {
+//! #     async fn send(&self, _: http::Request<Vec<u8>>)
+//! #         -> Result<http::Response<Vec<u8>>, clientcreds_client::TransportError> {
+//! #         let n = self.0.fetch_add(1, Ordering::SeqCst);
+//! #         let body = format!(r#"{{"access_token":"token-{n}","token_type":"Bearer","expires_in":3600}}"#);
+//! #         Ok(http::Response::new(body.into_bytes()))
+//! #     }
+//! # }
+//! # let server = Arc::new(Server::default());
+//! use clientcreds_client::{ClientSecret, TokenClient, TokenRequest};
+//!
+//! let tokens = TokenClient::builder("svc_123", ClientSecret::new("cs_…"))
+//!     .token_endpoint("https://auth.example/oauth/token")
+//! #   .transport(server.clone())
+//!     .build()?;
+//! let echo = tokens.source(TokenRequest::new().scope("echo"))?;
+//!
+//! let first = echo.token().await?; // asks the token endpoint
+//! let again = echo.token().await?; // the cached token: no request
+//! assert_eq!(first.expose_secret(), again.expose_secret());
+//! # assert_eq!(server.0.load(Ordering::SeqCst), 1);
+//!
+//! // Another scope is another cache entry, never the `echo` token.
+//! let read = tokens.token(&TokenRequest::new().scope("read")).await?;
+//! assert_ne!(read.expose_secret(), first.expose_secret());
+//! # Ok(()) }
+//! ```
+//!
+//! (The hidden lines plug in a transport that answers without a network;
+//! drop them and the default reqwest transport calls the real endpoint.)
+//!
+//! # The rules
+//!
+//! - **Expiry** is `expires_in` from the response, never later than the
+//!   JWT's own `exp` when the token is a JWT. The `exp` is read from the
+//!   payload *without checking the signature*: it can only make the cache
+//!   refresh sooner, never trust a token longer. Without either, the
+//!   [default lifetime](TokenClientBuilder::default_lifetime) (300 s).
+//! - **Early refresh**: a token is refreshed when less than the
+//!   [margin](TokenClientBuilder::refresh_margin) (60 s) plus a random
+//!   [jitter](TokenClientBuilder::refresh_jitter) (up to 30 s) of its life
+//!   remains (at most half its life, for short-lived tokens).
+//! - **One refresh at a time** per cache entry. Inside the margin, callers
+//!   get the still-valid token at once while one background task refreshes.
+//!   With no valid token, callers wait for the one refresh in flight.
+//! - **Failures**: a failed refresh keeps the still-valid token in service
+//!   and is retried with exponential [backoff](TokenClientBuilder::backoff)
+//!   (1 s doubling to 60 s, equal jitter). Once the token has expired,
+//!   callers get a typed [`Error`]: [`Error::Network`], [`Error::Status`],
+//!   [`Error::OAuth`] with the RFC 6749 code, or [`Error::BackingOff`]
+//!   carrying the cause while the next attempt is held back.
+//!   `invalid_client` and `unauthorized_client` are not retried in a loop:
+//!   they are remembered for the [negative cache](TokenClientBuilder::negative_cache)
+//!   time (30 s) and returned at once.
+//! - **Cache key**: token endpoint, client id, scope set, audience and
+//!   resources ([`CacheKey`]). A token is only ever served to a request
+//!   with the same key.
+//! - **Secrets**: the client secret ([`ClientSecret`]) and tokens
+//!   ([`AccessToken`]) print as `[redacted]` and are zeroized on drop;
+//!   tracing spans (`token_refresh`) carry the endpoint, client id, scope,
+//!   audience and reason, never a secret or token; `Authorization` headers
+//!   are marked sensitive.
+//! - **Transport security**: the endpoint must be `https://`, except on
+//!   loopback (or behind [`TokenClientBuilder::danger_allow_insecure_http`]);
+//!   the default transport follows no redirects.
+//!
+//! # Features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `reqwest` | yes | `reqwest::Client` as the [`Transport`] |
+//! | `rustls-tls` | yes | HTTPS for that transport (rustls, webpki roots) |
+//! | `middleware` | no | [`BearerMiddleware`] for `reqwest-middleware` |
+//! | `tower` | no | [`BearerLayer`] / [`Bearer`] for tower clients |
+//!
+//! This crate depends on no other clientcreds crate: a caller compiles an
+//! HTTP client, tokio's sync primitives and serde, nothing of the issuer.
+
+mod cache;
+mod challenge;
+mod client;
+mod clock;
+mod error;
+#[cfg(feature = "middleware")]
+mod middleware;
+mod protocol;
+mod request;
+mod secret;
+mod source;
+#[cfg(feature = "tower")]
+mod tower;
+mod transport;
+
+pub use cache::{MemoryCache, TokenCache};
+pub use challenge::is_invalid_token;
+pub use client::{TokenClient, TokenClientBuilder};
+pub use clock::{Clock, SystemClock};
+pub use error::{Error, OAuthErrorCode, TransportError};
+#[cfg(feature = "middleware")]
+pub use middleware::BearerMiddleware;
+pub use protocol::AuthMethod;
+pub use request::{CacheKey, TokenRequest};
+pub use secret::{AccessToken, ClientSecret};
+pub use source::TokenSource;
+#[cfg(feature = "tower")]
+pub use tower::{Bearer, BearerLayer, BoxError, ReplayBody};
+#[cfg(feature = "reqwest")]
+pub use transport::default_reqwest_client;
+pub use transport::{MAX_RESPONSE_BYTES, Transport};
