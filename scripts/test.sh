@@ -36,3 +36,4 @@ step "examples run"
 cargo run --quiet --locked --example quickstart >/dev/null
 cargo run --quiet --locked --example secrets >/dev/null
 cargo run --quiet --locked --example resource_server >/dev/null
+cargo run --quiet --locked --example caller >/dev/null
