@@ -80,7 +80,7 @@ fn record(tenant: &TenantId, i: usize) -> ClientRecord {
     let expires = now() + Duration::days(7) - Duration::hours(1);
     // One in a hundred is due (its 7-day stage passed an hour ago); the
     // others' next warning is six days away.
-    let due = if i % DUE_EVERY == 0 {
+    let due = if i.is_multiple_of(DUE_EVERY) {
         stage_7(expires)
     } else {
         now() + Duration::days(6)
