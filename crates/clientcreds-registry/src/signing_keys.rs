@@ -109,6 +109,19 @@ impl KeyRotationPolicy {
     /// [`Error::KeyPolicy`] naming what to change.
     pub fn validate(&self) -> Result<(), Error> {
         let fail = |reason| Err(Error::KeyPolicy { reason });
+        let ten_years = Duration::days(3_650);
+        if [
+            self.rotate_every,
+            self.publish_lead,
+            self.keep_after_signing,
+            self.jwks_max_age,
+            self.refresh_every,
+        ]
+        .iter()
+        .any(|d| *d > ten_years)
+        {
+            return fail("every duration must be at most 10 years");
+        }
         if self.algorithm == Algorithm::HS256 {
             return fail("HS256 keys cannot be published; choose EdDSA, ES256 or RS256");
         }
@@ -222,6 +235,10 @@ pub struct KeyManager {
     keys: Arc<KeySet>,
     /// Opened keys by kid, so a reload decrypts only new keys.
     opened: Mutex<HashMap<String, Arc<SigningKey>>>,
+    /// The last ring read, so that a tick whose store read fails still
+    /// moves the key set on in time (a retired key stops signing, an
+    /// unpublished one leaves the JWKS) from what was last known.
+    last: Mutex<Option<KeyRing>>,
 }
 
 impl fmt::Debug for KeyManager {
@@ -257,6 +274,7 @@ impl KeyManager {
             clock,
             keys: Arc::new(KeySet::empty()),
             opened: Mutex::new(HashMap::new()),
+            last: Mutex::new(None),
         };
         let ring = manager.store.signing_keys().await.map_err(Error::Store)?;
         for stored in &ring.keys {
@@ -287,7 +305,20 @@ impl KeyManager {
     /// [`Error::Store`], [`Error::SealedSigningKey`], [`Error::SigningKey`].
     pub async fn tick(&self) -> Result<KeyStep, Error> {
         let now = self.now();
-        let ring = self.store.signing_keys().await.map_err(Error::Store)?;
+        let ring = match self.store.signing_keys().await {
+            Ok(ring) => ring,
+            Err(error) => {
+                let last = self
+                    .last
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                if let Some(last) = last {
+                    self.load(&last, now)?;
+                }
+                return Err(Error::Store(error));
+            }
+        };
         let (changes, mut step) = self.due_changes(&ring, now)?;
         let ring = self.apply(ring, &changes, &mut step).await?;
         // A fresh instant: after a lost race the winner's key may have been
@@ -372,7 +403,19 @@ impl KeyManager {
         let mut changes = vec![KeyChange::Remove {
             kid: kid.to_owned(),
         }];
-        if current_signer(&remaining, now).is_none() {
+        let remaining_signer = current_signer(&remaining, now);
+        if let Some(current) = remaining_signer
+            && current.sign_until.is_some()
+            && successor(&remaining, Some(current), now).is_none()
+        {
+            // Its successor was withdrawn: it signs on until a tick
+            // publishes a new successor, publish-before-sign.
+            let mut extended = current.clone();
+            extended.sign_until = None;
+            extended.unpublish_after = None;
+            changes.push(KeyChange::Update(extended));
+        }
+        if remaining_signer.is_none() {
             match remaining
                 .iter()
                 .filter(|k| k.publish_from <= now && k.sign_from > now)
@@ -548,6 +591,7 @@ impl KeyManager {
             opened.retain(|kid, _| ring.keys.iter().any(|k| &k.kid == kid));
         }
         self.keys.replace_all(signing, published)?;
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(ring.clone());
         Ok(())
     }
 

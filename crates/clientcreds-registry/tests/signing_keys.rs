@@ -405,6 +405,14 @@ async fn unsafe_policies_are_refused() {
             fast_policy().with_refresh_every(Duration::ZERO),
             "refresh_every",
         ),
+        (
+            fast_policy().with_rotate_every(Duration::days(10_000)),
+            "at most 10 years",
+        ),
+        (
+            fast_policy().with_jwks_max_age(Duration::seconds(i64::MAX / 2)),
+            "at most 10 years",
+        ),
     ] {
         let error = KeyManager::start(store.clone(), master(K1), policy, clock.clone())
             .await
@@ -436,4 +444,85 @@ async fn es256_and_rs256_keys_round_trip_through_the_store() {
             .unwrap();
         assert_eq!(context.client_id, "c");
     }
+}
+
+#[tokio::test]
+async fn withdrawing_the_next_key_keeps_the_current_one_signing() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(start_instant()));
+    let m = manager(&store, K1, &clock).await.unwrap();
+    let first = m.key_set().signing_key().unwrap().kid().to_owned();
+    let next = m.rotate_now().await.unwrap();
+    m.withdraw(&next).await.unwrap();
+    // Past the withdrawn key's planned start: the first key still signs.
+    clock.advance(Duration::minutes(45));
+    m.reload().await.unwrap();
+    assert_eq!(m.key_set().signing_key().unwrap().kid(), first);
+    // No successor yet; when the rotation falls due, a tick publishes one,
+    // which signs only after the lead.
+    assert_eq!(m.tick().await.unwrap().created, None);
+    clock.set(start_instant() + Duration::minutes(90));
+    let step = m.tick().await.unwrap();
+    let third = step.created.expect("a new successor");
+    assert_eq!(m.key_set().signing_key().unwrap().kid(), first);
+    assert!(m.key_set().verifying_key(&third).is_some());
+    clock.set(start_instant() + Duration::hours(2));
+    m.tick().await.unwrap();
+    assert_eq!(m.key_set().signing_key().unwrap().kid(), third);
+}
+
+/// A key store whose reads can be made to fail.
+#[derive(Debug)]
+struct Flaky {
+    inner: MemoryStore,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for Flaky {
+    async fn signing_keys(
+        &self,
+    ) -> Result<clientcreds_store::KeyRing, clientcreds_store::StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(clientcreds_store::StoreError::backend(
+                std::io::Error::other("database down"),
+            ));
+        }
+        self.inner.signing_keys().await
+    }
+
+    async fn change_signing_keys(
+        &self,
+        expected_revision: u64,
+        changes: &[clientcreds_store::KeyChange],
+    ) -> Result<u64, clientcreds_store::StoreError> {
+        self.inner
+            .change_signing_keys(expected_revision, changes)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn with_the_store_down_the_keys_still_move_on_in_time() {
+    let store = Arc::new(Flaky {
+        inner: MemoryStore::new(),
+        down: std::sync::atomic::AtomicBool::new(false),
+    });
+    let clock = Arc::new(ManualClock::new(start_instant()));
+    let m = KeyManager::start(store.clone(), master(K1), fast_policy(), clock.clone())
+        .await
+        .unwrap();
+    let first = m.key_set().signing_key().unwrap().kid().to_owned();
+    clock.advance(Duration::minutes(95));
+    let next = m.tick().await.unwrap().created.unwrap();
+    store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Past the switch while the store is down: the tick fails, but the
+    // key set follows the schedule it last read.
+    clock.set(start_instant() + Duration::hours(2) + Duration::minutes(10));
+    assert!(matches!(m.tick().await, Err(Error::Store(_))));
+    assert_eq!(m.key_set().signing_key().unwrap().kid(), next);
+    // And the retired key leaves the JWKS when its time is up.
+    clock.set(start_instant() + Duration::hours(4) + Duration::minutes(10));
+    assert!(m.tick().await.is_err());
+    assert!(m.key_set().verifying_key(&first).is_none());
 }

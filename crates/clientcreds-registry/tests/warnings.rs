@@ -609,3 +609,46 @@ async fn a_200_day_simulation_sends_exactly_the_expected_warnings() {
         actual.len()
     );
 }
+
+#[tokio::test]
+async fn a_warning_that_keeps_failing_is_given_up_after_max_attempts() {
+    let w = world(product_e());
+    let notifier = Arc::new(Recorder::failing(usize::MAX));
+    let runner = WarningRunner::new(
+        w.store.clone(),
+        w.store.clone(),
+        Arc::new(Users),
+        notifier.clone(),
+        WarningConfig::default().with_max_attempts(3),
+    );
+    let id = create(&w, "refused", None, 10).await;
+    w.clock.advance(Duration::days(3) + Duration::minutes(1));
+    let mut failed = 0;
+    for _ in 0..10 {
+        let report = runner.run_due(w.clock_now()).await.unwrap();
+        failed += report.failed;
+        if report.undeliverable == 1 {
+            break;
+        }
+        w.clock.advance(Duration::hours(1));
+    }
+    assert_eq!(failed, 2, "two failures, then given up on the third");
+    let records = w.store.warnings(&tenant("acme"), &id).await.unwrap();
+    assert_eq!(records[0].state, WarningState::Undeliverable);
+    assert!(
+        records[0].detail.starts_with("gave up after 3 attempts"),
+        "{}",
+        records[0].detail
+    );
+    // No longer due: the next stage (1 day) is scheduled.
+    let view = w
+        .registry
+        .get(&admin(), &tenant("acme"), &id)
+        .await
+        .unwrap();
+    let next = view.secrets[0].next_warning_at.unwrap();
+    assert_eq!(
+        view.secrets[0].expires_at.unwrap() - next,
+        Duration::days(1)
+    );
+}

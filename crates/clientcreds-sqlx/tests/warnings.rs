@@ -129,12 +129,26 @@ async fn four_runners_on_postgres_send_each_warning_once() {
     for task in tasks {
         sent += task.await.unwrap().sent;
     }
+    // Racing runners can each see the other's claim as busy and leave the
+    // secret due; the next run (a minute later) finds every claim finished
+    // and moves it on, sending nothing again.
+    let later = now + Duration::minutes(1);
+    let tasks: Vec<_> = runners
+        .iter()
+        .map(|runner| {
+            let runner = runner.clone();
+            tokio::spawn(async move { runner.run_due(later).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        sent += task.await.unwrap().sent;
+    }
     let counts = notifier.0.lock().unwrap().clone();
     assert_eq!(counts.len(), 60, "every warning went out");
     assert!(counts.values().all(|n| *n == 1), "none twice: {counts:?}");
     assert_eq!(sent, 60);
     // Nothing is due any more until the next stage.
-    assert!(stores[1].due_warnings(now, 100).await.unwrap().is_empty());
+    assert!(stores[1].due_warnings(later, 100).await.unwrap().is_empty());
     assert_eq!(
         stores[2]
             .due_warnings(start + Duration::days(9) + Duration::minutes(1), 100)
@@ -143,4 +157,76 @@ async fn four_runners_on_postgres_send_each_warning_once() {
             .len(),
         40
     );
+}
+
+/// A database from before the warnings migration: its active clients'
+/// current, unexpired secrets get a schedule; others do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_warnings_migration_schedules_existing_secrets() {
+    let path = std::env::temp_dir().join(format!("cc_backfill_{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let store = clientcreds_sqlx::SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let mut before = sqlx::migrate!("migrations/sqlite");
+    before.migrations = std::borrow::Cow::Owned(before.migrations[..2].to_vec());
+    before.run(store.pool()).await.unwrap();
+    let now_us = OffsetDateTime::now_utc().unix_timestamp() * 1_000_000;
+    let day = 86_400_000_000_i64;
+    for (client, status, secret, expires, grace) in [
+        ("c_active", "active", "s_current", now_us + 60 * day, None),
+        (
+            "c_active",
+            "active",
+            "s_rotated",
+            now_us + 60 * day,
+            Some(now_us + day),
+        ),
+        ("c_expired", "active", "s_expired", now_us - day, None),
+        (
+            "c_inactive",
+            "inactive",
+            "s_paused",
+            now_us + 60 * day,
+            None,
+        ),
+    ] {
+        sqlx::query(
+            "INSERT OR IGNORE INTO clientcreds_clients (client_id, tenant, name, description, created_by, \
+             scopes, audiences, extra_claims, status, created_at, updated_at, version) \
+             VALUES ($1, 'acme', 'n', '', 'admin', '[]', '[]', '{}', $2, 0, 0, 1)",
+        )
+        .bind(client)
+        .bind(status)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO clientcreds_secrets (client_id, position, secret_id, hash, display_prefix, label, \
+             created_at, expires_at, grace_until) VALUES ($1, 0, $2, 'h', 'p', 'l', 0, $3, $4)",
+        )
+        .bind(client)
+        .bind(secret)
+        .bind(expires)
+        .bind(grace)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    store.migrate().await.unwrap();
+    let scheduled: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT secret_id, warning_due FROM clientcreds_secrets ORDER BY secret_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        scheduled,
+        vec![
+            ("s_current".to_owned(), Some(now_us + 30 * day)),
+            ("s_expired".to_owned(), None),
+            ("s_paused".to_owned(), None),
+            ("s_rotated".to_owned(), None),
+        ]
+    );
+    let _ = std::fs::remove_file(&path);
 }

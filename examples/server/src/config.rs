@@ -56,6 +56,10 @@ pub struct Config {
     pub warning_link: String,
     /// Language of warnings (`CLIENTCREDS_WARNING_LOCALE`, default `en`).
     pub warning_locale: String,
+    /// E-mail domains warnings may be sent to
+    /// (`CLIENTCREDS_WARNING_DOMAINS="example.com,example.org"`); required
+    /// with `CLIENTCREDS_SMTP_URL`.
+    pub warning_domains: Vec<String>,
 }
 
 impl fmt::Debug for Config {
@@ -171,6 +175,13 @@ impl Config {
         if let Some(link) = var("CLIENTCREDS_WARNING_LINK") {
             config.warning_link = link;
         }
+        if let Some(domains) = var("CLIENTCREDS_WARNING_DOMAINS") {
+            config.warning_domains = domains
+                .split(',')
+                .map(|d| d.trim().to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect();
+        }
         if let Some(locale) = var("CLIENTCREDS_WARNING_LOCALE") {
             config.warning_locale = locale;
         }
@@ -202,6 +213,7 @@ impl Config {
             smtp_from: "clientcreds <no-reply@localhost>".to_owned(),
             warning_link: "{issuer}/admin/v1/tenants/{tenant}/clients/{client_id}".to_owned(),
             warning_locale: "en".to_owned(),
+            warning_domains: Vec::new(),
         }
     }
 }

@@ -14,20 +14,29 @@ use clientcreds_store::{Store, WarningLedger};
 use crate::Config;
 
 /// The reference server has no user directory of its own: a user id that
-/// is an e-mail address is its own contact (in `CLIENTCREDS_WARNING_LOCALE`,
-/// default `en`); any other is undeliverable, and the admin sees so.
+/// is an e-mail address in one of `CLIENTCREDS_WARNING_DOMAINS` is its own
+/// contact (in `CLIENTCREDS_WARNING_LOCALE`, default `en`); any other is
+/// undeliverable, and the admin sees so. The allow-list keeps a tenant
+/// admin from making the server mail arbitrary addresses (an owner is any
+/// text the admin chose); without SMTP every address is accepted, since
+/// warnings then only reach the log.
 #[derive(Debug)]
 struct AddressDirectory {
     locale: String,
+    /// Lowercase domains; empty = any (log-only mode).
+    domains: Vec<String>,
 }
 
 #[async_trait]
 impl Directory for AddressDirectory {
     async fn contact(&self, user_id: &str) -> Result<Option<Contact>, Error> {
-        let looks_like_address = user_id
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-        Ok(looks_like_address.then(|| Contact::new(user_id, user_id, user_id, &self.locale)))
+        let allowed = user_id.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && (self.domains.is_empty()
+                    || self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)))
+        });
+        Ok(allowed.then(|| Contact::new(user_id, user_id, user_id, &self.locale)))
     }
 }
 
@@ -38,6 +47,15 @@ pub(crate) fn runner(
     ledger: Arc<dyn WarningLedger>,
 ) -> Result<WarningRunner, Box<dyn std::error::Error>> {
     let notifier: Arc<dyn Notifier> = match &config.smtp_url {
+        Some(_) if config.warning_domains.is_empty() => {
+            return Err(
+                "CLIENTCREDS_SMTP_URL is set but CLIENTCREDS_WARNING_DOMAINS is not: \
+                 set it to the comma-separated e-mail domains expiry warnings may be sent to \
+                 (e.g. example.com), so that a client's owner field cannot make this server \
+                 mail arbitrary addresses"
+                    .into(),
+            );
+        }
         Some(url) => Arc::new(
             SmtpNotifier::from_url(url, &config.smtp_from)
                 .map_err(|e| format!("CLIENTCREDS_SMTP_URL / CLIENTCREDS_SMTP_FROM: {e}"))?,
@@ -52,6 +70,7 @@ pub(crate) fn runner(
         ledger,
         Arc::new(AddressDirectory {
             locale: config.warning_locale.clone(),
+            domains: config.warning_domains.clone(),
         }),
         notifier,
         WarningConfig::default().with_action_url(link),

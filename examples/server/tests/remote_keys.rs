@@ -61,7 +61,13 @@ struct Issuer {
 
 async fn issuer() -> Issuer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let config = Config::for_addr(listener.local_addr().unwrap());
+    let mut config = Config::for_addr(listener.local_addr().unwrap());
+    // A JWKS max-age of 5 minutes: the resource server refreshes in the
+    // background at four fifths of it, which the tests' clock reaches.
+    config.key_rotation = config
+        .key_rotation
+        .clone()
+        .with_jwks_max_age(time::Duration::minutes(5));
     let (url, audience) = (config.issuer.clone(), config.audience.clone());
     let server = Server::new(config).await.unwrap();
     let jwks_fetches = Arc::new(AtomicUsize::new(0));

@@ -94,3 +94,16 @@ async fn the_admin_api_shows_the_next_warning_and_what_was_sent() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn smtp_without_a_domain_allow_list_is_refused_at_start() {
+    let mut config = Config::for_addr("127.0.0.1:0".parse().unwrap());
+    config.smtp_url = Some(zeroize::Zeroizing::new("smtp://127.0.0.1:2525".into()));
+    let error = Server::new(config.clone()).await.err().expect("refused");
+    assert!(
+        error.to_string().contains("CLIENTCREDS_WARNING_DOMAINS"),
+        "{error}"
+    );
+    config.warning_domains = vec!["example.com".into()];
+    assert!(Server::new(config).await.is_ok());
+}

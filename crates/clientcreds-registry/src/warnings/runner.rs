@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use clientcreds_store::{
     Claim, ClientRecord, ClientStatus, DueWarning, SecretRecord, Store, WarningKey, WarningLedger,
@@ -36,6 +37,10 @@ pub struct WarningConfig {
     /// Most due secrets one run reads (default 1000); the rest wait for
     /// the next run.
     pub batch: usize,
+    /// Attempts after which a warning that keeps failing is recorded as
+    /// undeliverable (default 10: about 17 hours of backoff), so that a
+    /// permanently refused address cannot stay due for ever.
+    pub max_attempts: u32,
 }
 
 impl Default for WarningConfig {
@@ -47,6 +52,7 @@ impl Default for WarningConfig {
             backoff: Duration::minutes(1),
             max_backoff: Duration::hours(6),
             batch: 1_000,
+            max_attempts: 10,
         }
     }
 }
@@ -78,6 +84,13 @@ impl WarningConfig {
     pub fn with_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.backoff = first;
         self.max_backoff = max;
+        self
+    }
+
+    /// Sets [`WarningConfig::max_attempts`] (at least 1).
+    #[must_use]
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
         self
     }
 
@@ -186,6 +199,10 @@ impl WarningRunner {
     /// failure stays recorded, and the rest is picked up by a later run.
     pub async fn run_due(&self, now: OffsetDateTime) -> Result<RunReport, Error> {
         let mut report = RunReport::default();
+        let run = RunClock {
+            start: now,
+            started: Instant::now(),
+        };
         let due = self
             .ledger
             .due_warnings(now, self.config.batch)
@@ -194,7 +211,7 @@ impl WarningRunner {
         report.store_calls += 1;
         report.due_read = due.len();
         for item in due {
-            self.run_one(&item, now, &mut report).await?;
+            self.run_one(&item, &run, &mut report).await?;
         }
         Ok(report)
     }
@@ -202,9 +219,13 @@ impl WarningRunner {
     async fn run_one(
         &self,
         due: &DueWarning,
-        now: OffsetDateTime,
+        run: &RunClock,
         report: &mut RunReport,
     ) -> Result<(), Error> {
+        // What is due is decided at the run's instant; leases and retries
+        // below use the instant plus the time the run has taken, so that a
+        // slow run never claims with a lease that has already ended.
+        let now = run.start;
         let record = self
             .store
             .client(&due.tenant, &due.client_id)
@@ -243,7 +264,7 @@ impl WarningRunner {
         let warning = self.warning(record, secret, expires_at, stage, now);
         let mut complete = true;
         for recipient in &warning.recipients {
-            complete &= self.deliver(&warning, recipient, now, report).await?;
+            complete &= self.deliver(&warning, recipient, run.now(), report).await?;
         }
         if complete {
             let next = next_stage_after(expires_at, &self.config.stages, now);
@@ -288,6 +309,14 @@ impl WarningRunner {
                 reason: "the directory has no address for this user".to_owned(),
             },
             Err(error) => self.failed(&error, attempt, now),
+        };
+        let outcome = match outcome {
+            WarningOutcome::Failed { reason, .. } if attempt >= self.config.max_attempts => {
+                WarningOutcome::Undeliverable {
+                    reason: format!("gave up after {attempt} attempts: {reason}"),
+                }
+            }
+            other => other,
         };
         match &outcome {
             WarningOutcome::Sent => report.sent += 1,
@@ -394,5 +423,18 @@ impl WarningRunner {
                 .replace("{tenant}", record.tenant.as_str())
                 .replace("{client_id}", &record.client_id),
         }
+    }
+}
+
+/// A run's instant, moved on by the real time the run has taken.
+struct RunClock {
+    start: OffsetDateTime,
+    started: Instant,
+}
+
+impl RunClock {
+    fn now(&self) -> OffsetDateTime {
+        let elapsed = Duration::try_from(self.started.elapsed()).unwrap_or(Duration::ZERO);
+        self.start.checked_add(elapsed).unwrap_or(self.start)
     }
 }

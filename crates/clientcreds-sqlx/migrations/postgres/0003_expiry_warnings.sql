@@ -21,3 +21,17 @@ CREATE TABLE clientcreds_warnings (
     PRIMARY KEY (secret_id, stage_days, recipient)
 );
 CREATE INDEX clientcreds_warnings_client ON clientcreds_warnings (tenant, client_id);
+
+-- Secrets issued before this migration: the current secret of every active
+-- client that has not expired gets its 30-day stage as its first due
+-- instant. A run then sends its most recent stage that has come (one
+-- warning, not a burst) and goes on from there.
+UPDATE clientcreds_secrets SET warning_due = expires_at - 2592000000000
+WHERE expires_at IS NOT NULL
+  AND expires_at > CAST(EXTRACT(EPOCH FROM now()) * 1000000 AS BIGINT)
+  AND grace_until IS NULL
+  AND revoked_at IS NULL
+  AND client_id IN (
+      SELECT client_id FROM clientcreds_clients
+      WHERE status = 'active' AND replaced_by IS NULL AND grace_until IS NULL
+  );
