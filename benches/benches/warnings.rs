@@ -30,7 +30,7 @@ use clientcreds_store::{
     AuditAction, AuditActor, AuditEvent, AuditOutcome, ClientRecord, ClientStatus, Commit,
     MemoryStore, SecretRecord, Store, TenantId, WarningLedger, Write,
 };
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use time::{Duration, OffsetDateTime};
 use tokio::runtime::Runtime;
@@ -160,8 +160,12 @@ fn warnings(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let count = clients();
     let mut group = c.benchmark_group("warnings/run_due");
+    // Each measured run needs a fresh 100,000-client state, which takes far
+    // longer than the run: one run per sample, ten samples.
+    group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
-    group.measurement_time(StdDuration::from_secs(5));
+    group.warm_up_time(StdDuration::from_millis(1));
+    group.measurement_time(StdDuration::from_millis(10));
 
     group.bench_function(format!("memory/{count}_clients"), |b| {
         b.iter_custom(|iters| {
