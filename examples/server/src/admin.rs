@@ -378,18 +378,14 @@ fn platform_admin(server: &Server, headers: &HeaderMap) -> Result<Actor, ApiErro
 }
 
 fn key_json(key: &clientcreds_registry::KeyInfo) -> Value {
-    let at = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
     json!({
         "kid": key.kid,
         "algorithm": key.algorithm.name(),
-        "created_at": at(key.created_at),
-        "publish_from": at(key.publish_from),
-        "sign_from": at(key.sign_from),
-        "sign_until": key.sign_until.map(at),
-        "unpublish_after": key.unpublish_after.map(at),
+        "created_at": rfc3339(key.created_at),
+        "publish_from": rfc3339(key.publish_from),
+        "sign_from": rfc3339(key.sign_from),
+        "sign_until": key.sign_until.map(rfc3339),
+        "unpublish_after": key.unpublish_after.map(rfc3339),
         "signing": key.signing,
         "published": key.published,
     })
@@ -452,10 +448,6 @@ pub(crate) async fn client_warnings(
         .warnings(&tenant, &client_id)
         .await
         .map_err(RegistryError::from)?;
-    let at = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
     let warnings: Vec<Value> = records
         .iter()
         .map(|r| {
@@ -466,7 +458,7 @@ pub(crate) async fn client_warnings(
                 "state": r.state.as_str(),
                 "attempts": r.attempts,
                 "detail": r.detail,
-                "updated_at": at(r.updated_at),
+                "updated_at": rfc3339(r.updated_at),
             })
         })
         .collect();
@@ -475,8 +467,14 @@ pub(crate) async fn client_warnings(
         .iter()
         .filter_map(|s| {
             s.next_warning_at
-                .map(|t| json!({ "secret_id": s.secret_id, "next_warning_at": at(t) }))
+                .map(|t| json!({ "secret_id": s.secret_id, "next_warning_at": rfc3339(t) }))
         })
         .collect();
     Ok(Json(json!({ "warnings": warnings, "next": next })))
+}
+
+/// An instant as RFC 3339 text (empty for the unrepresentable).
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

@@ -1,26 +1,9 @@
 //! Checks of client reads and writes.
 
-#![allow(
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing
-)]
-
-#[allow(unused_imports)]
 use clientcreds_secret::SecretHash;
-#[allow(unused_imports)]
-use std::collections::{BTreeMap, HashSet};
-#[allow(unused_imports)]
 use time::{Duration, OffsetDateTime, UtcOffset};
 
-#[allow(unused_imports)]
-use crate::{
-    ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
-    AuditEvent, AuditOutcome, AuditQuery, AuditRecord, ClaimValue, ClientQuery, ClientRecord,
-    ClientStatus, Commit, Cursor, SecretRecord, SecretUse, StatusFilter, Store, StoreError,
-    TenantId, Write,
-};
+use crate::{ActivityKind, AuditAction, ClientRecord, Commit, SecretUse, Store, StoreError, Write};
 
 #[allow(clippy::wildcard_imports)]
 use super::support::*;

@@ -1,12 +1,5 @@
 //! Checks of the signing-key store ([`KeyStore`]).
 
-#![allow(
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing
-)]
-
 use std::future::Future;
 
 use time::{Duration, OffsetDateTime, UtcOffset};

@@ -1,25 +1,8 @@
 //! Checks of the audit trail and the activity log.
 
-#![allow(
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing
-)]
-
-#[allow(unused_imports)]
-use clientcreds_secret::SecretHash;
-#[allow(unused_imports)]
-use std::collections::{BTreeMap, HashSet};
-#[allow(unused_imports)]
-use time::{Duration, OffsetDateTime, UtcOffset};
-
-#[allow(unused_imports)]
 use crate::{
-    ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
-    AuditEvent, AuditOutcome, AuditQuery, AuditRecord, ClaimValue, ClientQuery, ClientRecord,
-    ClientStatus, Commit, Cursor, SecretRecord, SecretUse, StatusFilter, Store, StoreError,
-    TenantId, Write,
+    ActivityEvent, ActivityKind, ActivityRecord, AuditAction, AuditActor, AuditEvent, AuditOutcome,
+    AuditRecord, Store,
 };
 
 #[allow(clippy::wildcard_imports)]

@@ -1,29 +1,17 @@
 //! What the checks share: the check reporter, fixtures, helpers.
 
-#![allow(
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing
-)]
-
-#[allow(unused_imports)]
 use clientcreds_secret::SecretHash;
-#[allow(unused_imports)]
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Debug;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::Poll;
-#[allow(unused_imports)]
-use time::{Duration, OffsetDateTime, UtcOffset};
+use time::{Duration, OffsetDateTime};
 
-#[allow(unused_imports)]
 use crate::{
     ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
     AuditEvent, AuditOutcome, AuditQuery, AuditRecord, ClaimValue, ClientQuery, ClientRecord,
-    ClientStatus, Commit, Cursor, SecretRecord, SecretUse, StatusFilter, Store, StoreError,
-    TenantId, Write,
+    ClientStatus, Commit, SecretRecord, Store, StoreError, TenantId, Write,
 };
 
 /// The number of writers [`concurrent_writers`] races.
