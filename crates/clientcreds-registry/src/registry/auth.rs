@@ -20,7 +20,7 @@ impl Registry {
     /// before any lookup. The client's state is judged only after the
     /// secret matched. On success, an outdated hash is replaced and the
     /// last-used times are written (at most once per
-    /// [`Policy::last_used_interval`]); that write is advisory and its
+    /// [`Policy::last_used_interval`](crate::Policy::last_used_interval)); that write is advisory and its
     /// failure never fails the authentication.
     ///
     /// # Errors

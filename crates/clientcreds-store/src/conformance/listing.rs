@@ -419,7 +419,7 @@ pub async fn list_owner(store: &dyn Store) {
 
 /// Checks the status filter for each of active, inactive, revoked, expiring
 /// and expired, computed by [`ClientRecord::effective_status`] at
-/// [`ClientQuery::now`], not at the store's clock. The fixtures include both
+/// [`ClientQuery::now`](crate::ClientQuery::now), not at the store's clock. The fixtures include both
 /// edges of a grace window and clients that are expired only through their
 /// secrets. The filter applies before paging.
 pub async fn list_status(store: &dyn Store) {
@@ -539,7 +539,7 @@ pub async fn list_status(store: &dyn Store) {
 }
 
 /// Checks that a cursor the store never issued is
-/// [`StoreError::InvalidCursor`].
+/// [`StoreError::InvalidCursor`](crate::StoreError::InvalidCursor).
 pub async fn list_invalid_cursor(store: &dyn Store) {
     let c = Check("list_invalid_cursor");
     let a = tenant_a();
