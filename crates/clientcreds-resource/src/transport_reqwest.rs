@@ -11,8 +11,8 @@ use crate::{BoxFuture, Transport};
 /// A [`Transport`] on a [`reqwest::Client`]: 10 s timeout, at most three
 /// redirects, bodies cut off past [`MAX_DOCUMENT_LEN`].
 ///
-/// `https` needs one of reqwest's TLS features, which this crate does not
-/// choose for you: enable e.g. `reqwest/rustls-tls` in your application.
+/// `https` needs a TLS backend: enable this crate's `rustls-tls` feature
+/// (rustls with the web PKI roots), or one of reqwest's own TLS features.
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
