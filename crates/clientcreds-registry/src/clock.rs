@@ -64,6 +64,14 @@ impl Clock for ManualClock {
     }
 }
 
+/// `clock`'s instant truncated to the microsecond: the precision every
+/// store keeps (see `clientcreds_store`), so what is written reads back equal.
+pub(crate) fn now_micros(clock: &dyn Clock) -> OffsetDateTime {
+    let now = clock.now();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now)
+}
+
 impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {
     fn now(&self) -> OffsetDateTime {
         (**self).now()

@@ -243,8 +243,8 @@ pub struct KeyManager {
 
 impl fmt::Debug for KeyManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the store: a database store's `Debug` may show connection settings.
         f.debug_struct("KeyManager")
-            .field("store", &self.store)
             .field("master", &self.master)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
@@ -466,10 +466,7 @@ impl KeyManager {
     }
 
     fn now(&self) -> OffsetDateTime {
-        let now = self.clock.now();
-        // Stores keep microseconds.
-        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
-            .unwrap_or(now)
+        crate::clock::now_micros(self.clock.as_ref())
     }
 
     /// The changes due at `now`.

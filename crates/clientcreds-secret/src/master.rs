@@ -242,17 +242,15 @@ impl MasterKeys {
         let key = &self.current;
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(|_| Error::Random)?;
-        let mut buffer = Zeroizing::new(Vec::with_capacity(
-            NONCE_LEN + plaintext.len() + AES_256_GCM.tag_len(),
-        ));
+        // nonce ‖ ciphertext ‖ tag, sealed in place after the nonce.
+        let mut buffer = Vec::with_capacity(NONCE_LEN + plaintext.len() + AES_256_GCM.tag_len());
         buffer.extend_from_slice(&nonce);
-        buffer.extend_from_slice(plaintext);
-        let mut body = buffer.split_off(NONCE_LEN);
+        let mut body = Zeroizing::new(plaintext.to_vec());
         key.kek
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad),
-                &mut body,
+                &mut *body,
             )
             .map_err(|_| Error::Random)?;
         buffer.extend_from_slice(&body);

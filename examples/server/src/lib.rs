@@ -285,31 +285,51 @@ impl Server {
     }
 }
 
-/// Reloads the signing keys and performs due rotation steps every
-/// `every`, for as long as the key manager lives.
-fn spawn_key_refresh(manager: Weak<KeyManager>, every: time::Duration) {
+/// Runs `job` on what `target` points to every `every`, for as long as it
+/// lives (the server owns it; the task holds only a weak reference). With
+/// `skip_first`, the first run is one interval after start.
+pub(crate) fn spawn_every<T, F, Fut>(
+    target: Weak<T>,
+    every: time::Duration,
+    skip_first: bool,
+    job: F,
+) where
+    T: Send + Sync + 'static,
+    F: Fn(Arc<T>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let every = std::time::Duration::try_from(every).unwrap_or(std::time::Duration::from_secs(60));
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        interval.tick().await;
+        if skip_first {
+            interval.tick().await;
+        }
         loop {
             interval.tick().await;
-            let Some(manager) = manager.upgrade() else {
+            let Some(target) = target.upgrade() else {
                 return;
             };
-            match manager.tick().await {
-                Ok(step) => {
-                    if let Some(kid) = &step.created {
-                        tracing::info!(%kid, "published the next signing key");
-                    }
-                    for kid in &step.purged {
-                        tracing::info!(%kid, "unpublished a retired signing key");
-                    }
+            job(target).await;
+        }
+    });
+}
+
+/// Reloads the signing keys and performs due rotation steps every
+/// `every`, for as long as the key manager lives (`start` already ran one).
+fn spawn_key_refresh(manager: Weak<KeyManager>, every: time::Duration) {
+    spawn_every(manager, every, true, |manager| async move {
+        match manager.tick().await {
+            Ok(step) => {
+                if let Some(kid) = &step.created {
+                    tracing::info!(%kid, "published the next signing key");
                 }
-                Err(error) => {
-                    tracing::error!(%error, "signing key refresh failed; keeping the loaded keys");
+                for kid in &step.purged {
+                    tracing::info!(%kid, "unpublished a retired signing key");
                 }
+            }
+            Err(error) => {
+                tracing::error!(%error, "signing key refresh failed; keeping the loaded keys");
             }
         }
     });

@@ -79,27 +79,18 @@ pub(crate) fn runner(
 
 /// Runs due warnings every `every`, for as long as the runner lives.
 pub(crate) fn spawn(runner: Weak<WarningRunner>, every: time::Duration) {
-    let every = std::time::Duration::try_from(every).unwrap_or(std::time::Duration::from_secs(900));
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            let Some(runner) = runner.upgrade() else {
-                return;
-            };
-            match runner.run_due(time::OffsetDateTime::now_utc()).await {
-                Ok(report) if report.due_read > 0 => tracing::info!(
-                    due = report.due_read,
-                    sent = report.sent,
-                    undeliverable = report.undeliverable,
-                    failed = report.failed,
-                    "expiry warning run"
-                ),
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::error!(%error, "expiry warning run failed; retrying next interval");
-                }
+    crate::spawn_every(runner, every, false, |runner| async move {
+        match runner.run_due(time::OffsetDateTime::now_utc()).await {
+            Ok(report) if report.due_read > 0 => tracing::info!(
+                due = report.due_read,
+                sent = report.sent,
+                undeliverable = report.undeliverable,
+                failed = report.failed,
+                "expiry warning run"
+            ),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(%error, "expiry warning run failed; retrying next interval");
             }
         }
     });

@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::view::{ClientView, Credentials};
 use crate::warnings::schedule_warnings;
-use crate::{Actor, ClientUpdate, Clock, Error, NewClient, Policy, SecretLifetime, validate};
+use crate::{Actor, ClientUpdate, Error, NewClient, Policy, SecretLifetime, validate};
 
 use super::{MAX_ATTEMPTS, Planned, Registry};
 
@@ -73,9 +73,7 @@ impl Registry {
     /// The clock's instant, truncated to the microsecond: the precision
     /// every store keeps (see `clientcreds_store`).
     pub(crate) fn now(&self) -> OffsetDateTime {
-        let now = self.clock.now();
-        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
-            .unwrap_or(now)
+        crate::clock::now_micros(self.clock.as_ref())
     }
 
     /// Schedules the expiry warnings of a write's record (see
