@@ -69,6 +69,7 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
             extra: &BTreeMap::from([("roles".to_owned(), vec!["reader".to_owned()])]),
             lifetime: Duration::hours(1),
             now,
+            secret_id: None,
         })
         .unwrap()
         .access_token

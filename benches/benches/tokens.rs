@@ -84,6 +84,7 @@ fn mint_and_verify(c: &mut Criterion, keys: &BenchKeys) {
         extra: &extra,
         lifetime: Duration::hours(1),
         now,
+        secret_id: None,
     };
     let minted = issuer.mint(&claims).unwrap();
     let token = minted.access_token.expose().to_owned();

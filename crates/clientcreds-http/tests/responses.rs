@@ -236,6 +236,7 @@ fn extra_claims_never_override_the_introspection_members() {
         jti: "j".into(),
         issued_at: now,
         expires_at: now + time::Duration::hours(1),
+        secret_id: None,
         extra,
     };
     let body = introspection_response(Some(&context), ISSUER);

@@ -94,6 +94,10 @@ pub enum VerifyError {
     /// `aud` names none of the accepted audiences.
     #[error("token audience is not accepted")]
     WrongAudience,
+    /// The tenant claim names a tenant the validation does not accept
+    /// ([`Validation::tenants`](crate::Validation::tenants)).
+    #[error("token tenant is not accepted")]
+    WrongTenant,
     /// `exp` has passed (beyond the leeway).
     #[error("token has expired")]
     Expired,
@@ -103,6 +107,10 @@ pub enum VerifyError {
     /// The token's client is no longer active (opt-in live check).
     #[error("token's client is no longer active")]
     ClientInactive,
+    /// The secret that minted the token has been revoked or rotated out
+    /// (opt-in live check).
+    #[error("token's secret is no longer valid")]
+    SecretInactive,
     /// The opt-in live check could not reach the client store and had no
     /// earlier answer to fall back on; the token is refused (fail closed).
     #[error("token's client could not be checked")]

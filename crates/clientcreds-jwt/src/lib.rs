@@ -59,6 +59,6 @@ pub use key::{Jwks, PrivateJwk, PublicJwk, SigningKey, VerifyingKey, pkcs8_pem, 
 pub use keyset::KeySet;
 pub use token::{
     ACCESS_TOKEN_TYPE, AccessToken, DEFAULT_TENANT_CLAIM, MintedToken, RESERVED_CLAIMS,
-    TokenClaims, TokenIssuer,
+    SECRET_ID_CLAIM, TokenClaims, TokenIssuer,
 };
 pub use verify::{AccessContext, DEFAULT_MAX_TOKEN_LEN, MAX_LEEWAY, TokenVerifier, Validation};

@@ -17,6 +17,10 @@ use crate::{KeyError, KeySet, MintError};
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// The default name of the tenant claim.
 pub const DEFAULT_TENANT_CLAIM: &str = "tenant";
+/// The claim naming the secret that minted a token (the secret's public
+/// id, never the secret): a live check refuses the token once that secret
+/// is revoked or rotated out.
+pub const SECRET_ID_CLAIM: &str = "client_secret_id";
 /// Claims a caller's extra claims may not set.
 pub const RESERVED_CLAIMS: &[&str] = &[
     "iss",
@@ -28,6 +32,7 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "jti",
     "client_id",
     "scope",
+    SECRET_ID_CLAIM,
 ];
 
 /// A signed access token. `Debug` and `Display` redact it; read it with
@@ -73,6 +78,10 @@ pub struct TokenClaims<'a, V> {
     pub lifetime: Duration,
     /// Issue instant (`iat`, `nbf`).
     pub now: OffsetDateTime,
+    /// The public id of the secret that authenticated the client, written
+    /// as [`SECRET_ID_CLAIM`] so that revoking or rotating out that secret
+    /// can kill the token too (`None`: the claim is left out).
+    pub secret_id: Option<&'a str>,
 }
 
 /// A freshly minted token and its facts.
@@ -108,6 +117,7 @@ pub struct MintedToken {
 ///     extra: &BTreeMap::<String, String>::new(),
 ///     lifetime: Duration::hours(1),
 ///     now: OffsetDateTime::now_utc(),
+///     secret_id: None,
 /// })?;
 /// assert_eq!(minted.expires_in, 3600);
 /// assert_eq!(format!("{:?}", minted.access_token), "AccessToken([redacted])");
@@ -212,6 +222,7 @@ impl TokenIssuer {
             client_id: claims.client_id,
             scope: &scope,
             tenant: (&self.tenant_claim, claims.tenant),
+            secret_id: claims.secret_id,
             extra: claims.extra,
         };
         let header = key.token_header();
@@ -247,6 +258,7 @@ struct Payload<'a, V> {
     client_id: &'a str,
     scope: &'a str,
     tenant: (&'a str, &'a str),
+    secret_id: Option<&'a str>,
     extra: &'a BTreeMap<String, V>,
 }
 
@@ -265,6 +277,9 @@ impl<V: Serialize> Serialize for Payload<'_, V> {
             map.serialize_entry("scope", self.scope)?;
         }
         map.serialize_entry(self.tenant.0, self.tenant.1)?;
+        if let Some(secret_id) = self.secret_id {
+            map.serialize_entry(SECRET_ID_CLAIM, secret_id)?;
+        }
         for (name, value) in self.extra {
             map.serialize_entry(name, value)?;
         }

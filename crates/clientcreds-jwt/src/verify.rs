@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
-use crate::token::{ACCESS_TOKEN_TYPE, DEFAULT_TENANT_CLAIM};
+use crate::token::{ACCESS_TOKEN_TYPE, DEFAULT_TENANT_CLAIM, SECRET_ID_CLAIM};
 use crate::{Algorithm, InsufficientScope, KeySet, VerifyError};
 
 /// The largest leeway a verifier accepts for `exp`, `nbf` and `iat`.
@@ -34,6 +34,12 @@ pub struct Validation {
     /// Narrows the algorithms further than the key set does (default: the
     /// key set's).
     pub algorithms: Option<Vec<Algorithm>>,
+    /// The tenants whose tokens are accepted (default `None`: any tenant).
+    /// A resource server that serves one tenant, or a few, sets this so a
+    /// token of another tenant is refused with [`VerifyError::WrongTenant`]
+    /// even when its audience and scopes match: an administrator of any
+    /// tenant can give a client any audience and scope.
+    pub tenants: Option<Vec<String>>,
 }
 
 impl Validation {
@@ -47,7 +53,32 @@ impl Validation {
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             tenant_claim: DEFAULT_TENANT_CLAIM.to_owned(),
             algorithms: None,
+            tenants: None,
         }
+    }
+
+    /// Accepts only tokens of `tenant` (call again to accept more).
+    ///
+    /// ```
+    /// use clientcreds_jwt::Validation;
+    /// let validation = Validation::new("https://auth.example.com", "https://api.example.com")
+    ///     .with_tenant("acme")
+    ///     .with_tenant("globex");
+    /// assert_eq!(validation.tenants, Some(vec!["acme".to_owned(), "globex".to_owned()]));
+    /// ```
+    #[must_use]
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenants
+            .get_or_insert_with(Vec::new)
+            .push(tenant.into());
+        self
+    }
+
+    /// Accepts only tokens of these tenants (an empty set accepts none).
+    #[must_use]
+    pub fn with_tenants(mut self, tenants: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.tenants = Some(tenants.into_iter().map(Into::into).collect());
+        self
     }
 
     /// Sets the leeway, capped at [`MAX_LEEWAY`] and floored at zero.
@@ -105,6 +136,9 @@ pub struct AccessContext {
     pub issued_at: OffsetDateTime,
     /// `exp`.
     pub expires_at: OffsetDateTime,
+    /// The public id of the secret that minted the token
+    /// ([`SECRET_ID_CLAIM`](crate::SECRET_ID_CLAIM)), when the token names one.
+    pub secret_id: Option<String>,
     /// Every other claim (e.g. `roles`).
     pub extra: Map<String, Value>,
 }
@@ -138,7 +172,8 @@ impl AccessContext {
 /// and a `kid` naming a key of that very algorithm (so an HS256 header
 /// cannot borrow an RSA or EC public key as its secret); the signature;
 /// then the claims: `iss`, `aud`, `exp` and `nbf`/`iat` within the leeway,
-/// and every required claim present and well typed.
+/// the tenant when [`Validation::tenants`] is set, and every required claim
+/// present and well typed.
 ///
 /// ```
 /// use std::collections::BTreeMap;
@@ -153,6 +188,7 @@ impl AccessContext {
 ///     client_id: "acme_client_1", tenant: "acme",
 ///     audience: &["https://api.example.com".into()], scopes: &["read".into()],
 ///     extra: &BTreeMap::<String, String>::new(), lifetime: Duration::minutes(30), now,
+///     secret_id: None,
 /// })?;
 ///
 /// let verifier = TokenVerifier::new(keys, Validation::new("https://auth.example.com", "https://api.example.com"));
@@ -333,6 +369,19 @@ impl TokenVerifier {
             Some(_) => return Err(VerifyError::InvalidClaim("tenant")),
             None => return Err(VerifyError::MissingClaim("tenant")),
         };
+        if self
+            .validation
+            .tenants
+            .as_ref()
+            .is_some_and(|accepted| !accepted.contains(&tenant))
+        {
+            return Err(VerifyError::WrongTenant);
+        }
+        let secret_id = match claims.remove(SECRET_ID_CLAIM) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            Some(_) => return Err(VerifyError::InvalidClaim(SECRET_ID_CLAIM)),
+            None => None,
+        };
         let instant = |s: i64, name| {
             OffsetDateTime::from_unix_timestamp(s).map_err(|_| VerifyError::InvalidClaim(name))
         };
@@ -345,6 +394,7 @@ impl TokenVerifier {
             jti,
             issued_at: instant(iat, "iat")?,
             expires_at: instant(exp, "exp")?,
+            secret_id,
             extra: claims,
         })
     }

@@ -995,6 +995,7 @@ fn the_issuer_never_mints_duplicate_claim_names() {
             extra: &BTreeMap::<String, String>::new(),
             lifetime: Duration::hours(1),
             now: now(),
+            secret_id: None,
         });
         assert!(
             matches!(result, Err(MintError::Invalid(_))),
@@ -1014,6 +1015,7 @@ fn the_issuer_never_mints_duplicate_claim_names() {
             extra: &extra,
             lifetime: Duration::hours(1),
             now: now(),
+            secret_id: None,
         });
         assert!(matches!(result, Err(MintError::Invalid(_))), "{name}");
     }

@@ -66,6 +66,7 @@ fn mint(keys: &Arc<KeySet>, now: OffsetDateTime) -> AccessToken {
             extra: &BTreeMap::<String, String>::new(),
             lifetime: Duration::hours(1),
             now,
+            secret_id: None,
         })
         .unwrap()
         .access_token

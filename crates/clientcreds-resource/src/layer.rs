@@ -39,6 +39,7 @@ pub struct BearerAuthLayer {
     live: Option<Arc<dyn LiveCheck>>,
     clock: Arc<dyn Clock>,
     scopes: Arc<[String]>,
+    tenants: Option<Arc<[String]>>,
     realm: Arc<str>,
 }
 
@@ -57,6 +58,7 @@ impl BearerAuthLayer {
             live: None,
             clock: Arc::new(SystemClock),
             scopes: Arc::new([]),
+            tenants: None,
             realm: Arc::from("api"),
         }
     }
@@ -67,6 +69,25 @@ impl BearerAuthLayer {
         let mut scopes = self.scopes.to_vec();
         scopes.push(scope.into());
         self.scopes = scopes.into();
+        self
+    }
+
+    /// Accepts only tokens of `tenant` (call again to accept more). A token
+    /// of any other tenant is answered `invalid_token`, whatever its
+    /// audience and scopes: the administrator of any tenant can give a
+    /// client any audience and scope, so a resource server that serves
+    /// some tenants only must say which. (The same check is
+    /// [`Validation::tenants`](clientcreds_jwt::Validation::tenants) when
+    /// you build the verifier yourself.)
+    #[must_use]
+    pub fn require_tenant(mut self, tenant: impl Into<String>) -> Self {
+        let mut tenants = self
+            .tenants
+            .as_deref()
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
+        tenants.push(tenant.into());
+        self.tenants = Some(tenants.into());
         self
     }
 
@@ -94,6 +115,11 @@ impl BearerAuthLayer {
     async fn authorize<B>(&self, request: &mut Request<B>) -> Result<(), BearerChallenge> {
         let token = bearer_token(request.headers())?;
         let context = self.verifier.verify_at(token, self.clock.now()).await?;
+        if let Some(tenants) = &self.tenants
+            && !tenants.contains(&context.tenant)
+        {
+            return Err(clientcreds_jwt::VerifyError::WrongTenant.into());
+        }
         if let Some(live) = &self.live {
             live.check(&context).await?;
         }

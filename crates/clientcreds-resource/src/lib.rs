@@ -49,7 +49,7 @@
 //! let minted = TokenIssuer::new(issuer_keys, "https://auth.example.com").mint(&TokenClaims {
 //!     client_id: "acme_client_1", tenant: "acme", audience: &["https://api.example.com".into()],
 //!     scopes: &["read".into()], extra: &BTreeMap::<String, String>::new(),
-//!     lifetime: Duration::minutes(5), now: OffsetDateTime::now_utc(),
+//!     lifetime: Duration::minutes(5), now: OffsetDateTime::now_utc(), secret_id: None,
 //! })?;
 //! let mut headers = http::HeaderMap::new();
 //! headers.insert("authorization", format!("Bearer {}", minted.access_token.expose()).parse()?);

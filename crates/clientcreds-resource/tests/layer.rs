@@ -133,6 +133,27 @@ async fn a_valid_token_reaches_the_inner_service_with_its_context() {
 }
 
 #[tokio::test]
+async fn a_tenant_bound_layer_refuses_tokens_of_other_tenants() {
+    let (server, _, _, token) = setup().await;
+    let authorization = format!("Bearer {token}");
+    // The token is tenant "acme"'s: a layer for "globex" refuses it.
+    let layer = BearerAuthLayer::new(server.verifier.clone()).require_tenant("globex");
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    // One of several accepted tenants passes.
+    let layer = layer.require_tenant("acme");
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_passed(&response, &seen);
+}
+
+#[tokio::test]
 async fn the_service_can_be_driven_more_than_once() {
     let (server, _, _, token) = setup().await;
     let seen = Arc::new(Seen::default());

@@ -140,6 +140,7 @@ pub fn mint_for(
             extra: &extra,
             lifetime,
             now: at,
+            secret_id: None,
         })
         .unwrap()
 }

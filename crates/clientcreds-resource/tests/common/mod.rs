@@ -80,6 +80,7 @@ impl Issuer {
                 extra: &BTreeMap::<String, String>::new(),
                 lifetime: Duration::hours(1),
                 now,
+                secret_id: None,
             })
             .unwrap()
             .access_token
