@@ -3,10 +3,12 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clientcreds_registry::{
-    ClientCredentials, TokenError, TokenErrorCode, TokenRequest, TokenResponse,
+    ClientCredentials, Introspection, TokenError, TokenErrorCode, TokenRequest, TokenResponse,
 };
 use clientcreds_secret::Secret;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::form;
@@ -47,6 +49,19 @@ pub struct IntrospectionRequest {
     pub auth: ClientAuthMethod,
     /// The token to introspect (redacted in `Debug`).
     pub token: Secret,
+}
+
+impl IntrospectionRequest {
+    /// The request as [`TokenService::introspect`](clientcreds_registry::TokenService::introspect)
+    /// takes it, from `source` (the caller's address, for the throttle).
+    #[must_use]
+    pub fn introspection(&self, source: Option<std::net::IpAddr>) -> Introspection<'_> {
+        Introspection {
+            credentials: self.credentials.as_ref(),
+            source,
+            token: self.token.expose_secret(),
+        }
+    }
 }
 
 /// A token request that could not be parsed: the RFC error to send, and
@@ -329,19 +344,21 @@ pub fn token_response(response: &TokenResponse) -> Response<String> {
     json_response(StatusCode::OK, response.to_json())
 }
 
-/// The error response (RFC 6749 §5.2): 400, or 401 with a
-/// `WWW-Authenticate: Basic` challenge for `invalid_client` when the client
-/// used Basic (500 for `server_error`).
+/// The error response (RFC 6749 §5.2): 400; 401 for `invalid_client`
+/// however the client sent its credentials (header or body: product B's
+/// body-credential callers expect 401 too), always with a
+/// `WWW-Authenticate: Basic` challenge (RFC 9110 §15.5.2: every 401
+/// carries one); 429 with `Retry-After` for `slow_down`; 500 for
+/// `server_error`.
 #[must_use]
 pub fn token_error_response(
     error: &TokenError,
-    auth: ClientAuthMethod,
+    _auth: ClientAuthMethod,
     realm: &str,
 ) -> Response<String> {
     let status = match error.code {
-        TokenErrorCode::InvalidClient if auth == ClientAuthMethod::Basic => {
-            StatusCode::UNAUTHORIZED
-        }
+        TokenErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        TokenErrorCode::SlowDown { .. } => StatusCode::TOO_MANY_REQUESTS,
         TokenErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
@@ -351,6 +368,11 @@ pub fn token_error_response(
             HeaderValue::from_str(&format!("Basic realm=\"{}\"", quote_safe(realm)))
     {
         response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+    }
+    if let TokenErrorCode::SlowDown { retry_after_secs } = error.code {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
     }
     response
 }

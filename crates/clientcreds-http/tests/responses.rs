@@ -85,12 +85,20 @@ fn error_statuses_follow_rfc_6749() {
         (C::InvalidGrant, Basic, 400),
         (C::UnauthorizedClient, Basic, 400),
         (C::InvalidTarget, Post, 400),
-        (C::InvalidClient, Post, 400),
-        (C::InvalidClient, NoAuth, 400),
+        // Product B: 401 however the credentials came.
+        (C::InvalidClient, Post, 401),
+        (C::InvalidClient, NoAuth, 401),
         (C::InvalidClient, Basic, 401),
         (C::ServerError, Basic, 500),
         (C::ServerError, Post, 500),
         (C::ServerError, NoAuth, 500),
+        (
+            C::SlowDown {
+                retry_after_secs: 7,
+            },
+            Post,
+            429,
+        ),
     ];
     for (code, auth, status) in cases {
         let case = format!("{code:?} {auth:?}");
@@ -107,6 +115,12 @@ fn error_statuses_follow_rfc_6749() {
             assert_eq!(challenge, Some("Basic realm=\"clientcreds\""), "{case}");
         } else {
             assert_eq!(challenge, None, "{case}");
+        }
+        let retry_after = header(&response, "retry-after");
+        if status == 429 {
+            assert_eq!(retry_after, Some("7"), "{case}");
+        } else {
+            assert_eq!(retry_after, None, "{case}");
         }
     }
 }
@@ -350,23 +364,30 @@ async fn end_to_end_with_client_secret_post() {
     );
     assert_issues(&server, &headers, &body, &id).await;
 
-    // A wrong secret in the body: 400 and no challenge.
+    // A wrong secret in the body: 401 (product B), with the challenge
+    // every 401 carries.
     let wrong = format!(
         "grant_type=client_credentials&client_id={}&client_secret=cc_wrong",
         form_encode(&id)
     );
     let response = server.token_endpoint(&form_headers(), &wrong).await;
-    assert_eq!(response.status(), 400);
+    assert_eq!(response.status(), 401);
     assert_eq!(json(&response)["error"], "invalid_client");
-    assert_eq!(header(&response, "www-authenticate"), None);
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        Some("Basic realm=\"clientcreds\"")
+    );
 
-    // No credentials at all: invalid_client, 400.
+    // No credentials at all: invalid_client, 401 with the challenge.
     let response = server
         .token_endpoint(&form_headers(), "grant_type=client_credentials")
         .await;
-    assert_eq!(response.status(), 400);
+    assert_eq!(response.status(), 401);
     assert_eq!(json(&response)["error"], "invalid_client");
-    assert_eq!(header(&response, "www-authenticate"), None);
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        Some("Basic realm=\"clientcreds\"")
+    );
 
     // The wrong content type never reaches the exchange.
     let mut json_headers = HeaderMap::new();

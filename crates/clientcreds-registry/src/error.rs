@@ -26,6 +26,13 @@ pub enum AuthFailure {
     /// The client or secret was rotated out and its grace window is over.
     #[error("rotation grace window ended")]
     GraceEnded,
+    /// Too many failed attempts from this source: refused before any
+    /// lookup (see [`AuthThrottle`](crate::AuthThrottle)).
+    #[error("too many failed attempts; retry in {retry_after}")]
+    Throttled {
+        /// How long to wait.
+        retry_after: time::Duration,
+    },
 }
 
 impl AuthFailure {
@@ -39,6 +46,7 @@ impl AuthFailure {
             Self::Revoked => "revoked",
             Self::Expired => "expired",
             Self::GraceEnded => "grace_ended",
+            Self::Throttled { .. } => "throttled",
         }
     }
 }
@@ -63,6 +71,10 @@ pub enum Error {
     /// rotated, or have its grace window ended.
     #[error("client is revoked")]
     Revoked,
+    /// A platform administrator suspended the client: only a platform
+    /// administrator may reactivate it.
+    #[error("client is suspended by the platform; only a platform administrator can reactivate it")]
+    Suspended,
     /// The client was already replaced by a rotation; act on its successor.
     #[error("client was already replaced by {replaced_by}")]
     AlreadyReplaced {
@@ -139,6 +151,7 @@ impl Error {
             Self::NotFound => "not_found".into(),
             Self::Invalid { field, .. } => format!("invalid:{field}"),
             Self::Revoked => "revoked".into(),
+            Self::Suspended => "suspended".into(),
             Self::AlreadyReplaced { .. } => "already_replaced".into(),
             Self::NoGraceWindow => "no_grace_window".into(),
             Self::Conflict => "conflict".into(),

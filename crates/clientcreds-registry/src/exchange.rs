@@ -1,18 +1,15 @@
-//! The client-credentials token exchange (RFC 6749 §4.4) and the opt-in
-//! live check of a token's client.
+//! The client-credentials token exchange (RFC 6749 §4.4).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use clientcreds_jwt::{
-    AccessContext, AccessToken, TokenClaims, TokenIssuer, TokenVerifier, VerifyError,
-};
+use clientcreds_jwt::{AccessToken, TokenClaims, TokenIssuer};
 use clientcreds_secret::Secret;
-use clientcreds_store::{ActivityEvent, ActivityKind, EffectiveStatus, Store, TenantId};
+use clientcreds_store::{ActivityEvent, ActivityKind, TenantId};
 use time::{Duration, OffsetDateTime};
 
-use crate::{AuthenticatedClient, Clock, DefaultScope, Error, Registry};
+use crate::{AuthFailure, AuthenticatedClient, DefaultScope, Error, LiveClientCheck, Registry};
 
 /// The only grant type served.
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -50,6 +47,11 @@ pub struct TokenRequest {
     pub audience: Option<String>,
     /// `resource` parameters (RFC 8707).
     pub resources: Vec<String>,
+    /// Where the request came from (the peer address, or the client
+    /// address a trusted proxy vouches for): the key of the registry's
+    /// [`AuthThrottle`](crate::AuthThrottle). `None` disables throttling
+    /// for this request.
+    pub source: Option<IpAddr>,
 }
 
 impl TokenRequest {
@@ -77,6 +79,13 @@ impl TokenRequest {
     #[must_use]
     pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
         self.audience = Some(audience.into());
+        self
+    }
+
+    /// Says where the request came from (see [`TokenRequest::source`]).
+    #[must_use]
+    pub fn with_source(mut self, source: IpAddr) -> Self {
+        self.source = Some(source);
         self
     }
 }
@@ -133,6 +142,13 @@ pub enum TokenErrorCode {
     InvalidTarget,
     /// The server failed (store down, misconfiguration).
     ServerError,
+    /// Too many failed attempts from this source: wait `retry_after_secs`
+    /// (`slow_down`, from the IANA OAuth extensions error registry; sent
+    /// as 429 with `Retry-After`).
+    SlowDown {
+        /// Seconds to wait.
+        retry_after_secs: u32,
+    },
 }
 
 impl TokenErrorCode {
@@ -148,6 +164,7 @@ impl TokenErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::InvalidTarget => "invalid_target",
             Self::ServerError => "server_error",
+            Self::SlowDown { .. } => "slow_down",
         }
     }
 }
@@ -329,10 +346,24 @@ impl TokenService {
         };
         let authenticated = self
             .registry
-            .authenticate_with_tenant(&credentials.client_id, &credentials.client_secret)
+            .authenticate_with_tenant(
+                &credentials.client_id,
+                &credentials.client_secret,
+                request.source,
+            )
             .await;
         let client = match authenticated {
             Ok(client) => client,
+            Err((_, Error::Authentication(AuthFailure::Throttled { retry_after }))) => {
+                let retry_after_secs =
+                    u32::try_from(retry_after.whole_seconds().max(1)).unwrap_or(u32::MAX);
+                return refuse(
+                    None,
+                    "throttled",
+                    Code::SlowDown { retry_after_secs },
+                    "too many failed attempts; retry later",
+                );
+            }
             Err((tenant, Error::Authentication(failure))) => {
                 return refuse(
                     tenant.as_ref(),
@@ -351,6 +382,15 @@ impl TokenService {
             }
         };
         let tenant = Some(&client.tenant);
+        let policy = self.registry.policy();
+        if policy.require_scope && request.scope.is_none() {
+            return refuse(
+                tenant,
+                "missing_scope",
+                Code::InvalidRequest,
+                "scope is required",
+            );
+        }
         let scopes = match &request.scope {
             Some(requested) => {
                 let requested: Vec<String> = requested
@@ -368,7 +408,7 @@ impl TokenService {
                 }
                 dedup(requested)
             }
-            None => match &self.registry.policy().default_scope {
+            None => match &policy.default_scope {
                 DefaultScope::AllAllowed => client.scopes.clone(),
                 DefaultScope::Empty => Vec::new(),
                 DefaultScope::Fixed(fixed) => fixed
@@ -400,6 +440,25 @@ impl TokenService {
                 client.audiences.clone()
             };
         }
+        // What the tenant may grant, if the policy narrows it (a client
+        // granted more before the policy changed gets no more than this).
+        let grants = policy.grants_for(&client.tenant);
+        if !grants.allows_scopes(&scopes) {
+            return refuse(
+                tenant,
+                "scope_not_granted",
+                Code::InvalidScope,
+                "a scope is not one this tenant may grant",
+            );
+        }
+        if !grants.allows_audiences(&targets) {
+            return refuse(
+                tenant,
+                "audience_not_granted",
+                Code::InvalidTarget,
+                "an audience is not one this tenant may grant",
+            );
+        }
         let minted = self.issuer.mint(&TokenClaims {
             client_id: &client.client_id,
             tenant: client.tenant.as_str(),
@@ -408,6 +467,7 @@ impl TokenService {
             extra: &client.extra_claims,
             lifetime: client.token_lifetime,
             now,
+            secret_id: Some(&client.secret_id),
         });
         match minted {
             Ok(minted) => {
@@ -437,115 +497,6 @@ impl TokenService {
             self.registry.clock().clone(),
             ttl,
         )
-    }
-}
-
-/// Opt-in: refuses tokens whose client has since been revoked, deactivated,
-/// deleted or rotated out past its grace window (product D: deleting a
-/// client revokes its tokens). Answers are cached per client for `ttl`, so
-/// the check costs a map lookup on most requests, and a change takes at
-/// most `ttl` to bite. Off unless the host wires it in.
-///
-/// If the store fails and no earlier answer is cached, the token is
-/// refused ([`VerifyError::CheckUnavailable`]): it fails closed.
-pub struct LiveClientCheck {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    ttl: Duration,
-    cache: Mutex<HashMap<(String, String), (OffsetDateTime, bool)>>,
-}
-
-impl fmt::Debug for LiveClientCheck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LiveClientCheck")
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Most clients a [`LiveClientCheck`] remembers before it starts afresh.
-const MAX_CACHED_CLIENTS: usize = 100_000;
-
-impl LiveClientCheck {
-    /// A check over `store`, caching each answer for `ttl` by `clock`.
-    #[must_use]
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
-        Self {
-            store,
-            clock,
-            ttl,
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Verifies `token` with `verifier`, then checks its client is live.
-    ///
-    /// # Errors
-    /// The verifier's [`VerifyError`], or [`VerifyError::ClientInactive`] /
-    /// [`VerifyError::CheckUnavailable`].
-    pub async fn verify(
-        &self,
-        verifier: &TokenVerifier,
-        token: &str,
-    ) -> Result<AccessContext, VerifyError> {
-        let context = verifier.verify_at(token, self.clock.now())?;
-        self.check(&context).await?;
-        Ok(context)
-    }
-
-    /// Checks that the client of a verified token is still live.
-    ///
-    /// # Errors
-    /// [`VerifyError::ClientInactive`] or [`VerifyError::CheckUnavailable`].
-    pub async fn check(&self, context: &AccessContext) -> Result<(), VerifyError> {
-        let now = self.clock.now();
-        let key = (context.tenant.clone(), context.client_id.clone());
-        let cached = self
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .copied();
-        if let Some((_, live)) = cached.filter(|(at, _)| now - *at < self.ttl) {
-            return if live {
-                Ok(())
-            } else {
-                Err(VerifyError::ClientInactive)
-            };
-        }
-        let live = match TenantId::new(context.tenant.clone()) {
-            Err(_) => Ok(false),
-            Ok(tenant) => self
-                .store
-                .client(&tenant, &context.client_id)
-                .await
-                .map(|record| {
-                    record.is_some_and(|r| {
-                        matches!(
-                            r.effective_status(now),
-                            EffectiveStatus::Active | EffectiveStatus::Expiring { .. }
-                        )
-                    })
-                }),
-        };
-        let live = match (live, cached) {
-            (Ok(live), _) => live,
-            // The store is down: fall back on the last answer, else fail closed.
-            (Err(_), Some((_, live))) => live,
-            (Err(_), None) => return Err(VerifyError::CheckUnavailable),
-        };
-        {
-            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if cache.len() >= MAX_CACHED_CLIENTS {
-                cache.clear();
-            }
-            cache.insert(key, (now, live));
-        }
-        if live {
-            Ok(())
-        } else {
-            Err(VerifyError::ClientInactive)
-        }
     }
 }
 

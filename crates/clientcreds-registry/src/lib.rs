@@ -58,11 +58,14 @@ mod clock;
 mod error;
 mod exchange;
 mod input;
+mod introspect;
+mod live;
 mod policy;
 mod registry;
 #[cfg(feature = "resource")]
 mod resource;
 mod signing_keys;
+mod throttle;
 mod validate;
 mod view;
 pub mod warnings;
@@ -71,16 +74,19 @@ pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AuthFailure, Error};
 pub use exchange::{
-    CLIENT_CREDENTIALS, ClientCredentials, LiveClientCheck, TokenError, TokenErrorCode,
-    TokenRequest, TokenResponse, TokenService,
+    CLIENT_CREDENTIALS, ClientCredentials, TokenError, TokenErrorCode, TokenRequest, TokenResponse,
+    TokenService,
 };
 pub use input::{ClientUpdate, ListQuery, NewClient, RotateOptions};
+pub use introspect::Introspection;
+pub use live::{DEFAULT_MAX_STALE, LiveClientCheck};
 pub use policy::{
-    DEFAULT_WARNING_STAGES, DefaultScope, MAX_WARNING_STAGE_DAYS, Policy, RotationMode,
+    DEFAULT_WARNING_STAGES, DefaultScope, Grants, MAX_WARNING_STAGE_DAYS, Policy, RotationMode,
     SecretLifetime,
 };
 pub use registry::{MAX_PAGE_SIZE, Registry};
 pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep};
+pub use throttle::{AuthThrottle, MemoryThrottle, ThrottleLimits};
 pub use validate::{
     MAX_DESCRIPTION_CHARS, MAX_LIST_ITEMS, MAX_NAME_CHARS, MAX_TOKEN_LIFETIME_SECS,
     MIN_TOKEN_LIFETIME_SECS,

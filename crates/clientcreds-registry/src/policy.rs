@@ -1,5 +1,9 @@
-//! Registry-wide policy: prefixes, lifetimes, rotation.
+//! Registry-wide policy: prefixes, lifetimes, rotation, what tenants may
+//! grant.
 
+use std::collections::BTreeMap;
+
+use clientcreds_store::TenantId;
 use time::Duration;
 
 /// How a rotation replaces a credential.
@@ -44,6 +48,63 @@ pub const DEFAULT_WARNING_STAGES: [u32; 5] = [30, 14, 7, 1, 0];
 /// The largest warning stage accepted, in days.
 pub const MAX_WARNING_STAGE_DAYS: u32 = 3_650;
 
+/// What a tenant's administrators may give their clients. `None` in a
+/// field: anything.
+///
+/// Any tenant administrator can otherwise give a client any audience and
+/// scope; a platform that serves several tenants' APIs narrows each
+/// tenant here, and resource servers check the tenant too
+/// ([`Validation::tenants`](clientcreds_jwt::Validation::tenants)).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Grants {
+    /// The audiences its clients may hold (`None`: any).
+    pub audiences: Option<Vec<String>>,
+    /// The scopes its clients may hold (`None`: any).
+    pub scopes: Option<Vec<String>>,
+}
+
+impl Grants {
+    /// No restriction.
+    #[must_use]
+    pub fn any() -> Self {
+        Self::default()
+    }
+
+    /// Only these audiences.
+    #[must_use]
+    pub fn with_audiences(
+        mut self,
+        audiences: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.audiences = Some(audiences.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Only these scopes.
+    #[must_use]
+    pub fn with_scopes(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether every one of `audiences` may be granted.
+    #[must_use]
+    pub fn allows_audiences(&self, audiences: &[String]) -> bool {
+        allows(self.audiences.as_deref(), audiences)
+    }
+
+    /// Whether every one of `scopes` may be granted.
+    #[must_use]
+    pub fn allows_scopes(&self, scopes: &[String]) -> bool {
+        allows(self.scopes.as_deref(), scopes)
+    }
+}
+
+fn allows(allowed: Option<&[String]>, asked: &[String]) -> bool {
+    allowed.is_none_or(|allowed| asked.iter().all(|a| allowed.contains(a)))
+}
+
 /// The rules a [`Registry`](crate::Registry) applies. Every field has a
 /// documented default; the reference products are each a few assignments
 /// away (see the crate docs).
@@ -77,6 +138,21 @@ pub struct Policy {
     /// 30, 14, 7, 1 and 0 = on expiry: product E). Only the stages still
     /// ahead when a secret is issued apply. Empty: no warnings.
     pub warning_stages: Vec<u32>,
+    /// A token request without `scope` is refused with `invalid_request`
+    /// (default `false`: [`Policy::default_scope`] applies; product B
+    /// requires it).
+    pub require_scope: bool,
+    /// What each tenant's administrators may grant (tenants not listed
+    /// get [`Policy::default_grants`]). Checked when a client is created
+    /// or changed, and again at every token.
+    pub tenant_grants: BTreeMap<TenantId, Grants>,
+    /// What the administrators of tenants not in
+    /// [`Policy::tenant_grants`] may grant (default: anything).
+    pub default_grants: Grants,
+    /// Client ids that may introspect tokens of every tenant (default
+    /// none: a client introspects only its own tenant's tokens). Only the
+    /// host's configuration can name them, never a tenant administrator.
+    pub cross_tenant_introspectors: Vec<String>,
 }
 
 impl Default for Policy {
@@ -92,6 +168,10 @@ impl Default for Policy {
             last_used_interval: Duration::seconds(60),
             default_scope: DefaultScope::AllAllowed,
             warning_stages: DEFAULT_WARNING_STAGES.to_vec(),
+            require_scope: false,
+            tenant_grants: BTreeMap::new(),
+            default_grants: Grants::any(),
+            cross_tenant_introspectors: Vec::new(),
         }
     }
 }
@@ -162,5 +242,54 @@ impl Policy {
     pub fn with_last_used_interval(mut self, interval: Duration) -> Self {
         self.last_used_interval = interval;
         self
+    }
+
+    /// Sets [`Policy::require_scope`].
+    #[must_use]
+    pub fn with_required_scope(mut self, required: bool) -> Self {
+        self.require_scope = required;
+        self
+    }
+
+    /// Narrows what `tenant`'s administrators may grant.
+    ///
+    /// ```
+    /// use clientcreds_registry::{Grants, Policy};
+    /// use clientcreds_store::TenantId;
+    ///
+    /// let acme = TenantId::new("acme")?;
+    /// let policy = Policy::default()
+    ///     .with_tenant_grants(acme.clone(), Grants::any().with_audiences(["https://api.acme.example"]))
+    ///     .with_default_grants(Grants::any().with_audiences(Vec::<String>::new()));
+    /// assert!(policy.grants_for(&acme).allows_audiences(&["https://api.acme.example".to_owned()]));
+    /// assert!(!policy.grants_for(&TenantId::new("globex")?).allows_audiences(&["https://api.acme.example".to_owned()]));
+    /// # Ok::<(), clientcreds_store::InvalidTenantId>(())
+    /// ```
+    #[must_use]
+    pub fn with_tenant_grants(mut self, tenant: TenantId, grants: Grants) -> Self {
+        self.tenant_grants.insert(tenant, grants);
+        self
+    }
+
+    /// Sets [`Policy::default_grants`].
+    #[must_use]
+    pub fn with_default_grants(mut self, grants: Grants) -> Self {
+        self.default_grants = grants;
+        self
+    }
+
+    /// Lets `client_id` introspect tokens of every tenant.
+    #[must_use]
+    pub fn with_cross_tenant_introspector(mut self, client_id: impl Into<String>) -> Self {
+        self.cross_tenant_introspectors.push(client_id.into());
+        self
+    }
+
+    /// What `tenant`'s administrators may grant.
+    #[must_use]
+    pub fn grants_for(&self, tenant: &TenantId) -> &Grants {
+        self.tenant_grants
+            .get(tenant)
+            .unwrap_or(&self.default_grants)
     }
 }

@@ -284,22 +284,66 @@ async fn another_tenants_admin_sees_nothing_and_changes_nothing() {
 
     assert_eq!(w.registry.get(&owner, &acme, &id).await.unwrap(), before);
     assert_eq!(auth(&w.registry, &issued.credentials).await, Ok(()));
-    // The attempts are on record as refusals, none as a success.
+    // The attempts are on record as refusals in the stranger's own trail
+    // (which it and the platform read), naming the target tenant; the
+    // victim's trail holds nothing the stranger wrote.
     let trail = w
         .registry
         .audit(&Actor::System, &acme, Some(&id), None, 100)
         .await
         .unwrap();
-    let refused = trail.iter().filter(|r| matches!(&r.event.outcome, AuditOutcome::Refused { reason } if reason == "not_found")).count();
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert_eq!(trail[0].event.outcome, AuditOutcome::Success);
+    let own = w
+        .registry
+        .audit(&Actor::System, &globex, Some(&id), None, 100)
+        .await
+        .unwrap();
+    let refused = own
+        .iter()
+        .filter(|r| {
+            matches!(&r.event.outcome, AuditOutcome::Refused { reason } if reason == "not_found")
+                && r.event.detail.as_deref() == Some("target_tenant=acme")
+        })
+        .count();
     // get, update, rotate, end_grace, revoke and delete named this client.
     assert_eq!(refused, 6);
-    assert_eq!(
-        trail
-            .iter()
-            .filter(|r| r.event.outcome == AuditOutcome::Success)
-            .count(),
-        1
-    );
+}
+
+#[tokio::test]
+async fn a_foreign_admin_cannot_write_into_a_victims_trail_nor_record_junk_ids() {
+    let w = world(Policy::default());
+    let acme = tenant("acme");
+    let globex = tenant("globex");
+    let mallory = admin("globex", "mallory");
+    // A 60 kB "client id", and one for a tenant that does not exist.
+    let junk = "x".repeat(60_000);
+    let _ = w.registry.revoke(&mallory, &acme, &junk).await;
+    let _ = w.registry.revoke(&mallory, &tenant("nobody"), &junk).await;
+    let victims = w
+        .registry
+        .audit(&Actor::System, &acme, None, None, 100)
+        .await
+        .unwrap();
+    assert!(victims.is_empty(), "{victims:?}");
+    let own = w
+        .registry
+        .audit(&Actor::System, &globex, None, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(own.len(), 2);
+    for record in &own {
+        // The malformed id never reached the record.
+        assert_eq!(record.event.client_id, None);
+        assert!(
+            record
+                .event
+                .detail
+                .as_deref()
+                .unwrap()
+                .starts_with("target_tenant=")
+        );
+    }
 }
 
 #[tokio::test]

@@ -310,7 +310,7 @@ impl ModelClient {
     fn effective_status(&self, now: OffsetDateTime) -> EffectiveStatus {
         match self.status {
             ClientStatus::Revoked => EffectiveStatus::Revoked,
-            ClientStatus::Inactive => EffectiveStatus::Inactive,
+            ClientStatus::Inactive | ClientStatus::Suspended => EffectiveStatus::Inactive,
             ClientStatus::Active => {
                 let grace_over = self.grace_until.is_some_and(|until| until <= now);
                 let any_usable = self.secrets.iter().any(|s| s.usable(now));
@@ -538,7 +538,7 @@ impl Model {
         let now = self.now();
         match client.status {
             ClientStatus::Revoked => return deny(AuthFailure::Revoked),
-            ClientStatus::Inactive => return deny(AuthFailure::Inactive),
+            ClientStatus::Inactive | ClientStatus::Suspended => return deny(AuthFailure::Inactive),
             ClientStatus::Active => {}
         }
         if client.grace_until.is_some_and(|until| until <= now) {
@@ -700,7 +700,8 @@ impl Harness {
                     actual.err().map(|e| Fail::of(&e)),
                     Some(Fail::NotFound),
                 )?;
-                Some(audit(AuditAction::Revoke, &id, Err(Fail::NotFound)))
+                // Recorded in the foreign admin's own trail, never in ours.
+                None
             }
             Op::Delete { client } => {
                 let id = self.pick(client);

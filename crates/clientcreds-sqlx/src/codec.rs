@@ -37,6 +37,7 @@ pub(crate) fn status_text(status: ClientStatus) -> &'static str {
         ClientStatus::Active => "active",
         ClientStatus::Inactive => "inactive",
         ClientStatus::Revoked => "revoked",
+        ClientStatus::Suspended => "suspended",
     }
 }
 
@@ -45,6 +46,7 @@ pub(crate) fn status_of(text: &str) -> Result<ClientStatus, StoreError> {
         "active" => Ok(ClientStatus::Active),
         "inactive" => Ok(ClientStatus::Inactive),
         "revoked" => Ok(ClientStatus::Revoked),
+        "suspended" => Ok(ClientStatus::Suspended),
         _ => Err(corrupt("unknown client status")),
     }
 }

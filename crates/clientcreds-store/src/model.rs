@@ -85,6 +85,10 @@ pub enum ClientStatus {
     Inactive,
     /// Switched off for good: never reactivated, never rotated.
     Revoked,
+    /// Switched off by a platform administrator: only a platform
+    /// administrator may switch it back on. Seen as inactive everywhere
+    /// else ([`EffectiveStatus::Inactive`]).
+    Suspended,
 }
 
 /// A client's status as seen at one instant: the stored status plus what
@@ -291,7 +295,7 @@ impl ClientRecord {
     pub fn effective_status(&self, now: OffsetDateTime) -> EffectiveStatus {
         match self.status {
             ClientStatus::Revoked => EffectiveStatus::Revoked,
-            ClientStatus::Inactive => EffectiveStatus::Inactive,
+            ClientStatus::Inactive | ClientStatus::Suspended => EffectiveStatus::Inactive,
             ClientStatus::Active => match self.grace_until {
                 Some(until) if until <= now => EffectiveStatus::Expired,
                 _ if !self.secrets.iter().any(|s| s.state(now).is_usable()) => {

@@ -1,6 +1,9 @@
 //! Authentication: one hash per attempt, and the advisory last-used write.
 
-use clientcreds_secret::{Secret, Verification};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use clientcreds_secret::{Secret, SecretHash, Verification};
 use clientcreds_store::{
     ClientRecord, ClientStatus, SecretRecord, SecretState, SecretUse, TenantId,
 };
@@ -15,13 +18,20 @@ impl Registry {
     /// Checks a presented client id and secret.
     ///
     /// The secret's text names its record, so exactly one hash is checked;
-    /// an unknown client or secret id costs the same dummy check, so timing
-    /// does not tell whether a client exists. Malformed text is refused
-    /// before any lookup. The client's state is judged only after the
-    /// secret matched. On success, an outdated hash is replaced and the
-    /// last-used times are written (at most once per
-    /// [`Policy::last_used_interval`](crate::Policy::last_used_interval)); that write is advisory and its
-    /// failure never fails the authentication.
+    /// an unknown client or secret id costs the same dummy check, and an
+    /// unknown client id goes on with a copy of a dummy record, so timing
+    /// tells neither whether a client exists nor whether a secret id is
+    /// one of its own. Malformed text is refused before any lookup. The
+    /// client's state is judged only after the secret matched. On success,
+    /// an outdated hash is replaced and the last-used times are written (at
+    /// most once per
+    /// [`Policy::last_used_interval`](crate::Policy::last_used_interval));
+    /// that write is advisory and its failure never fails the
+    /// authentication.
+    ///
+    /// Without a source, the [`AuthThrottle`](crate::AuthThrottle) cannot
+    /// tell callers apart: use [`Registry::authenticate_from`] wherever the
+    /// caller's address is known.
     ///
     /// # Errors
     /// [`Error::Authentication`] with the reason; [`Error::Credential`] when
@@ -32,51 +42,85 @@ impl Registry {
         client_id: &str,
         secret: &Secret,
     ) -> Result<AuthenticatedClient, Error> {
-        self.authenticate_with_tenant(client_id, secret)
+        self.authenticate_from(client_id, secret, None).await
+    }
+
+    /// [`Registry::authenticate`] for a caller at `source` (its address as
+    /// the host knows it): the registry's [`AuthThrottle`](crate::AuthThrottle)
+    /// runs before the lookup and the hash, and refuses with
+    /// [`AuthFailure::Throttled`] a source that failed too often.
+    ///
+    /// # Errors
+    /// As [`Registry::authenticate`].
+    pub async fn authenticate_from(
+        &self,
+        client_id: &str,
+        secret: &Secret,
+        source: Option<IpAddr>,
+    ) -> Result<AuthenticatedClient, Error> {
+        self.authenticate_with_tenant(client_id, secret, source)
             .await
             .map_err(|(_, e)| e)
     }
 
-    /// [`Registry::authenticate`], with the client's tenant beside a
+    /// [`Registry::authenticate_from`], with the client's tenant beside a
     /// refusal that came after the secret matched (for the activity log).
     pub(crate) async fn authenticate_with_tenant(
         &self,
         client_id: &str,
         secret: &Secret,
+        source: Option<IpAddr>,
     ) -> Result<AuthenticatedClient, (Option<TenantId>, Error)> {
+        let now = self.now();
         let deny = |failure| Err((None, Error::Authentication(failure)));
+        let guessed = |failure| {
+            self.throttle.failed(client_id, source, now);
+            deny(failure)
+        };
         if self.format.parse_client_id(client_id).is_err() {
-            return deny(AuthFailure::UnknownClient);
+            return guessed(AuthFailure::UnknownClient);
         }
         let Ok(secret_id) = self.format.parse_secret(secret) else {
-            return deny(AuthFailure::BadSecret);
+            return guessed(AuthFailure::BadSecret);
         };
+        // Before the lookup and the hash: a throttled attempt costs neither.
+        if let Err(retry_after) = self.throttle.admit(client_id, source, now) {
+            return deny(AuthFailure::Throttled { retry_after });
+        }
         let found = self
             .store
             .client_for_authentication(client_id)
             .await
             .map_err(|e| (None, e.into()))?;
-        let Some(record) = found else {
-            let _ = self.hasher.verify_dummy(secret);
-            return deny(AuthFailure::UnknownClient);
+        // An unknown id does the work of a known one: it copies a record of
+        // the usual shape, whose secret ids no presented secret can name.
+        let (record, known) = match found {
+            Some(record) => (record, true),
+            None => (self.dummy.clone(), false),
         };
         let Some(stored) = record.secret(secret_id.as_str()) else {
             let _ = self.hasher.verify_dummy(secret);
-            return deny(AuthFailure::BadSecret);
+            return guessed(if known {
+                AuthFailure::BadSecret
+            } else {
+                AuthFailure::UnknownClient
+            });
         };
         let verdict = self
             .hasher
             .verify(secret, &stored.hash)
             .map_err(|e| (None, e.into()))?;
         if !verdict.is_valid() {
-            return deny(AuthFailure::BadSecret);
+            return guessed(AuthFailure::BadSecret);
         }
+        self.throttle.succeeded(client_id, source, now);
         // The secret matched: from here on the tenant may be named.
         let deny = |failure| Err((Some(record.tenant.clone()), Error::Authentication(failure)));
-        let now = self.now();
         match record.status {
             ClientStatus::Revoked => return deny(AuthFailure::Revoked),
-            ClientStatus::Inactive => return deny(AuthFailure::Inactive),
+            ClientStatus::Inactive | ClientStatus::Suspended => {
+                return deny(AuthFailure::Inactive);
+            }
             ClientStatus::Active => {}
         }
         if record.grace_until.is_some_and(|g| g <= now) {
@@ -138,4 +182,44 @@ impl Registry {
         // Advisory: a failure here must not fail the caller's token.
         let _ = self.store.record_use(&usage).await;
     }
+}
+
+/// The record an unknown client id is checked against: the shape of a
+/// typical client (two secrets, a few scopes), with secret ids that the
+/// credential format never produces, so no presented secret names one.
+pub(super) fn dummy_record(prefix: &str) -> Result<ClientRecord, Error> {
+    let at = OffsetDateTime::UNIX_EPOCH;
+    let secret = |n: u8| SecretRecord {
+        secret_id: format!("-unknown-{n}-{}", "x".repeat(16)),
+        hash: SecretHash::from_stored(format!("hmac-sha256$v=1$k0${}", "A".repeat(43))),
+        display_prefix: format!("{prefix}xxxx"),
+        label: "created".to_owned(),
+        created_at: at,
+        expires_at: None,
+        grace_until: None,
+        revoked_at: None,
+        last_used_at: None,
+        warning_due: None,
+    };
+    let tenant = TenantId::new("-unknown-").map_err(|e| Error::invalid("tenant", e.to_string()))?;
+    Ok(ClientRecord {
+        tenant,
+        client_id: format!("{prefix}{}", "x".repeat(32)),
+        name: "x".repeat(24),
+        description: String::new(),
+        owner: None,
+        created_by: "x".repeat(12),
+        scopes: vec!["x".repeat(12), "x".repeat(12)],
+        audiences: vec!["x".repeat(28)],
+        extra_claims: BTreeMap::new(),
+        token_lifetime_secs: None,
+        status: ClientStatus::Active,
+        grace_until: None,
+        replaced_by: None,
+        created_at: at,
+        updated_at: at,
+        last_used_at: None,
+        version: 1,
+        secrets: vec![secret(0), secret(1)],
+    })
 }

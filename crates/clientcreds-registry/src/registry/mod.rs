@@ -9,16 +9,16 @@ use std::sync::Arc;
 
 use clientcreds_secret::{CredentialFormat, SecretHasher};
 use clientcreds_store::{
-    AuditAction, AuditOutcome, AuditQuery, AuditRecord, ClientQuery, ClientStatus, Commit, Cursor,
-    SecretState, Store, StoreError, TenantId, Write,
+    AuditAction, AuditOutcome, AuditQuery, AuditRecord, ClientQuery, ClientRecord, ClientStatus,
+    Commit, Cursor, SecretState, Store, StoreError, TenantId, Write,
 };
 
 use self::plan::{add, check_policy, check_update, credentials};
 use crate::view::{ClientList, ClientView, Issued};
 use crate::warnings::schedule_warnings;
 use crate::{
-    Actor, ClientUpdate, Clock, Error, ListQuery, NewClient, Policy, RotateOptions, RotationMode,
-    SystemClock,
+    Actor, AuthThrottle, ClientUpdate, Clock, Error, ListQuery, MemoryThrottle, NewClient, Policy,
+    RotateOptions, RotationMode, SystemClock,
 };
 
 /// How often a lifecycle change is re-planned after losing a race to a
@@ -66,6 +66,9 @@ pub struct Registry {
     format: CredentialFormat,
     clock: Arc<dyn Clock>,
     policy: Policy,
+    throttle: Arc<dyn AuthThrottle>,
+    /// What an unknown client id is checked against (equal work).
+    dummy: ClientRecord,
 }
 
 impl fmt::Debug for Registry {
@@ -75,7 +78,8 @@ impl fmt::Debug for Registry {
             .field("hasher", &self.hasher)
             .field("clock", &self.clock)
             .field("policy", &self.policy)
-            .finish()
+            .field("throttle", &self.throttle)
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,13 +103,24 @@ impl Registry {
         let format = CredentialFormat::new(&policy.prefix)
             .map_err(|e| Error::invalid("prefix", e.to_string()))?;
         check_policy(&policy)?;
+        let dummy = auth::dummy_record(&policy.prefix)?;
         Ok(Self {
             store,
             hasher,
             format,
             clock: Arc::new(SystemClock),
             policy,
+            throttle: Arc::new(MemoryThrottle::default()),
+            dummy,
         })
+    }
+
+    /// Replaces the failure throttle (default: a [`MemoryThrottle`] with
+    /// [`ThrottleLimits::default`](crate::ThrottleLimits::default)).
+    #[must_use]
+    pub fn with_throttle(mut self, throttle: Arc<dyn AuthThrottle>) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     /// Replaces the clock (tests use a [`ManualClock`](crate::ManualClock)).
@@ -289,6 +304,11 @@ impl Registry {
                 if record.status == ClientStatus::Revoked {
                     return Err(Error::Revoked);
                 }
+                self.check_grants(
+                    tenant,
+                    checked.scopes.as_deref().unwrap_or_default(),
+                    checked.audiences.as_deref().unwrap_or_default(),
+                )?;
                 let mut next = record.clone();
                 if let Some(name) = &checked.name {
                     next.name.clone_from(name);
@@ -308,16 +328,16 @@ impl Registry {
                 if let Some(lifetime) = checked.token_lifetime_secs {
                     next.token_lifetime_secs = lifetime;
                 }
-                let action = match checked.status {
-                    Some(status) if status != record.status => {
+                let action = match next_status(actor, record.status, checked.status)? {
+                    Some(status) => {
                         next.status = status;
-                        if status == ClientStatus::Inactive {
-                            AuditAction::Deactivate
-                        } else {
+                        if status == ClientStatus::Active {
                             AuditAction::Reactivate
+                        } else {
+                            AuditAction::Deactivate
                         }
                     }
-                    _ => AuditAction::Update,
+                    None => AuditAction::Update,
                 };
                 next.updated_at = now;
                 Ok(self.planned_update(record, next, action, None, now))
@@ -595,4 +615,38 @@ impl Registry {
         };
         Ok(self.store.audit(&query).await?)
     }
+}
+
+/// The status an update moves a client to (`None`: unchanged). A platform
+/// administrator's (or the system's) deactivation is a suspension, which
+/// only they can lift; a tenant administrator's is plain `Inactive`.
+fn next_status(
+    actor: &Actor,
+    current: ClientStatus,
+    asked: Option<ClientStatus>,
+) -> Result<Option<ClientStatus>, Error> {
+    let platform = !matches!(actor, Actor::TenantAdmin { .. });
+    let next = match asked {
+        None => return Ok(None),
+        Some(ClientStatus::Revoked) => {
+            return Err(Error::invalid("status", "revoke a client with revoke"));
+        }
+        Some(ClientStatus::Active) if current == ClientStatus::Suspended && !platform => {
+            return Err(Error::Suspended);
+        }
+        // A tenant administrator cannot turn a suspension into a plain
+        // deactivation (which it could then lift).
+        Some(ClientStatus::Inactive) if current == ClientStatus::Suspended => return Ok(None),
+        Some(ClientStatus::Inactive | ClientStatus::Suspended) if platform => {
+            ClientStatus::Suspended
+        }
+        Some(ClientStatus::Suspended) => {
+            return Err(Error::invalid(
+                "status",
+                "only a platform administrator can suspend a client",
+            ));
+        }
+        Some(status) => status,
+    };
+    Ok((next != current).then_some(next))
 }

@@ -131,7 +131,7 @@ impl Registry {
     ) -> Result<ClientRecord, Error> {
         // Checked here so that a bad lifetime is refused before any write.
         self.secret_expiry(new.secret_lifetime, now)?;
-        Ok(ClientRecord {
+        let record = ClientRecord {
             tenant: tenant.clone(),
             client_id: String::new(),
             name: validate::name(&new.name)?,
@@ -150,7 +150,9 @@ impl Registry {
             last_used_at: None,
             version: 1,
             secrets: Vec::new(),
-        })
+        };
+        self.check_grants(tenant, &record.scopes, &record.audiences)?;
+        Ok(record)
     }
 
     pub(super) fn issue_secret(
@@ -203,6 +205,35 @@ impl Registry {
         }
     }
 
+    /// Refuses scopes or audiences the policy does not let `tenant` grant.
+    pub(super) fn check_grants(
+        &self,
+        tenant: &TenantId,
+        scopes: &[String],
+        audiences: &[String],
+    ) -> Result<(), Error> {
+        let grants = self.policy.grants_for(tenant);
+        if let Some(scope) = scopes
+            .iter()
+            .find(|s| !grants.allows_scopes(std::slice::from_ref(s)))
+        {
+            return Err(Error::invalid(
+                "scopes",
+                format!("`{scope}` is not a scope this tenant may grant"),
+            ));
+        }
+        if let Some(audience) = audiences
+            .iter()
+            .find(|a| !grants.allows_audiences(std::slice::from_ref(a)))
+        {
+            return Err(Error::invalid(
+                "audiences",
+                format!("`{audience}` is not an audience this tenant may grant"),
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) async fn authorize(
         &self,
         actor: &Actor,
@@ -234,7 +265,19 @@ impl Registry {
             let outcome = AuditOutcome::Refused {
                 reason: error.audit_code(),
             };
-            let event = self.event(actor, tenant, client_id, action, outcome, None, self.now());
+            // Only an id of the right form reaches a record, whatever was sent.
+            let client_id = client_id.filter(|id| self.format.parse_client_id(id).is_ok());
+            // A refusal across tenants goes to the acting tenant's trail
+            // (which it and the platform read), never into the target's:
+            // a foreign administrator must not write there, nor learn
+            // anything from it.
+            let (trail, detail) = match actor {
+                Actor::TenantAdmin { tenant: own, .. } if tenancy => {
+                    (own, Some(format!("target_tenant={}", tenant.as_str())))
+                }
+                _ => (tenant, None),
+            };
+            let event = self.event(actor, trail, client_id, action, outcome, detail, self.now());
             let _ = self.store.append_audit(event).await;
         }
         Err(error)

@@ -1,0 +1,98 @@
+//! RFC 7662 token introspection: who may ask, and a fresh answer.
+
+use std::net::IpAddr;
+
+use clientcreds_jwt::{AccessContext, TokenVerifier};
+
+use crate::live::{Liveness, read_liveness};
+use crate::{AuthFailure, ClientCredentials, Error, TokenError, TokenErrorCode, TokenService};
+
+/// The token to introspect and who asks.
+#[derive(Debug)]
+pub struct Introspection<'a> {
+    /// The asking client's credentials (`None`: refused, RFC 7662 §2.1).
+    pub credentials: Option<&'a ClientCredentials>,
+    /// Where the request came from (see
+    /// [`TokenRequest::source`](crate::TokenRequest::source)).
+    pub source: Option<IpAddr>,
+    /// The token.
+    pub token: &'a str,
+}
+
+impl TokenService {
+    /// Introspects a token (RFC 7662) for an authenticated client.
+    ///
+    /// - The asking client must authenticate (else `invalid_client`, which
+    ///   the HTTP binding sends as 401 with a challenge).
+    /// - The token must verify with `verifier` at the registry's clock.
+    /// - The asking client must belong to the token's tenant, or be one of
+    ///   [`Policy::cross_tenant_introspectors`](crate::Policy::cross_tenant_introspectors);
+    ///   otherwise the token is reported inactive (RFC 7662 §2.2: the
+    ///   server may say so to a client not allowed to know more).
+    /// - The token's client and minting secret are read from the store now
+    ///   (never a cached answer): a token of a revoked, deactivated,
+    ///   deleted or rotated-out client or secret is inactive.
+    ///
+    /// `Ok(None)` is `{"active": false}`.
+    ///
+    /// # Errors
+    /// `invalid_client` for missing or bad credentials, `slow_down` when
+    /// throttled, `server_error` when the store cannot be read (the answer
+    /// is never guessed).
+    pub async fn introspect(
+        &self,
+        request: Introspection<'_>,
+        verifier: &TokenVerifier,
+    ) -> Result<Option<AccessContext>, TokenError> {
+        let unauthenticated = TokenError {
+            code: TokenErrorCode::InvalidClient,
+            description: "client authentication failed",
+        };
+        let unavailable = TokenError {
+            code: TokenErrorCode::ServerError,
+            description: "the server could not process the request",
+        };
+        let Some(credentials) = request.credentials else {
+            return Err(unauthenticated);
+        };
+        let registry = self.registry();
+        let caller = match registry
+            .authenticate_from(
+                &credentials.client_id,
+                &credentials.client_secret,
+                request.source,
+            )
+            .await
+        {
+            Ok(caller) => caller,
+            Err(Error::Authentication(AuthFailure::Throttled { retry_after })) => {
+                let retry_after_secs =
+                    u32::try_from(retry_after.whole_seconds().max(1)).unwrap_or(u32::MAX);
+                return Err(TokenError {
+                    code: TokenErrorCode::SlowDown { retry_after_secs },
+                    description: "too many failed attempts; retry later",
+                });
+            }
+            Err(Error::Authentication(_)) => return Err(unauthenticated),
+            Err(_) => return Err(unavailable),
+        };
+        let now = registry.now();
+        let Ok(context) = verifier.verify_at(request.token, now) else {
+            return Ok(None);
+        };
+        let policy = registry.policy();
+        if context.tenant != caller.tenant.as_str()
+            && !policy
+                .cross_tenant_introspectors
+                .iter()
+                .any(|id| *id == caller.client_id)
+        {
+            return Ok(None);
+        }
+        match read_liveness(registry.store().as_ref(), &context, now).await {
+            Ok(Liveness::Live) => Ok(Some(context)),
+            Ok(Liveness::ClientGone | Liveness::SecretGone) => Ok(None),
+            Err(()) => Err(unavailable),
+        }
+    }
+}
