@@ -77,16 +77,16 @@ impl Registry {
             self.throttle.failed(client_id, source, now);
             deny(failure)
         };
+        // First of all: a throttled attempt costs no lookup and no hash.
+        if let Err(retry_after) = self.throttle.admit(client_id, source, now) {
+            return deny(AuthFailure::Throttled { retry_after });
+        }
         if self.format.parse_client_id(client_id).is_err() {
             return guessed(AuthFailure::UnknownClient);
         }
         let Ok(secret_id) = self.format.parse_secret(secret) else {
             return guessed(AuthFailure::BadSecret);
         };
-        // Before the lookup and the hash: a throttled attempt costs neither.
-        if let Err(retry_after) = self.throttle.admit(client_id, source, now) {
-            return deny(AuthFailure::Throttled { retry_after });
-        }
         let found = self
             .store
             .client_for_authentication(client_id)
