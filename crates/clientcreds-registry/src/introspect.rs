@@ -84,8 +84,7 @@ impl TokenService {
         if context.tenant != caller.tenant.as_str()
             && !policy
                 .cross_tenant_introspectors
-                .iter()
-                .any(|id| *id == caller.client_id)
+                .contains(&caller.client_id)
         {
             return Ok(None);
         }

@@ -7,12 +7,19 @@
 //! |---|---|
 //! | [`Registry::create`] | a client and its first secret; the plaintext is returned once |
 //! | [`Registry::get`], [`Registry::list`] | read; list filters by effective status, owner, and a case-insensitive search on name or id, with stable keyset pages |
-//! | [`Registry::update`] | name, description, scopes, audiences, extra claims, token lifetime, active ⇄ inactive |
+//! | [`Registry::update`] | name, description, scopes, audiences, extra claims, token lifetime, active ⇄ inactive (a platform admin's deactivation is a suspension only a platform admin lifts) |
 //! | [`Registry::rotate`] | a new secret (same id) or a new client, the old one alive for a grace window |
 //! | [`Registry::end_grace`] | close that window now |
 //! | [`Registry::revoke`] | terminal: never reactivated or rotated |
 //! | [`Registry::delete`] | gone; the audit trail remains |
-//! | [`Registry::authenticate`] | one hash per attempt, equal cost for unknown ids, typed reasons |
+//! | [`Registry::authenticate_from`] | one hash per attempt, equal work for unknown ids (lookup included), typed reasons; an [`AuthThrottle`] first, keyed by client and source |
+//!
+//! [`TokenService`] is the token endpoint's logic ([`TokenService::exchange`])
+//! and RFC 7662 introspection ([`TokenService::introspect`]: the asking
+//! client's tenant only, a fresh store read). [`LiveClientCheck`] lets a
+//! resource server refuse tokens whose client, or whose minting secret, was
+//! revoked, rotated out or deleted since. docs/SECURITY.md in the
+//! repository maps every defence to its test.
 //!
 //! [`KeyManager`] keeps the issuer's signing keys in a
 //! `clientcreds_store::KeyStore`, sealed under the deployment's
@@ -47,9 +54,10 @@
 //! # let _ = (a, c, e);
 //! ```
 //!
-//! Products B and D (scoped tokens, delete revokes live tokens) are token
-//! and verification settings; the registry holds their scopes and supports
-//! delete.
+//! Product B requires `scope` on every token request
+//! (`Policy::default().with_required_scope(true)`); product D (delete
+//! revokes live tokens) is the resource server's [`LiveClientCheck`]. What
+//! each tenant may grant is [`Policy::with_tenant_grants`].
 
 #![forbid(unsafe_code)]
 
