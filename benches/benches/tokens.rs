@@ -325,6 +325,24 @@ fn exchange(c: &mut Criterion, keys: &BenchKeys) {
             start.elapsed()
         },
     );
+    // What the failure throttle costs a successful exchange that names its
+    // source (admit, then the pair's reset), against one that does not.
+    if keys.algorithm == Algorithm::EdDSA {
+        let source: std::net::IpAddr = "203.0.113.9".parse().unwrap();
+        paired(
+            "EdDSA exchange with source (throttle) / without",
+            |n| {
+                let requests: Vec<TokenRequest> =
+                    (0..n).map(|_| request().with_source(source)).collect();
+                let start = Instant::now();
+                for request in requests {
+                    black_box(run(black_box(request)).unwrap());
+                }
+                start.elapsed()
+            },
+            exchanges,
+        );
+    }
     // What the exchange adds to the registry's own secret check: scope and
     // audience checks, the claims, JSON, base64, the `jti`, the activity
     // entry.
