@@ -383,7 +383,12 @@ impl TokenService {
         };
         let tenant = Some(&client.tenant);
         let policy = self.registry.policy();
-        if policy.require_scope && request.scope.is_none() {
+        if policy.require_scope
+            && request
+                .scope
+                .as_deref()
+                .is_none_or(|s| s.trim_matches(' ').is_empty())
+        {
             return refuse(
                 tenant,
                 "missing_scope",
@@ -449,6 +454,14 @@ impl TokenService {
                 "scope_not_granted",
                 Code::InvalidScope,
                 "a scope is not one this tenant may grant",
+            );
+        }
+        if client.extra_claims.keys().any(|c| !grants.allows_claim(c)) {
+            return refuse(
+                tenant,
+                "claim_not_granted",
+                Code::InvalidScope,
+                "a claim is not one this tenant may grant",
             );
         }
         if !grants.allows_audiences(&targets) {

@@ -7,8 +7,7 @@ use clientcreds_jwt::{AccessContext, TokenVerifier};
 use crate::live::{Liveness, read_liveness};
 use crate::{AuthFailure, ClientCredentials, Error, TokenError, TokenErrorCode, TokenService};
 
-/// The token to introspect and who asks.
-#[derive(Debug)]
+/// The token to introspect and who asks. `Debug` leaves the token out.
 pub struct Introspection<'a> {
     /// The asking client's credentials (`None`: refused, RFC 7662 §2.1).
     pub credentials: Option<&'a ClientCredentials>,
@@ -17,6 +16,16 @@ pub struct Introspection<'a> {
     pub source: Option<IpAddr>,
     /// The token.
     pub token: &'a str,
+}
+
+impl std::fmt::Debug for Introspection<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Introspection")
+            .field("credentials", &self.credentials)
+            .field("source", &self.source)
+            .field("token", &"[redacted]")
+            .finish()
+    }
 }
 
 impl TokenService {

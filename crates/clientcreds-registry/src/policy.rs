@@ -62,6 +62,9 @@ pub struct Grants {
     pub audiences: Option<Vec<String>>,
     /// The scopes its clients may hold (`None`: any).
     pub scopes: Option<Vec<String>>,
+    /// The names of the extra claims (`roles`, `permissions`, ...) its
+    /// clients may carry (`None`: any).
+    pub claims: Option<Vec<String>>,
 }
 
 impl Grants {
@@ -86,6 +89,21 @@ impl Grants {
     pub fn with_scopes(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.scopes = Some(scopes.into_iter().map(Into::into).collect());
         self
+    }
+
+    /// Only extra claims of these names (e.g. `roles`).
+    #[must_use]
+    pub fn with_claims(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.claims = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether an extra claim of this name may be granted.
+    #[must_use]
+    pub fn allows_claim(&self, name: &str) -> bool {
+        self.claims
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|a| a == name))
     }
 
     /// Whether every one of `audiences` may be granted.

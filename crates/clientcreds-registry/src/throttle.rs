@@ -1,8 +1,8 @@
 //! Slowing down failed client authentication, before any hash is checked.
 
 use std::collections::HashMap;
-use std::fmt::Debug;
-use std::hash::{BuildHasher, RandomState};
+use std::fmt::{self, Debug};
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 
@@ -11,9 +11,9 @@ use time::{Duration, OffsetDateTime};
 /// Decides, before the secret is hashed, whether an authentication attempt
 /// may go ahead, and learns from each outcome.
 ///
-/// The registry calls [`AuthThrottle::admit`] after the presented id and
-/// secret passed their format checks and before the store lookup and the
-/// hash, so a throttled attempt costs neither (with PBKDF2 configured, this
+/// The registry calls [`AuthThrottle::admit`] first, before the format
+/// checks, the store lookup and the hash, so a throttled attempt costs
+/// none of them (with PBKDF2 configured, this
 /// is what keeps a flood of guesses from costing a full PBKDF2 each).
 /// [`AuthThrottle::failed`] is called for every attempt refused as an
 /// unknown client or a wrong secret, [`AuthThrottle::succeeded`] after a
@@ -82,7 +82,18 @@ impl Default for ThrottleLimits {
 ///   [`ThrottleLimits::per_source`] failures in a window.
 /// - Nothing is keyed on the client id alone, so failures from one source
 ///   never slow the client's owner calling from another.
-/// - IPv6 sources count per /64 (one host usually holds a whole /64).
+/// - A (client id, source) pair whose secret matched within the window is
+///   not stopped by its source's limit, so an owner behind an address
+///   shared with a sprayer (a NAT, an egress gateway) keeps working. A
+///   guesser at the same address and on the same client id shares the
+///   owner's pair, though, and can slow it: that much a shared address
+///   cannot tell apart.
+/// - IPv6 sources count per /64 (one host usually holds a whole /64);
+///   IPv4 addresses mapped into IPv6 (`::ffff:a.b.c.d`, as a dual-stack
+///   listener reports them) count as the IPv4 address.
+/// - Each table is bounded in constant time: two generations of at most
+///   half of [`ThrottleLimits::max_entries`]; when the young one fills,
+///   the old one is forgotten whole.
 /// - Without a source, nothing is throttled: pass the peer address.
 ///
 /// Each replica throttles on its own; a host that wants one budget across
@@ -108,14 +119,25 @@ impl Default for ThrottleLimits {
 /// assert!(throttle.admit("cc_victim", Some(attacker), now + Duration::minutes(16)).is_ok());
 /// # Ok::<(), std::net::AddrParseError>(())
 /// ```
-#[derive(Debug)]
 pub struct MemoryThrottle {
     limits: ThrottleLimits,
     /// Keyed by a keyed hash of (client id, source): no allocation per
     /// look-up, and a fixed size per entry whatever the id's length.
-    pairs: Mutex<HashMap<u64, Window>>,
-    sources: Mutex<HashMap<IpAddr, Window>>,
+    pairs: Mutex<Table<u64, Window>>,
+    sources: Mutex<Table<IpAddr, Window>>,
+    /// Pairs whose secret matched within the window: the source's limit
+    /// does not stop them (an owner behind a NAT shared with a sprayer).
+    good: Mutex<Table<u64, OffsetDateTime>>,
     hasher: RandomState,
+}
+
+impl fmt::Debug for MemoryThrottle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the callers' addresses.
+        f.debug_struct("MemoryThrottle")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Failures counted since `start`.
@@ -123,6 +145,47 @@ pub struct MemoryThrottle {
 struct Window {
     start: OffsetDateTime,
     failures: u32,
+}
+
+/// A map bounded in constant time: two generations of at most `half`
+/// entries each; when the young one fills, the old one is dropped whole.
+/// A look-up reads both; an update moves the entry into the young one.
+#[derive(Debug)]
+struct Table<K, V> {
+    young: HashMap<K, V>,
+    old: HashMap<K, V>,
+    half: usize,
+}
+
+impl<K: Hash + Eq, V: Copy> Table<K, V> {
+    fn new(max_entries: usize) -> Self {
+        Self {
+            young: HashMap::new(),
+            old: HashMap::new(),
+            half: (max_entries / 2).max(1),
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        self.young.get(key).or_else(|| self.old.get(key)).copied()
+    }
+
+    fn put(&mut self, key: K, value: V) {
+        self.old.remove(&key);
+        if self.young.len() >= self.half && !self.young.contains_key(&key) {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(key, value);
+    }
+
+    fn remove(&mut self, key: &K) {
+        self.young.remove(key);
+        self.old.remove(key);
+    }
+
+    fn len(&self) -> usize {
+        self.young.len() + self.old.len()
+    }
 }
 
 impl Default for MemoryThrottle {
@@ -137,8 +200,9 @@ impl MemoryThrottle {
     pub fn new(limits: ThrottleLimits) -> Self {
         Self {
             limits,
-            pairs: Mutex::new(HashMap::new()),
-            sources: Mutex::new(HashMap::new()),
+            pairs: Mutex::new(Table::new(limits.max_entries)),
+            sources: Mutex::new(Table::new(limits.max_entries)),
+            good: Mutex::new(Table::new(limits.max_entries)),
             hasher: RandomState::new(),
         }
     }
@@ -174,18 +238,38 @@ impl MemoryThrottle {
         self.hasher.hash_one((client_id, source_key(source)))
     }
 
-    fn over(&self, window: Option<&Window>, limit: u32, now: OffsetDateTime) -> Option<Duration> {
+    fn over(&self, window: Option<Window>, limit: u32, now: OffsetDateTime) -> Option<Duration> {
         let window = window?;
         let ends = window.start + self.limits.window;
         (window.failures >= limit && ends > now).then(|| ends - now)
     }
+
+    /// Counts one failure under `key`.
+    fn count<K: Hash + Eq>(&self, table: &Mutex<Table<K, Window>>, key: K, now: OffsetDateTime) {
+        let mut table = table.lock().unwrap_or_else(PoisonError::into_inner);
+        let window = match table.get(&key) {
+            Some(w) if w.start + self.limits.window > now => Window {
+                start: w.start,
+                failures: w.failures.saturating_add(1),
+            },
+            _ => Window {
+                start: now,
+                failures: 1,
+            },
+        };
+        table.put(key, window);
+    }
 }
 
-/// The source as counted: IPv6 addresses by their /64.
+/// The source as counted: IPv4 (also when mapped into IPv6, as a
+/// dual-stack listener reports it) by address, IPv6 by its /64.
 fn source_key(source: IpAddr) -> IpAddr {
     match source {
         IpAddr::V4(_) => source,
         IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
             let mut segments = v6.segments();
             for segment in segments.iter_mut().skip(4) {
                 *segment = 0;
@@ -193,36 +277,6 @@ fn source_key(source: IpAddr) -> IpAddr {
             IpAddr::V6(segments.into())
         }
     }
-}
-
-/// Counts one failure under `key`, keeping the table within `max`.
-fn count<K: std::hash::Hash + Eq + Clone>(
-    table: &mut HashMap<K, Window>,
-    key: K,
-    window: Duration,
-    max: usize,
-    now: OffsetDateTime,
-) {
-    if table.len() >= max && !table.contains_key(&key) {
-        table.retain(|_, w| w.start + window > now);
-        if table.len() >= max {
-            // Still full of live windows: forget one to make room.
-            if let Some(victim) = table.keys().next().cloned() {
-                table.remove(&victim);
-            }
-        }
-    }
-    let entry = table.entry(key).or_insert(Window {
-        start: now,
-        failures: 0,
-    });
-    if entry.start + window <= now {
-        *entry = Window {
-            start: now,
-            failures: 0,
-        };
-    }
-    entry.failures = entry.failures.saturating_add(1);
 }
 
 impl AuthThrottle for MemoryThrottle {
@@ -235,6 +289,14 @@ impl AuthThrottle for MemoryThrottle {
         let Some(source) = source else {
             return Ok(());
         };
+        let pair = self.pair_key(client_id, source);
+        let by_pair = {
+            let pairs = self.pairs.lock().unwrap_or_else(PoisonError::into_inner);
+            self.over(pairs.get(&pair), self.limits.per_client_and_source, now)
+        };
+        if let Some(wait) = by_pair {
+            return Err(wait);
+        }
         let by_source = {
             let sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
             self.over(
@@ -243,49 +305,46 @@ impl AuthThrottle for MemoryThrottle {
                 now,
             )
         };
-        if let Some(wait) = by_source {
-            return Err(wait);
-        }
-        let pairs = self.pairs.lock().unwrap_or_else(PoisonError::into_inner);
-        match self.over(
-            pairs.get(&self.pair_key(client_id, source)),
-            self.limits.per_client_and_source,
-            now,
-        ) {
-            Some(wait) => Err(wait),
-            None => Ok(()),
-        }
+        let Some(wait) = by_source else {
+            return Ok(());
+        };
+        // A pair that authenticated within the window passes a source's
+        // limit: its owner shares the address with whoever sprays.
+        let known_good = self
+            .good
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&pair)
+            .is_some_and(|at| at + self.limits.window > now);
+        if known_good { Ok(()) } else { Err(wait) }
     }
 
     fn failed(&self, client_id: &str, source: Option<IpAddr>, now: OffsetDateTime) {
         let Some(source) = source else {
             return;
         };
-        let (window, max) = (self.limits.window, self.limits.max_entries);
-        count(
-            &mut self.sources.lock().unwrap_or_else(PoisonError::into_inner),
-            source_key(source),
-            window,
-            max,
-            now,
-        );
-        count(
-            &mut self.pairs.lock().unwrap_or_else(PoisonError::into_inner),
-            self.pair_key(client_id, source),
-            window,
-            max,
-            now,
-        );
+        self.count(&self.sources, source_key(source), now);
+        self.count(&self.pairs, self.pair_key(client_id, source), now);
     }
 
-    fn succeeded(&self, client_id: &str, source: Option<IpAddr>, _now: OffsetDateTime) {
+    fn succeeded(&self, client_id: &str, source: Option<IpAddr>, now: OffsetDateTime) {
+        let Some(source) = source else {
+            return;
+        };
         // The pair's failures were its owner's typos; the source's count
         // stays (one known secret must not reset a spraying source).
-        if let Some(source) = source {
-            self.pairs
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&self.pair_key(client_id, source));
+        let pair = self.pair_key(client_id, source);
+        self.pairs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&pair);
+        let mut good = self.good.lock().unwrap_or_else(PoisonError::into_inner);
+        // Refreshed at most once a minute per pair: the hot path stays a read.
+        if good
+            .get(&pair)
+            .is_none_or(|at| now - at >= Duration::minutes(1))
+        {
+            good.put(pair, now);
         }
     }
 }

@@ -759,3 +759,163 @@ async fn rotation_mode_is_unaffected_by_grants() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn ipv4_callers_of_a_dual_stack_listener_are_told_apart() {
+    use clientcreds_registry::AuthThrottle as _;
+    let throttle = MemoryThrottle::new(tight());
+    let now = start();
+    // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d.
+    let attacker: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+    let owner: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
+    for i in 0..10 {
+        throttle.failed(&format!("cc_{i}"), Some(attacker), now);
+    }
+    assert!(throttle.admit("cc_x", Some(attacker), now).is_err());
+    assert!(throttle.admit("cc_x", Some(owner), now).is_ok());
+    // The same address unmapped is the same source.
+    let plain: IpAddr = "198.51.100.7".parse().unwrap();
+    assert!(throttle.admit("cc_x", Some(plain), now).is_err());
+}
+
+#[tokio::test]
+async fn an_owner_behind_a_shared_address_outlasts_a_sprayer_there() {
+    let s = setup_with(Policy::default(), tight());
+    let owner = creds(&client(&s, "acme").await);
+    let good = owner.client_secret.expose_secret().to_owned();
+    let nat = "192.0.2.1";
+    // The owner authenticates, then a sprayer at the same address fails on
+    // other ids until the address is over its limit.
+    assert!(s.tokens.exchange(from(&owner, &good, nat)).await.is_ok());
+    let mut others = Vec::new();
+    for _ in 0..6 {
+        others.push(creds(&client(&s, "acme").await));
+    }
+    for other in &others {
+        let _ = s.tokens.exchange(from(other, "cc_guess", nat)).await;
+    }
+    let err = s
+        .tokens
+        .exchange(from(
+            &others[0],
+            others[0].client_secret.expose_secret(),
+            nat,
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.code, TokenErrorCode::SlowDown { .. }));
+    // The owner's pair authenticated within the window: it goes on.
+    assert!(s.tokens.exchange(from(&owner, &good, nat)).await.is_ok());
+}
+
+#[tokio::test]
+async fn extra_claims_are_granted_by_name_only() {
+    use clientcreds_store::ClaimValue;
+    let acme = tenant("acme");
+    let s = setup(
+        Policy::default()
+            .with_tenant_grants(acme.clone(), Grants::any().with_claims(["department"])),
+    );
+    let registry = s.tokens.registry();
+    let admin = Actor::tenant_admin(acme.clone(), "alice");
+    let roles = ClaimValue::List(vec!["admin".to_owned()]);
+    let err = registry
+        .create(
+            &admin,
+            &acme,
+            NewClient::named("x").with_claim("roles", roles.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Invalid {
+                field: "extra_claims",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let ok = registry
+        .create(
+            &admin,
+            &acme,
+            NewClient::named("x").with_claim("department", ClaimValue::Text("ops".into())),
+        )
+        .await
+        .unwrap();
+    let err = registry
+        .update(
+            &admin,
+            &acme,
+            &ok.credentials.client_id,
+            ClientUpdate::default().extra_claims([("roles".to_owned(), roles)].into()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Invalid {
+                field: "extra_claims",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_scope_does_not_satisfy_a_required_one() {
+    let s = setup(Policy::default().with_required_scope(true));
+    let issued = client(&s, "acme").await;
+    let c = creds(&issued);
+    let err = s
+        .tokens
+        .exchange(TokenRequest::client_credentials(c.client_id, c.client_secret).with_scope("  "))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, TokenErrorCode::InvalidRequest);
+}
+
+#[test]
+fn introspection_debug_leaves_the_token_out() {
+    let text = format!(
+        "{:?}",
+        Introspection {
+            credentials: None,
+            source: None,
+            token: "eyJhbGciOiJFZERTQSJ9.secret-payload.sig",
+        }
+    );
+    assert!(!text.contains("secret-payload"), "{text}");
+    let throttle = format!("{:?}", MemoryThrottle::default());
+    assert!(throttle.contains("limits"), "{throttle}");
+}
+
+#[tokio::test]
+async fn the_trail_tells_a_suspension_apart() {
+    let s = setup(Policy::default());
+    let registry = s.tokens.registry();
+    let t = tenant("acme");
+    let issued = client(&s, "acme").await;
+    let id = issued.credentials.client_id.clone();
+    registry
+        .update(
+            &Actor::platform_admin("ops"),
+            &t,
+            &id,
+            ClientUpdate::default().status(ClientStatus::Inactive),
+        )
+        .await
+        .unwrap();
+    let trail = registry
+        .audit(&Actor::System, &t, Some(&id), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        trail.last().unwrap().event.detail.as_deref(),
+        Some("status=suspended")
+    );
+}

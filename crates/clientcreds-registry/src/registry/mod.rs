@@ -308,6 +308,7 @@ impl Registry {
                     tenant,
                     checked.scopes.as_deref().unwrap_or_default(),
                     checked.audiences.as_deref().unwrap_or_default(),
+                    checked.extra_claims.iter().flat_map(|c| c.keys()),
                 )?;
                 let mut next = record.clone();
                 if let Some(name) = &checked.name {
@@ -339,8 +340,12 @@ impl Registry {
                     }
                     None => AuditAction::Update,
                 };
+                // The trail tells a suspension (and its lifting) apart.
+                let detail = (next.status == ClientStatus::Suspended
+                    || record.status == ClientStatus::Suspended)
+                    .then(|| format!("status={}", status_word(next.status)));
                 next.updated_at = now;
-                Ok(self.planned_update(record, next, action, None, now))
+                Ok(self.planned_update(record, next, action, detail, now))
             },
         )
         .await
@@ -649,4 +654,13 @@ fn next_status(
         Some(status) => status,
     };
     Ok((next != current).then_some(next))
+}
+
+fn status_word(status: ClientStatus) -> &'static str {
+    match status {
+        ClientStatus::Active => "active",
+        ClientStatus::Inactive => "inactive",
+        ClientStatus::Revoked => "revoked",
+        ClientStatus::Suspended => "suspended",
+    }
 }

@@ -151,7 +151,12 @@ impl Registry {
             version: 1,
             secrets: Vec::new(),
         };
-        self.check_grants(tenant, &record.scopes, &record.audiences)?;
+        self.check_grants(
+            tenant,
+            &record.scopes,
+            &record.audiences,
+            record.extra_claims.keys(),
+        )?;
         Ok(record)
     }
 
@@ -206,13 +211,20 @@ impl Registry {
     }
 
     /// Refuses scopes or audiences the policy does not let `tenant` grant.
-    pub(super) fn check_grants(
+    pub(super) fn check_grants<'a>(
         &self,
         tenant: &TenantId,
         scopes: &[String],
         audiences: &[String],
+        claims: impl IntoIterator<Item = &'a String>,
     ) -> Result<(), Error> {
         let grants = self.policy.grants_for(tenant);
+        if let Some(claim) = claims.into_iter().find(|c| !grants.allows_claim(c)) {
+            return Err(Error::invalid(
+                "extra_claims",
+                format!("`{claim}` is not a claim this tenant may grant"),
+            ));
+        }
         if let Some(scope) = scopes
             .iter()
             .find(|s| !grants.allows_scopes(std::slice::from_ref(s)))
