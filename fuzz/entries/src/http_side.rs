@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clientcreds_http::{
-    ClientAuthMethod, ParsedTokenRequest, RejectedTokenRequest, TokenRequestParser,
+    ClientAuthMethod, Limits, ParsedTokenRequest, RejectedTokenRequest, TokenRequestParser,
     rejected_response,
 };
 use clientcreds_resource::{BearerError, bearer_token};
@@ -15,14 +15,15 @@ const FORM: &str = "application/x-www-form-urlencoded";
 
 /// A token request: headers and body as in HTTP/1.1 (`name: value` lines,
 /// an empty line, the body; without an empty line, all of it is a form
-/// body). Checks: a rejection is a 4xx with a description; what parses
-/// re-encodes as a `client_secret_post` form that parses to the same
-/// request.
+/// body). Checks: a rejection is a 4xx with a description; what parses is
+/// within the [`Limits`] and re-encodes (credentials as they came: Basic
+/// or form) into a request that parses to the same fields.
 pub fn token_request(data: &[u8]) {
     let (headers, body) = split_request(data);
     match TokenRequestParser::default().parse(&headers, body) {
         Ok(parsed) => {
             check_auth(&parsed);
+            check_limits(&parsed);
             check_round_trip(&parsed);
         }
         Err(rejected) => check_rejection(&rejected),
@@ -38,14 +39,17 @@ pub fn introspection_request(data: &[u8]) {
         Ok(request) => {
             let token = request.token.expose_secret();
             assert!(!token.is_empty(), "an empty token was accepted");
+            assert!(
+                token.len() <= Limits::default().token,
+                "token over its limit"
+            );
             assert_eq!(
                 request.credentials.is_some(),
                 request.auth != ClientAuthMethod::None,
                 "auth method and credentials disagree"
             );
             let again = format!("token={}", form_encode(token));
-            let reparsed = TokenRequestParser::default()
-                .with_max_body(usize::MAX)
+            let reparsed = reparser()
                 .parse_introspection(&form_headers(), again.as_bytes())
                 .unwrap_or_else(|r| panic!("re-encoded token refused: {:?}", r.error));
             assert_eq!(reparsed.token.expose_secret(), token, "token round trip");
@@ -58,7 +62,8 @@ pub fn introspection_request(data: &[u8]) {
 /// `Authorization` header value of a token request; then, when the bytes
 /// are UTF-8 with a newline, `id` and `secret` (split at the first
 /// newline) form-encoded, joined with `:`, base64-encoded and sent as
-/// `Basic`: an id that is not empty must come back exactly.
+/// `Basic`: an id that is not empty must come back exactly, unless a
+/// [`Limits`] refusal names the field over its limit.
 pub fn basic_credentials(data: &[u8]) {
     let body = b"grant_type=client_credentials";
     if let Ok(value) = HeaderValue::from_bytes(data) {
@@ -99,10 +104,22 @@ pub fn basic_credentials(data: &[u8]) {
         Err(rejected) => {
             check_rejection(&rejected);
             assert!(
-                id.is_empty(),
+                id.is_empty() || rejected.limit.is_some(),
                 "well-formed Basic credentials refused: {:?}",
                 rejected.error
             );
+            if let Some(limit) = rejected.limit {
+                let len = match limit.field {
+                    clientcreds_http::Field::ClientId => id.len(),
+                    clientcreds_http::Field::ClientSecret => secret.len(),
+                    _ => encoded.len() + "Basic ".len(),
+                };
+                assert!(
+                    len > limit.max,
+                    "{:?} refused within its limit",
+                    limit.field
+                );
+            }
         }
     }
 }
@@ -196,6 +213,47 @@ fn check_auth(parsed: &ParsedTokenRequest) {
     }
 }
 
+/// A parser for re-encoded requests: the field limits of the default, but
+/// no limit on the body or header, which re-encoding may lengthen.
+fn reparser() -> TokenRequestParser {
+    let mut limits = Limits::default();
+    limits.body = usize::MAX;
+    limits.authorization = usize::MAX;
+    TokenRequestParser::default().with_limits(limits)
+}
+
+/// Every field of an accepted request is within its default limit.
+fn check_limits(parsed: &ParsedTokenRequest) {
+    let limits = Limits::default();
+    let request = &parsed.request;
+    if let Some(credentials) = &request.credentials {
+        assert!(
+            credentials.client_id.len() <= limits.client_id,
+            "client_id over its limit"
+        );
+        assert!(
+            credentials.client_secret.expose_secret().len() <= limits.client_secret,
+            "client_secret over its limit"
+        );
+    }
+    assert!(
+        request
+            .scope
+            .as_ref()
+            .is_none_or(|s| s.len() <= limits.scope),
+        "scope over its limit"
+    );
+    let others = [&request.grant_type, &request.audience];
+    assert!(
+        others
+            .iter()
+            .filter_map(|v| v.as_ref())
+            .chain(&request.resources)
+            .all(|v| v.len() <= limits.parameter),
+        "a parameter over its limit"
+    );
+}
+
 fn check_rejection(rejected: &RejectedTokenRequest) {
     assert!(
         !rejected.error.description.is_empty(),
@@ -253,8 +311,7 @@ fn check_round_trip(parsed: &ParsedTokenRequest) {
         .map(|(name, value)| format!("{name}={}", form_encode(value)))
         .collect::<Vec<_>>()
         .join("&");
-    let again = TokenRequestParser::default()
-        .with_max_body(usize::MAX)
+    let again = reparser()
         .parse(&headers, body.as_bytes())
         .unwrap_or_else(|r| panic!("re-encoded request refused: {:?}", r.error));
     let (a, b) = (&again.request, request);
