@@ -7,8 +7,40 @@
 //! | render the token response or RFC 6749 §5.2 error, with `no-store` | [`token_response`], [`token_error_response`], [`rejected_response`] |
 //! | RFC 8414 metadata, RFC 7662 introspection | [`AuthorizationServerMetadata`], [`introspection_response`] |
 //!
+//! | size limits on every field of a request, each named in the error | [`Limits`], [`Field`], [`LimitExceeded`] |
+//!
 //! The flow is one way: this crate parses, `clientcreds-registry` decides,
 //! this crate renders.
+//!
+//! # What zeroizes
+//!
+//! Exactly these buffers are wiped (crate `zeroize`) when dropped, on the
+//! success path and on every error path:
+//!
+//! - the `client_secret` of a parsed request, from the body or from HTTP
+//!   Basic: [`ClientCredentials::client_secret`](clientcreds_registry::ClientCredentials)
+//!   is a [`Secret`](clientcreds_secret::Secret) (zeroizing, `Debug`
+//!   redacted); it is moved out of the decoding buffer, never copied;
+//! - the `token` of an introspection request:
+//!   [`IntrospectionRequest::token`] is a `Secret` too, moved likewise;
+//! - every intermediate buffer of the parser: each decoded form name and
+//!   value, and the base64-decoded `id:secret` of a Basic header. Decoding
+//!   only shrinks, so these never reallocate and leave no unwiped copy in
+//!   freed memory.
+//!
+//! These are **not** wiped, and are not secret: `client_id`, `grant_type`,
+//! `scope`, `audience` and `resource` values (plain `String`s in
+//! [`TokenRequest`](clientcreds_registry::TokenRequest)), and the errors
+//! (which carry static descriptions only, never input).
+//!
+//! These are **not** wiped by this crate, because the host owns them: the
+//! request body (`&[u8]`) and the [`http::HeaderMap`] the parser reads
+//! (wipe them yourself if your threat model needs it, e.g. by parsing from
+//! a `Zeroizing<Vec<u8>>`), and the rendered responses: the issued access
+//! token ([`AccessToken`](clientcreds_jwt::AccessToken), a bearer credential that
+//! leaves in the response anyway) and the `Response<String>` bodies of
+//! [`token_response`] and [`introspection_response`], which go to the
+//! host's HTTP stack.
 //!
 //! This is the authorization server's side. The resource server's side
 //! (bearer extraction, RFC 6750 challenges, the tower layer, the remote
@@ -51,9 +83,11 @@
 #![forbid(unsafe_code)]
 
 mod form;
+mod limits;
 mod metadata;
 mod token;
 
+pub use limits::{Field, LimitExceeded, Limits};
 pub use metadata::{AuthorizationServerMetadata, introspection_response};
 pub use token::{
     ClientAuthMethod, DEFAULT_MAX_BODY, IntrospectionRequest, ParsedTokenRequest,

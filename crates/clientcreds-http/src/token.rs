@@ -10,8 +10,10 @@ use http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use zeroize::Zeroizing;
 
-use crate::form;
+use crate::form::{self, Text};
+use crate::limits::{Field, LimitExceeded, Limits};
 
 /// The default largest token-request body, in bytes.
 pub const DEFAULT_MAX_BODY: usize = 16 * 1024;
@@ -74,6 +76,8 @@ pub struct RejectedTokenRequest {
     pub auth: ClientAuthMethod,
     /// The body exceeded the size limit (answer 413 if the host prefers).
     pub too_large: bool,
+    /// The field over its size limit, if that is why ([`Limits`]).
+    pub limit: Option<LimitExceeded>,
 }
 
 /// Parses token requests (RFC 6749 §2.3.1, §3.2, §4.4).
@@ -93,25 +97,30 @@ pub struct RejectedTokenRequest {
 /// assert_eq!(credentials.client_secret.expose_secret(), "p@ss");
 /// assert_eq!(parsed.request.scope.as_deref(), Some("a b"));
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct TokenRequestParser {
-    max_body: usize,
-}
-
-impl Default for TokenRequestParser {
-    fn default() -> Self {
-        Self {
-            max_body: DEFAULT_MAX_BODY,
-        }
-    }
+    limits: Limits,
 }
 
 impl TokenRequestParser {
-    /// Sets the body size limit.
+    /// Sets the body size limit ([`Limits::body`]).
     #[must_use]
     pub fn with_max_body(mut self, max: usize) -> Self {
-        self.max_body = max;
+        self.limits.body = max;
         self
+    }
+
+    /// Sets every size limit.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The size limits in force.
+    #[must_use]
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Parses headers and body.
@@ -142,7 +151,7 @@ impl TokenRequestParser {
         let mut token = None;
         let parsed = self.parse_with(headers, body, |name, value| {
             if name == "token" {
-                token = Some(Secret::from(value));
+                token = Some(Secret::new(std::mem::take(&mut **value)));
             }
         })?;
         let Some(token) = token else {
@@ -153,6 +162,7 @@ impl TokenRequestParser {
                 },
                 auth: parsed.auth,
                 too_large: false,
+                limit: None,
             });
         };
         Ok(IntrospectionRequest {
@@ -166,7 +176,7 @@ impl TokenRequestParser {
         &self,
         headers: &HeaderMap,
         body: &[u8],
-        mut other: impl FnMut(&str, &str),
+        mut other: impl FnMut(&str, &mut Text),
     ) -> Result<ParsedTokenRequest, RejectedTokenRequest> {
         let basic = self.basic_credentials(headers)?;
         let auth = if basic.is_some() {
@@ -179,15 +189,19 @@ impl TokenRequestParser {
                 error: TokenError { code, description },
                 auth,
                 too_large,
+                limit: None,
             })
         };
-        if body.len() > self.max_body {
-            return reject(
-                TokenErrorCode::InvalidRequest,
-                "request body too large",
-                true,
-            );
-        }
+        let over = |limit: LimitExceeded| RejectedTokenRequest {
+            error: TokenError {
+                code: TokenErrorCode::InvalidRequest,
+                description: limit.field.too_long(),
+            },
+            auth,
+            too_large: limit.field == Field::Body,
+            limit: Some(limit),
+        };
+        self.limits.check(Field::Body, body.len()).map_err(over)?;
         let content_type = headers.get_all(CONTENT_TYPE).iter().collect::<Vec<_>>();
         let form_type = match content_type.as_slice() {
             [one] => one
@@ -211,6 +225,9 @@ impl TokenRequestParser {
                 false,
             );
         };
+        self.limits
+            .check(Field::Parameters, form::count(body))
+            .map_err(over)?;
         let Ok(pairs) = form::parse(body) else {
             return reject(
                 TokenErrorCode::InvalidRequest,
@@ -219,32 +236,34 @@ impl TokenRequestParser {
             );
         };
         let mut request = TokenRequest::default();
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: Vec<Text> = Vec::with_capacity(pairs.len());
         let (mut body_id, mut body_secret) = (None, None);
-        for (name, value) in &pairs {
-            if !REPEATABLE.contains(&name.as_str()) {
-                if seen.contains(&name.as_str()) {
-                    return reject(
-                        TokenErrorCode::InvalidRequest,
-                        "a parameter is repeated",
-                        false,
-                    );
-                }
-                seen.push(name);
+        for (name, mut value) in pairs {
+            if !REPEATABLE.contains(&name.as_str()) && seen.contains(&name) {
+                return reject(
+                    TokenErrorCode::InvalidRequest,
+                    "a parameter is repeated",
+                    false,
+                );
             }
+            self.limits
+                .check(Limits::field_of(&name), value.len())
+                .map_err(over)?;
             // RFC 6749 §3.2: a parameter without a value is as if omitted.
-            if value.is_empty() {
-                continue;
+            if !value.is_empty() {
+                // Secrets move out of their zeroizing buffer, never copied.
+                let take = |value: &mut Text| std::mem::take(&mut **value);
+                match name.as_str() {
+                    "grant_type" => request.grant_type = Some(take(&mut value)),
+                    "scope" => request.scope = Some(take(&mut value)),
+                    "audience" => request.audience = Some(take(&mut value)),
+                    "resource" => request.resources.push(take(&mut value)),
+                    "client_id" => body_id = Some(take(&mut value)),
+                    "client_secret" => body_secret = Some(Secret::new(take(&mut value))),
+                    other_name => other(other_name, &mut value),
+                }
             }
-            match name.as_str() {
-                "grant_type" => request.grant_type = Some(value.clone()),
-                "scope" => request.scope = Some(value.clone()),
-                "audience" => request.audience = Some(value.clone()),
-                "resource" => request.resources.push(value.clone()),
-                "client_id" => body_id = Some(value.clone()),
-                "client_secret" => body_secret = Some(Secret::from(value.as_str())),
-                other_name => other(other_name, value),
-            }
+            seen.push(name);
         }
         match (basic, body_id, body_secret) {
             (Some(_), _, Some(_)) => reject(
@@ -298,6 +317,7 @@ impl TokenRequestParser {
                     },
                     auth: ClientAuthMethod::None,
                     too_large: false,
+                    limit: None,
                 });
             }
         };
@@ -308,7 +328,20 @@ impl TokenRequestParser {
             },
             auth: ClientAuthMethod::Basic,
             too_large: false,
+            limit: None,
         };
+        let over = |limit: LimitExceeded| RejectedTokenRequest {
+            error: TokenError {
+                code: TokenErrorCode::InvalidRequest,
+                description: limit.field.too_long(),
+            },
+            auth: ClientAuthMethod::Basic,
+            too_large: false,
+            limit: Some(limit),
+        };
+        self.limits
+            .check(Field::Authorization, value.len())
+            .map_err(over)?;
         let text = value.to_str().map_err(|_| bad())?;
         let (scheme, rest) = text.split_once(' ').ok_or_else(bad)?;
         if !scheme.eq_ignore_ascii_case("basic") {
@@ -320,20 +353,27 @@ impl TokenRequestParser {
                 // It tried the Authorization header: RFC 6749 §5.2 wants a 401.
                 auth: ClientAuthMethod::Basic,
                 too_large: false,
+                limit: None,
             });
         }
-        let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
-        let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-        let decoded = Secret::new(decoded);
-        let (id, secret) = decoded.expose_secret().split_once(':').ok_or_else(bad)?;
-        let client_id = form::decode_component(id).map_err(|_| bad())?;
-        let client_secret = Secret::new(form::decode_component(secret).map_err(|_| bad())?);
+        // Every buffer that holds the secret is zeroizing, on every path.
+        let decoded = Zeroizing::new(STANDARD.decode(rest.trim()).map_err(|_| bad())?);
+        let decoded = form::into_text(decoded).ok_or_else(bad)?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+        let mut client_id = form::decode_component(id).map_err(|_| bad())?;
+        let mut client_secret = form::decode_component(secret).map_err(|_| bad())?;
         if client_id.is_empty() {
             return Err(bad());
         }
+        self.limits
+            .check(Field::ClientId, client_id.len())
+            .map_err(over)?;
+        self.limits
+            .check(Field::ClientSecret, client_secret.len())
+            .map_err(over)?;
         Ok(Some(ClientCredentials {
-            client_id,
-            client_secret,
+            client_id: std::mem::take(&mut *client_id),
+            client_secret: Secret::new(std::mem::take(&mut *client_secret)),
         }))
     }
 }

@@ -148,8 +148,10 @@ enum Inner {
 }
 
 impl PublicKey {
-    /// An Ed25519 public key (32 bytes).
+    /// An Ed25519 public key (32 bytes), not of small order (both backends:
+    /// [`crate::weak`]).
     pub(crate) fn ed25519(bytes: &[u8]) -> Result<Self, KeyError> {
+        crate::weak::check_ed25519(bytes)?;
         #[cfg(feature = "aws-lc-rs")]
         {
             parsed(signature::ParsedPublicKey::new(&ED25519, bytes))
@@ -175,8 +177,10 @@ impl PublicKey {
         }
     }
 
-    /// An RSA public key from its modulus and exponent (big-endian).
+    /// An RSA public key from its modulus and exponent (big-endian); the
+    /// exponent odd and at least 65537 (both backends: [`crate::weak`]).
     pub(crate) fn rs256(n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
+        crate::weak::check_rsa_exponent(e)?;
         let components = RsaPublicKeyComponents {
             n: n.to_vec(),
             e: e.to_vec(),

@@ -30,6 +30,15 @@ pub enum KeyError {
     /// Two keys with one id in a key set.
     #[error("a key with id `{0}` is already in the key set")]
     DuplicateKid(String),
+    /// An Ed25519 public key that is a point of small order (or an
+    /// encoding of one): with it, one constant signature would verify
+    /// every token. See [`crate::weak`].
+    #[error("Ed25519 public key is a small-order point; it would accept forged signatures")]
+    SmallOrderEd25519,
+    /// An RSA public exponent that is `"even"` or `"below 65537"` (the
+    /// reason). See [`crate::weak`].
+    #[error("RSA public exponent is {0}; an odd exponent of at least 65537 is required")]
+    WeakRsaExponent(&'static str),
     /// The random number generator or the signer failed.
     #[error("signing failed")]
     Signing,

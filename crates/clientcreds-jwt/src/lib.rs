@@ -28,8 +28,12 @@
 //!
 //! Tokens, key ids and JWKS are the same under both. Two edges differ: aws-lc-rs checks a public
 //! key when it is loaded (a point off the curve is [`KeyError::Rejected`]
-//! at once), ring when it first verifies (it never verifies); and ring
-//! refuses RSA public exponents below 65537, aws-lc-rs does not.
+//! at once), ring when it first verifies (it never verifies).
+//!
+//! Weak public keys are refused on both, by this crate before the backend
+//! sees them ([`weak`]): small-order Ed25519 keys
+//! ([`KeyError::SmallOrderEd25519`]) and RSA public exponents that are even
+//! or below 65537 ([`KeyError::WeakRsaExponent`]).
 //!
 //! # Why not `jsonwebtoken::encode`/`decode`
 //!
@@ -51,6 +55,7 @@ mod key;
 mod keyset;
 mod token;
 mod verify;
+pub mod weak;
 
 pub use algorithm::Algorithm;
 pub use backend::CRYPTO_BACKEND;

@@ -1,0 +1,54 @@
+//! The bodies of clientcreds' fuzz targets, one function per target.
+//!
+//! Every parser of clientcreds that reads bytes an attacker controls has an
+//! entry here: `fn(&[u8])`, which feeds the bytes to the parser through its
+//! public API and checks, besides "no panic", the properties that are cheap
+//! to check (parse → format → parse round trips, typed errors that map to a
+//! 4xx answer, no forged verification). A broken property panics, which is
+//! what a fuzzer reports as a crash.
+//!
+//! Two callers use the same functions:
+//! - the cargo-fuzz targets in `fuzz/fuzz_targets/`, each a one-line call
+//!   (`cargo fuzz run token_request`, see `fuzz/README.md`);
+//! - this crate's test `tests/corpus.rs`, which replays every file of the
+//!   committed seed corpus `fuzz/corpus/<target>/` on the stable toolchain,
+//!   so `cargo test --workspace` catches a reintroduced crash without a
+//!   fuzzer.
+//!
+//! ```
+//! // Any bytes at all: an entry never panics on input, only on a broken property.
+//! for (_name, entry) in clientcreds_fuzz_entries::TARGETS {
+//!     entry(b"");
+//!     entry(b"Basic Og==\n\ngrant_type=client_credentials");
+//!     entry(&[0xff, 0x00, b'%']);
+//! }
+//! ```
+
+#![forbid(unsafe_code)]
+// A broken property must crash the fuzzer: assertions are the point here.
+#![allow(clippy::panic)]
+
+mod http_side;
+mod jwt_side;
+mod secret_side;
+
+pub use http_side::{basic_credentials, bearer_header, introspection_request, token_request};
+pub use jwt_side::{jwks_import, jwt_verify};
+pub use secret_side::{master_keys, secret_text, stored_hash};
+
+/// A fuzz entry: takes arbitrary bytes, panics only when a property breaks.
+pub type Entry = fn(&[u8]);
+
+/// Every target by its cargo-fuzz name (the `[[bin]]` names of
+/// `fuzz/Cargo.toml` and the folders of `fuzz/corpus/`).
+pub const TARGETS: &[(&str, Entry)] = &[
+    ("token_request", token_request),
+    ("basic_credentials", basic_credentials),
+    ("bearer_header", bearer_header),
+    ("introspection_request", introspection_request),
+    ("secret_text", secret_text),
+    ("stored_hash", stored_hash),
+    ("jwt_verify", jwt_verify),
+    ("jwks_import", jwks_import),
+    ("master_keys", master_keys),
+];

@@ -1,0 +1,71 @@
+//! Replays the committed seed corpus (`fuzz/corpus/<target>/*`) through the
+//! fuzz entries on the stable toolchain: a crash a fuzzer once found, and
+//! whose input was added to the corpus, fails `cargo test` if it returns.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use clientcreds_fuzz_entries::TARGETS;
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every file of one target's corpus, sorted so a failure names a stable file.
+fn corpus(target: &str) -> Vec<PathBuf> {
+    let dir = fuzz_dir().join("corpus").join(target);
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_corpus_file_passes_its_entry() {
+    for (target, entry) in TARGETS {
+        let files = corpus(target);
+        assert!(files.len() >= 3, "{target}: only {} seeds", files.len());
+        for file in files {
+            let data = fs::read(&file).unwrap();
+            let outcome = std::panic::catch_unwind(|| entry(&data));
+            assert!(outcome.is_ok(), "{target}: {} crashes", file.display());
+        }
+    }
+}
+
+#[test]
+fn every_fuzz_target_has_an_entry_and_a_corpus() {
+    let manifest = fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
+    let bins: Vec<&str> = manifest
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|section| {
+            let line = section.lines().find(|l| l.starts_with("name = "))?;
+            Some(line.trim_start_matches("name = ").trim_matches('"'))
+        })
+        .collect();
+    let names: Vec<&str> = TARGETS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(bins, names, "fuzz/Cargo.toml and TARGETS differ");
+    for name in names {
+        let target =
+            fs::read_to_string(fuzz_dir().join(format!("fuzz_targets/{name}.rs"))).unwrap();
+        assert!(
+            target.contains(&format!("clientcreds_fuzz_entries::{name}(data)")),
+            "fuzz_targets/{name}.rs does not call its entry"
+        );
+        assert!(
+            fuzz_dir().join("corpus").join(name).is_dir(),
+            "no corpus for {name}"
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! The resource server's `Authorization: Bearer` extraction (clientcreds-resource).
+//! The body is [`clientcreds_fuzz_entries::bearer_header`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| clientcreds_fuzz_entries::bearer_header(data));

@@ -1,0 +1,5 @@
+//! An RFC 7662 introspection request through clientcreds-http.
+//! The body is [`clientcreds_fuzz_entries::introspection_request`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| clientcreds_fuzz_entries::introspection_request(data));
