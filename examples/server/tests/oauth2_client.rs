@@ -492,8 +492,8 @@ async fn admin_api_statuses() {
     assert_eq!(
         (
             status,
-            patched["client_name"].as_str(),
-            patched["status"]["status"].as_str()
+            patched["name"].as_str(),
+            patched["status"].as_str()
         ),
         (StatusCode::OK, Some("svc-2"), Some("inactive"))
     );
