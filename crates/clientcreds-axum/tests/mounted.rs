@@ -44,9 +44,8 @@ async fn host_auth(mut request: Request, next: Next) -> Response {
 
 async fn start() -> String {
     let hasher = SecretHasher::hmac_sha256(PepperKey::new("k1", &[9; 32]).unwrap()).unwrap();
-    let registry = Arc::new(
-        Registry::new(Arc::new(MemoryStore::new()), hasher, Policy::default()).unwrap(),
-    );
+    let registry =
+        Arc::new(Registry::new(Arc::new(MemoryStore::new()), hasher, Policy::default()).unwrap());
     let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA).unwrap()));
     let tokens = TokenService::new(
         registry.clone(),
@@ -150,7 +149,9 @@ async fn routers_work_under_prefixes_with_the_hosts_authentication() {
 
     // Metadata as configured, and the JWKS with its cache lifetime.
     let metadata: Value = http
-        .get(format!("{base}/auth/.well-known/oauth-authorization-server"))
+        .get(format!(
+            "{base}/auth/.well-known/oauth-authorization-server"
+        ))
         .send()
         .await
         .unwrap()

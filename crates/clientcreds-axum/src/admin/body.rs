@@ -44,11 +44,7 @@ pub struct CreateClient {
     pub owner: Option<String>,
     /// Its first secret's lifetime: absent for the policy's, `null` for
     /// never, or seconds (`secret_ttl_seconds` is accepted too).
-    #[serde(
-        default,
-        alias = "secret_ttl_seconds",
-        deserialize_with = "present"
-    )]
+    #[serde(default, alias = "secret_ttl_seconds", deserialize_with = "present")]
     pub secret_lifetime_seconds: Option<Option<i64>>,
     /// Its tokens' lifetime, seconds, when not the policy's.
     pub token_lifetime_seconds: Option<u32>,
@@ -143,7 +139,10 @@ fn lifetime(field: &'static str, value: Option<Option<i64>>) -> Result<SecretLif
         Some(Some(seconds)) if seconds > 0 => {
             Ok(SecretLifetime::After(time::Duration::seconds(seconds)))
         }
-        Some(Some(_)) => Err(Error::invalid(field, "must be a positive number of seconds")),
+        Some(Some(_)) => Err(Error::invalid(
+            field,
+            "must be a positive number of seconds",
+        )),
     }
 }
 
