@@ -11,7 +11,7 @@
 //!   `If-Match`; rotate in either mode with a grace; end grace; revoke;
 //!   delete; audit; token activity per client and per tenant; expiry
 //!   warnings; signing keys). See [`admin`] for the routes and
-//!   docs/ADMIN_API.md for an example of every call.
+//!   `docs/ADMIN_API.md` for an example of every call.
 //!
 //! The host brings its administrators' authentication as an [`AdminAuth`]
 //! that yields the registry's [`Actor`](clientcreds_registry::Actor):

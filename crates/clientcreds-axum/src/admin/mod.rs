@@ -1,6 +1,6 @@
 //! The admin API: a tenant's clients, their audit trail and token
 //! activity, expiry warnings, and (platform admins only) the signing keys.
-//! docs/ADMIN_API.md shows every call.
+//! `docs/ADMIN_API.md` shows every call.
 //!
 //! | method and path (under the mount point) | what |
 //! |---|---|
