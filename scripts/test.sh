@@ -29,8 +29,21 @@ step "clientcreds-jwt on its other crypto backend, ring (no default features)"
 cargo clippy -p clientcreds-jwt --all-targets --no-default-features --locked -- -D warnings
 cargo test -p clientcreds-jwt --all-targets --no-default-features --locked
 
-step "cargo test: doctests"
+step "cargo test: doctests (the facade's guide: one recipe per reference product)"
 cargo test --workspace --doc --all-features --locked
+
+step "the facade without the default crypto backend, with each party alone"
+cargo check -p clientcreds --no-default-features --features server,axum,resource,client --locked
+for features in server resource client "sqlite,postgres"; do
+    cargo check -p clientcreds --features "$features" --locked
+done
+
+step "publishable: cargo package and cargo publish --dry-run of every published crate"
+# --workspace packages the members together, so the path dependencies
+# between crates that are not on crates.io yet resolve to the packages
+# being made (publish = false members are skipped).
+cargo package --workspace --locked
+cargo publish --dry-run --workspace --locked
 
 step "examples run"
 cargo run --quiet --locked --example quickstart >/dev/null

@@ -39,6 +39,10 @@ pub struct ClientView {
     pub status: EffectiveStatus,
     /// Successor after a client-replacing rotation.
     pub replaced_by: Option<String>,
+    /// End of the grace window after a client-replacing rotation (past
+    /// once the window has closed).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub grace_until: Option<OffsetDateTime>,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -100,6 +104,7 @@ impl ClientView {
             token_lifetime_secs: record.token_lifetime_secs,
             status: record.effective_status(now),
             replaced_by: record.replaced_by.clone(),
+            grace_until: record.grace_until,
             created_at: record.created_at,
             updated_at: record.updated_at,
             last_used_at: record.last_used_at,

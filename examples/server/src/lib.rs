@@ -1,7 +1,10 @@
 //! The reference server: every clientcreds crate assembled behind axum.
 //!
 //! [`Config::from_env`] reads the environment, [`Server::new`] builds the
-//! parts, and [`Server::router`] is the axum app. `main.rs` serves it.
+//! parts, and [`Server::router`] is the axum app: `clientcreds-axum`'s
+//! OAuth routes and admin API mounted at `/oauth`, `/.well-known` and
+//! `/admin/v1`, next to a demo API behind the bearer layer. `main.rs`
+//! serves it.
 //!
 //! Key material is durable: the master keys come from
 //! `CLIENTCREDS_MASTER_KEYS` (required with a database), the pepper of
@@ -11,7 +14,6 @@
 
 #![allow(clippy::missing_errors_doc)]
 
-mod admin;
 mod config;
 mod warnings;
 
@@ -19,16 +21,12 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use clientcreds_http::{
-    AuthorizationServerMetadata, ClientAuthMethod, TokenRequestParser, introspection_response,
-    json_response, rejected_response, token_error_response, token_response,
-};
+use clientcreds_axum::{AdminApi, BearerTokens, OAuthRoutes};
 use clientcreds_jwt::{KeySet, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::warnings::WarningRunner;
 use clientcreds_registry::{
@@ -51,27 +49,21 @@ pub struct Server {
     inner: Arc<Inner>,
 }
 
-/// What the handlers need. No admin token, pepper or master key is kept
-/// here in clear: admin tokens are HMAC tags, and the master keys live only
-/// inside the key manager and the hasher they made.
+/// What the routers need. No admin token, pepper or master key is kept
+/// here in clear: admin tokens are HMAC tags (inside the admin API's
+/// `BearerTokens`), and the master keys live only inside the key manager
+/// and the hasher they made.
 struct Inner {
-    issuer: String,
     registry: Arc<Registry>,
-    tokens: TokenService,
     key_manager: Arc<KeyManager>,
     keys: Arc<KeySet>,
     verifier: Arc<TokenVerifier>,
-    parser: TokenRequestParser,
-    /// `Cache-Control` of the JWKS: `public, max-age=<jwks_max_age>`.
-    jwks_cache_control: HeaderValue,
-    /// The expiry-warning ledger (the admin view of a client's warnings).
-    ledger: Arc<dyn WarningLedger>,
     /// Sends due expiry warnings (run on `CLIENTCREDS_WARNING_INTERVAL`).
     warning_runner: Arc<WarningRunner>,
-    /// Admin tokens as HMAC tags under a per-process key, compared in
-    /// constant time; the tokens themselves are not kept.
-    admin_key: ring::hmac::Key,
-    admins: Vec<(Vec<u8>, Actor)>,
+    /// The token endpoint, introspection, metadata and JWKS.
+    oauth: OAuthRoutes,
+    /// The admin API (clients, audit, activity, warnings, signing keys).
+    admin: AdminApi,
 }
 
 /// Why the server refused to start.
@@ -145,41 +137,30 @@ impl Server {
             keys.clone(),
             Validation::new(config.issuer.clone(), config.audience.clone()),
         ));
-        let admin_key =
-            ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
-                .map_err(|_| "random number generator failed")?;
-        let tag = |token: &str| {
-            ring::hmac::sign(&admin_key, token.as_bytes())
-                .as_ref()
-                .to_vec()
-        };
-        let mut admins = Vec::new();
+        let mut admins = BearerTokens::new()?;
         if let Some(root) = &config.root_token {
-            admins.push((tag(root), Actor::platform_admin("root")));
+            admins = admins.with(root, Actor::platform_admin("root"));
         }
         for (tenant, token) in &config.tenant_admins {
-            admins.push((
-                tag(token),
+            admins = admins.with(
+                token,
                 Actor::tenant_admin(tenant.clone(), format!("admin@{tenant}")),
-            ));
+            );
         }
-        let jwks_cache_control = HeaderValue::from_str(&format!(
-            "public, max-age={}",
-            config.key_rotation.jwks_max_age.whole_seconds().max(0)
-        ))?;
+        let oauth = OAuthRoutes::new(tokens, verifier.clone())
+            .with_realm(REALM)
+            .with_jwks_max_age(config.key_rotation.jwks_max_age);
+        let admin = AdminApi::new(registry.clone(), admins)
+            .with_key_manager(key_manager.clone())
+            .with_warning_ledger(ledger);
         let inner = Inner {
-            issuer: config.issuer.clone(),
             registry,
-            tokens,
             key_manager,
             keys,
             verifier,
-            parser: TokenRequestParser::default(),
-            jwks_cache_control,
-            ledger,
             warning_runner,
-            admin_key,
-            admins,
+            oauth,
+            admin,
         };
         // `config` (with its zeroizing tokens) is dropped here.
         drop(config);
@@ -213,17 +194,6 @@ impl Server {
         &self.inner.key_manager
     }
 
-    /// The admin an `Authorization: Bearer` token belongs to.
-    fn admin_actor(&self, presented: &str) -> Option<Actor> {
-        self.inner
-            .admins
-            .iter()
-            .find(|(tag, _)| {
-                ring::hmac::verify(&self.inner.admin_key, presented.as_bytes(), tag).is_ok()
-            })
-            .map(|(_, actor)| actor.clone())
-    }
-
     /// The axum application.
     pub fn router(&self) -> Router {
         let bearer = BearerAuthLayer::new(self.inner.verifier.clone()).with_realm(REALM);
@@ -233,55 +203,13 @@ impl Server {
                 "/api/v1/echo",
                 post(echo).layer(bearer.require_scope("echo")),
             );
-        let admin = Router::new()
-            .route(
-                "/admin/v1/tenants/{tenant}/clients",
-                post(admin::create_client).get(admin::list_clients),
-            )
-            .route(
-                "/admin/v1/tenants/{tenant}/clients/{client_id}",
-                get(admin::get_client)
-                    .patch(admin::update_client)
-                    .delete(admin::delete_client),
-            )
-            .route(
-                "/admin/v1/tenants/{tenant}/clients/{client_id}/rotate",
-                post(admin::rotate_client),
-            )
-            .route(
-                "/admin/v1/tenants/{tenant}/clients/{client_id}/end-grace",
-                post(admin::end_grace),
-            )
-            .route(
-                "/admin/v1/tenants/{tenant}/clients/{client_id}/revoke",
-                post(admin::revoke_client),
-            )
-            .route(
-                "/admin/v1/tenants/{tenant}/clients/{client_id}/warnings",
-                get(admin::client_warnings),
-            )
-            .route("/admin/v1/tenants/{tenant}/audit", get(admin::audit))
-            .route("/admin/v1/signing-keys", get(admin::list_signing_keys))
-            .route(
-                "/admin/v1/signing-keys/rotate",
-                post(admin::rotate_signing_key),
-            )
-            .route(
-                "/admin/v1/signing-keys/{kid}/withdraw",
-                post(admin::withdraw_signing_key),
-            )
-            // Some admin responses carry a plaintext secret: none may be cached.
-            .layer(middleware::map_response(no_store));
         Router::new()
-            .route("/oauth/token", post(token))
-            .route("/oauth/introspect", post(introspect))
-            .route("/.well-known/jwks.json", get(jwks))
-            .route("/.well-known/oauth-authorization-server", get(metadata))
+            .nest("/oauth", self.inner.oauth.endpoints())
+            .merge(self.inner.oauth.well_known())
+            .nest("/admin/v1", self.inner.admin.router())
             .merge(api)
-            .merge(admin)
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .layer(middleware::from_fn(log_request))
-            .with_state(self.clone())
     }
 }
 
@@ -335,13 +263,6 @@ fn spawn_key_refresh(manager: Weak<KeyManager>, every: time::Duration) {
     });
 }
 
-async fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// Clients, signing keys and the warning ledger: one object, three views.
 type Stores = (Arc<dyn Store>, Arc<dyn KeyStore>, Arc<dyn WarningLedger>);
 
@@ -379,71 +300,6 @@ async fn log_request(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     tracing::info!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     response
-}
-
-// ---------------------------------------------------------------- OAuth
-
-async fn token(State(server): State<Server>, headers: HeaderMap, body: Bytes) -> Response<String> {
-    match server.inner.parser.parse(&headers, &body) {
-        Err(rejected) => rejected_response(&rejected, REALM),
-        Ok(parsed) => match server.inner.tokens.exchange(parsed.request).await {
-            Ok(response) => token_response(&response),
-            Err(error) => {
-                tracing::info!(error = error.code.as_str(), "token request refused");
-                token_error_response(&error, parsed.auth, REALM)
-            }
-        },
-    }
-}
-
-async fn introspect(
-    State(server): State<Server>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response<String> {
-    let request = match server.inner.parser.parse_introspection(&headers, &body) {
-        Ok(request) => request,
-        Err(rejected) => return rejected_response(&rejected, REALM),
-    };
-    let client_error = |auth| {
-        let error = clientcreds_registry::TokenError {
-            code: clientcreds_registry::TokenErrorCode::InvalidClient,
-            description: "client authentication failed",
-        };
-        token_error_response(&error, auth, REALM)
-    };
-    let Some(credentials) = request.credentials else {
-        return client_error(ClientAuthMethod::None);
-    };
-    if server
-        .inner
-        .registry
-        .authenticate(&credentials.client_id, &credentials.client_secret)
-        .await
-        .is_err()
-    {
-        return client_error(request.auth);
-    }
-    let context = server
-        .inner
-        .verifier
-        .verify(request.token.expose_secret())
-        .ok();
-    let body = introspection_response(context.as_ref(), &server.inner.issuer);
-    json_response(StatusCode::OK, body.to_string())
-}
-
-async fn jwks(State(server): State<Server>) -> Response {
-    let mut response = Json(server.inner.keys.jwks()).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        server.inner.jwks_cache_control.clone(),
-    );
-    response
-}
-
-async fn metadata(State(server): State<Server>) -> Json<AuthorizationServerMetadata> {
-    Json(AuthorizationServerMetadata::new(&server.inner.issuer))
 }
 
 // ---------------------------------------------------------------- demo API

@@ -490,11 +490,7 @@ async fn admin_api_statuses() {
         )
         .await;
     assert_eq!(
-        (
-            status,
-            patched["client_name"].as_str(),
-            patched["status"]["status"].as_str()
-        ),
+        (status, patched["name"].as_str(), patched["status"].as_str()),
         (StatusCode::OK, Some("svc-2"), Some("inactive"))
     );
     server

@@ -1,0 +1,306 @@
+//! The admin API: a tenant's clients, their audit trail and token
+//! activity, expiry warnings, and (platform admins only) the signing keys.
+//! `docs/ADMIN_API.md` shows every call.
+//!
+//! | method and path (under the mount point) | what |
+//! |---|---|
+//! | `POST /tenants/{tenant}/clients` | create ([`CreateClient`]); 201 with `client_secret`, once |
+//! | `GET /tenants/{tenant}/clients` | list ([`ListParams`]: `status`, `q`, `owner`, `cursor`, `limit`) |
+//! | `GET /tenants/{tenant}/clients/{id}` | one client, `ETag: "<version>"` |
+//! | `PATCH /tenants/{tenant}/clients/{id}` | change ([`UpdateClient`]); `If-Match` makes it conditional (412) |
+//! | `DELETE /tenants/{tenant}/clients/{id}` | delete (204) |
+//! | `POST /tenants/{tenant}/clients/{id}/rotate` | rotate ([`RotateClient`]: `mode`, `grace_seconds`) |
+//! | `POST /tenants/{tenant}/clients/{id}/end-grace` | close the grace window now |
+//! | `POST /tenants/{tenant}/clients/{id}/revoke` | revoke (terminal) |
+//! | `GET /tenants/{tenant}/clients/{id}/activity` | the client's token activity ([`PageParams`]) |
+//! | `GET /tenants/{tenant}/clients/{id}/warnings` | its expiry warnings (with a ledger) |
+//! | `GET /tenants/{tenant}/audit` | the tenant's audit trail ([`PageParams`]) |
+//! | `GET /tenants/{tenant}/activity` | the tenant's token activity ([`PageParams`]) |
+//! | `GET /signing-keys` | the signing keys' schedule (with a key manager) |
+//! | `POST /signing-keys/rotate` | publish the next key now |
+//! | `POST /signing-keys/{kid}/withdraw` | withdraw a compromised key |
+//!
+//! Every answer carries `Cache-Control: no-store`; every 4xx carries
+//! [`ErrorBody`](crate::ErrorBody).
+
+mod body;
+mod clients;
+mod json;
+mod keys;
+mod lifecycle;
+mod logs;
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use clientcreds_registry::{Actor, KeyManager, Registry};
+use clientcreds_store::{TenantId, WarningLedger};
+use serde::de::DeserializeOwned;
+
+pub use body::{
+    CreateClient, DEFAULT_LOG_PAGE, ListParams, PageParams, RotateClient, UpdateClient,
+};
+pub use json::{
+    ActivityJson, AuditJson, ClientJson, Page, SecretJson, expires_at, state_name, status_name,
+};
+
+use crate::{AdminAuth, Error};
+
+/// The largest admin request body by default (64 KiB): a client's fields
+/// fit many times over.
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
+
+/// The admin API over a [`Registry`], behind the host's [`AdminAuth`].
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use clientcreds_registry::{Actor, Policy, Registry};
+/// # use clientcreds_secret::{PepperKey, SecretHasher};
+/// # use clientcreds_store::MemoryStore;
+/// use clientcreds_axum::{AdminApi, BearerTokens};
+///
+/// # let hasher = SecretHasher::hmac_sha256(PepperKey::new("k1", &[7; 32])?)?;
+/// let registry = Arc::new(Registry::new(Arc::new(MemoryStore::new()), hasher, Policy::default())?);
+/// let admins = BearerTokens::new()?.with("root-token", Actor::platform_admin("root"));
+/// let app: axum::Router = axum::Router::new()
+///     .nest("/internal/admin", AdminApi::new(registry, admins).router());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct AdminApi {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    registry: Arc<Registry>,
+    auth: Arc<dyn AdminAuth>,
+    key_manager: Option<Arc<KeyManager>>,
+    ledger: Option<Arc<dyn WarningLedger>>,
+    max_body: usize,
+}
+
+impl AdminApi {
+    /// The client routes over `registry`, for the administrators `auth`
+    /// recognises.
+    #[must_use]
+    pub fn new(registry: Arc<Registry>, auth: impl AdminAuth) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                auth: Arc::new(auth),
+                key_manager: None,
+                ledger: None,
+                max_body: DEFAULT_MAX_BODY,
+            }),
+        }
+    }
+
+    /// Adds the signing-key routes (platform admins only).
+    #[must_use]
+    pub fn with_key_manager(mut self, manager: Arc<KeyManager>) -> Self {
+        Arc::make_mut(&mut self.inner).key_manager = Some(manager);
+        self
+    }
+
+    /// Adds `GET .../clients/{id}/warnings`: the expiry warnings recorded
+    /// for a client.
+    #[must_use]
+    pub fn with_warning_ledger(mut self, ledger: Arc<dyn WarningLedger>) -> Self {
+        Arc::make_mut(&mut self.inner).ledger = Some(ledger);
+        self
+    }
+
+    /// Refuses bodies larger than `bytes` with 413.
+    #[must_use]
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        Arc::make_mut(&mut self.inner).max_body = bytes;
+        self
+    }
+
+    /// The registry.
+    #[must_use]
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    /// The routes, to mount under any prefix with [`Router::nest`].
+    pub fn router(&self) -> Router {
+        let client = "/tenants/{tenant}/clients/{client_id}";
+        let mut router = Router::new()
+            .route(
+                "/tenants/{tenant}/clients",
+                post(clients::create).get(clients::list),
+            )
+            .route(
+                client,
+                get(clients::get)
+                    .patch(clients::update)
+                    .delete(clients::delete),
+            )
+            .route(&format!("{client}/rotate"), post(lifecycle::rotate))
+            .route(&format!("{client}/end-grace"), post(lifecycle::end_grace))
+            .route(&format!("{client}/revoke"), post(lifecycle::revoke))
+            .route(&format!("{client}/activity"), get(logs::client_activity))
+            .route("/tenants/{tenant}/audit", get(logs::audit))
+            .route("/tenants/{tenant}/activity", get(logs::tenant_activity));
+        if self.inner.ledger.is_some() {
+            router = router.route(&format!("{client}/warnings"), get(logs::warnings));
+        }
+        if self.inner.key_manager.is_some() {
+            router = router
+                .route("/signing-keys", get(keys::list))
+                .route("/signing-keys/rotate", post(keys::rotate))
+                .route("/signing-keys/{kid}/withdraw", post(keys::withdraw));
+        }
+        let limit = self.inner.max_body;
+        router
+            .fallback(|| async { Error::NotFound })
+            .layer(middleware::map_response(move |response| {
+                json_errors(response, limit)
+            }))
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(self.clone())
+    }
+}
+
+impl std::fmt::Debug for AdminApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminApi")
+            .field("signing_keys", &self.inner.key_manager.is_some())
+            .field("warnings", &self.inner.ledger.is_some())
+            .field("max_body", &self.inner.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The administrator behind a request, as the host's [`AdminAuth`] says
+/// (401 otherwise).
+#[derive(Debug, Clone)]
+pub struct Admin(pub Actor);
+
+impl FromRequestParts<AdminApi> for Admin {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, api: &AdminApi) -> Result<Self, Error> {
+        api.inner
+            .auth
+            .actor(parts)
+            .await
+            .map(Admin)
+            .ok_or(Error::Unauthorized)
+    }
+}
+
+/// Query parameters, refused with the admin API's error body.
+pub(crate) struct Params<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(params)| Params(params))
+            .map_err(|rejection: QueryRejection| Error::BadRequest {
+                field: None,
+                reason: rejection.body_text(),
+            })
+    }
+}
+
+/// The tenant of a path: 404 for an id that cannot exist.
+pub(crate) fn tenant(id: &str) -> Result<TenantId, Error> {
+    TenantId::new(id).map_err(|_| Error::NotFound)
+}
+
+/// A JSON body; an empty body is `T::default()`.
+pub(crate) fn parse_json<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| Error::BadRequest {
+        field: None,
+        reason: format!("the body is not the expected JSON: {e}"),
+    })
+}
+
+/// The version an `If-Match` header names (`"7"`, `W/"7"` or `7`).
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Error> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse().map(Some).map_err(|_| {
+        Error::bad_request(
+            "If-Match",
+            "must be the client's version as its ETag gives it",
+        )
+    })
+}
+
+/// A client as JSON with its `ETag`.
+pub(crate) fn client_response(status: StatusCode, json: &ClientJson) -> Response {
+    with_etag((status, Json(json)).into_response(), json.version)
+}
+
+/// `response` with `ETag: "<version>"`.
+pub(crate) fn with_etag(mut response: Response, version: u64) -> Response {
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+/// Every answer: `Cache-Control: no-store` (some carry a plaintext
+/// secret); every 4xx that is not already JSON (axum's own rejections:
+/// a body too large, a path that does not parse, a wrong method) is
+/// rewritten into the one error body.
+async fn json_errors(response: Response, limit: usize) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let mut response = if status.is_client_error() && !is_json {
+        let error = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge { limit },
+            StatusCode::NOT_FOUND => Error::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed,
+            StatusCode::UNAUTHORIZED => Error::Unauthorized,
+            _ => Error::BadRequest {
+                field: None,
+                reason: body_text(response).await,
+            },
+        };
+        let mut rewritten = error.into_response();
+        // Keep 4xx codes that the enum has no variant for (e.g. 415).
+        if rewritten.status() == StatusCode::BAD_REQUEST {
+            *rewritten.status_mut() = status;
+        }
+        rewritten
+    } else {
+        response
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// At most 200 bytes of an axum rejection's text.
+async fn body_text(response: Response) -> String {
+    let bytes = axum::body::to_bytes(Body::new(response.into_body()), 4096)
+        .await
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes).chars().take(200).collect()
+}

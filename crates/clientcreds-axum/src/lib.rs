@@ -1,0 +1,68 @@
+//! Mountable axum routers for a clientcreds authorization server.
+//!
+//! Two routers, each mounted wherever the host likes:
+//!
+//! - [`OAuthRoutes`]: `POST /token` (RFC 6749 client credentials),
+//!   `POST /introspect` (RFC 7662), and `/.well-known/jwks.json` and
+//!   `/.well-known/oauth-authorization-server` (RFC 8414);
+//! - [`AdminApi`]: every registry capability over JSON (create with
+//!   scopes, audiences, extra claims such as roles, owner, secret and token
+//!   lifetimes; list with status, search, owner and cursor; get; patch with
+//!   `If-Match`; rotate in either mode with a grace; end grace; revoke;
+//!   delete; audit; token activity per client and per tenant; expiry
+//!   warnings; signing keys). See [`admin`] for the routes and
+//!   `docs/ADMIN_API.md` for an example of every call.
+//!
+//! The host brings its administrators' authentication as an [`AdminAuth`]
+//! that yields the registry's [`Actor`](clientcreds_registry::Actor):
+//! [`BearerTokens`] for fixed tokens, [`ActorExtension`] when its own
+//! middleware already authenticated the request, or its own impl.
+//!
+//! Why a crate of its own rather than a module of the `clientcreds`
+//! facade: the facade stays a thin re-export; this crate has handlers,
+//! wire types and tests of its own, and follows axum's major versions
+//! without moving the library crates.
+//!
+//! # Quick start
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use clientcreds_axum::{AdminApi, BearerTokens, OAuthRoutes};
+//! use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation};
+//! use clientcreds_registry::{Actor, Policy, Registry, TokenService};
+//! use clientcreds_secret::{PepperKey, SecretHasher};
+//! use clientcreds_store::MemoryStore;
+//!
+//! let hasher = SecretHasher::hmac_sha256(PepperKey::new("k1", &[7; 32])?)?;
+//! let registry = Arc::new(Registry::new(Arc::new(MemoryStore::new()), hasher, Policy::default())?);
+//! let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA)?));
+//! let issuer = "https://auth.example.com";
+//! let tokens = TokenService::new(
+//!     registry.clone(),
+//!     TokenIssuer::new(keys.clone(), issuer),
+//!     "https://api.example.com",
+//! );
+//! let verifier = Arc::new(TokenVerifier::new(keys, Validation::new(issuer, "https://api.example.com")));
+//!
+//! let oauth = OAuthRoutes::new(tokens, verifier);
+//! let admins = BearerTokens::new()?.with("root-token", Actor::platform_admin("root"));
+//! let app: axum::Router = axum::Router::new()
+//!     .nest("/oauth", oauth.endpoints())
+//!     .merge(oauth.well_known())
+//!     .nest("/admin/v1", AdminApi::new(registry, admins).router());
+//! // axum::serve(listener, app).await?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+mod auth;
+mod error;
+mod oauth;
+
+pub use admin::AdminApi;
+pub use auth::{ActorExtension, AdminAuth, BearerTokens};
+pub use error::{Error, ErrorBody};
+pub use oauth::{DEFAULT_REALM, OAuthRoutes};

@@ -1,0 +1,205 @@
+//! The OAuth side: token endpoint, introspection, RFC 8414 metadata, JWKS.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use clientcreds_http::{
+    AuthorizationServerMetadata, ClientAuthMethod, TokenRequestParser, introspection_response,
+    json_response, rejected_response, token_error_response, token_response,
+};
+use clientcreds_jwt::{KeySet, TokenVerifier};
+use clientcreds_registry::{TokenError, TokenErrorCode, TokenService};
+
+/// The `WWW-Authenticate` realm when none is set.
+pub const DEFAULT_REALM: &str = "clientcreds";
+
+/// The issuer's public endpoints, as axum routers.
+///
+/// [`OAuthRoutes::endpoints`] serves `POST /token` and `POST /introspect`;
+/// [`OAuthRoutes::well_known`] serves `GET /.well-known/jwks.json` and
+/// `GET /.well-known/oauth-authorization-server`; [`OAuthRoutes::router`]
+/// is both. Mount them where the metadata says they are (by default
+/// `/oauth/token`, `/oauth/introspect` and `/.well-known/...` under the
+/// issuer, see [`AuthorizationServerMetadata::new`]); change the metadata
+/// with [`OAuthRoutes::with_metadata`] when you mount elsewhere.
+///
+/// The handlers are thin: parsing and every response (status, body,
+/// `WWW-Authenticate`, `Cache-Control`) come from `clientcreds-http`, the
+/// exchange from the registry's [`TokenService`].
+#[derive(Clone)]
+pub struct OAuthRoutes {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    tokens: TokenService,
+    verifier: Arc<TokenVerifier>,
+    keys: Arc<KeySet>,
+    parser: TokenRequestParser,
+    metadata: AuthorizationServerMetadata,
+    realm: String,
+    jwks_cache_control: HeaderValue,
+}
+
+impl OAuthRoutes {
+    /// Routes over `tokens` (which signs with its issuer's key set, also
+    /// served as the JWKS) and `verifier` (for introspection). The
+    /// metadata is [`AuthorizationServerMetadata::new`] for the issuer; the
+    /// JWKS may be cached for 5 minutes.
+    #[must_use]
+    pub fn new(tokens: TokenService, verifier: Arc<TokenVerifier>) -> Self {
+        let issuer = tokens.issuer().issuer().to_owned();
+        let keys = tokens.issuer().keys().clone();
+        Self {
+            inner: Arc::new(Inner {
+                tokens,
+                verifier,
+                keys,
+                parser: TokenRequestParser::default(),
+                metadata: AuthorizationServerMetadata::new(&issuer),
+                realm: DEFAULT_REALM.to_owned(),
+                jwks_cache_control: HeaderValue::from_static("public, max-age=300"),
+            }),
+        }
+    }
+
+    fn update(mut self, change: impl FnOnce(&mut Inner)) -> Self {
+        change(Arc::make_mut(&mut self.inner));
+        self
+    }
+
+    /// Serves this metadata document instead of the default.
+    #[must_use]
+    pub fn with_metadata(self, metadata: AuthorizationServerMetadata) -> Self {
+        self.update(|inner| inner.metadata = metadata)
+    }
+
+    /// Parses token requests with `parser` (body limit, accepted forms).
+    #[must_use]
+    pub fn with_parser(self, parser: TokenRequestParser) -> Self {
+        self.update(|inner| inner.parser = parser)
+    }
+
+    /// The realm of `WWW-Authenticate` challenges.
+    #[must_use]
+    pub fn with_realm(self, realm: impl Into<String>) -> Self {
+        let realm = realm.into();
+        self.update(|inner| inner.realm = realm)
+    }
+
+    /// How long verifiers may cache the JWKS (`Cache-Control: public,
+    /// max-age=<seconds>`); keep it below the signing keys' publish lead.
+    #[must_use]
+    pub fn with_jwks_max_age(self, max_age: time::Duration) -> Self {
+        let value = format!("public, max-age={}", max_age.whole_seconds().max(0));
+        match HeaderValue::from_str(&value) {
+            Ok(value) => self.update(|inner| inner.jwks_cache_control = value),
+            Err(_) => self,
+        }
+    }
+
+    /// `POST /token` and `POST /introspect`.
+    pub fn endpoints(&self) -> Router {
+        Router::new()
+            .route("/token", post(token))
+            .route("/introspect", post(introspect))
+            .with_state(self.clone())
+    }
+
+    /// `GET /.well-known/jwks.json` and
+    /// `GET /.well-known/oauth-authorization-server`.
+    pub fn well_known(&self) -> Router {
+        Router::new()
+            .route("/.well-known/jwks.json", get(jwks))
+            .route("/.well-known/oauth-authorization-server", get(metadata))
+            .with_state(self.clone())
+    }
+
+    /// [`OAuthRoutes::endpoints`] and [`OAuthRoutes::well_known`] together.
+    pub fn router(&self) -> Router {
+        self.endpoints().merge(self.well_known())
+    }
+}
+
+impl std::fmt::Debug for OAuthRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthRoutes")
+            .field("issuer", &self.inner.metadata.issuer)
+            .field("token_endpoint", &self.inner.metadata.token_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn token(
+    State(routes): State<OAuthRoutes>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<String> {
+    let inner = &routes.inner;
+    match inner.parser.parse(&headers, &body) {
+        Err(rejected) => rejected_response(&rejected, &inner.realm),
+        Ok(parsed) => match inner.tokens.exchange(parsed.request).await {
+            Ok(response) => token_response(&response),
+            Err(error) => {
+                tracing::info!(error = error.code.as_str(), "token request refused");
+                token_error_response(&error, parsed.auth, &inner.realm)
+            }
+        },
+    }
+}
+
+/// RFC 7662: the caller authenticates as a client of this issuer; the
+/// answer is the token's claims when it verifies, `{"active": false}`
+/// otherwise.
+async fn introspect(
+    State(routes): State<OAuthRoutes>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<String> {
+    let inner = &routes.inner;
+    let request = match inner.parser.parse_introspection(&headers, &body) {
+        Ok(request) => request,
+        Err(rejected) => return rejected_response(&rejected, &inner.realm),
+    };
+    let client_error = |auth| {
+        let error = TokenError {
+            code: TokenErrorCode::InvalidClient,
+            description: "client authentication failed",
+        };
+        token_error_response(&error, auth, &inner.realm)
+    };
+    let Some(credentials) = request.credentials else {
+        return client_error(ClientAuthMethod::None);
+    };
+    if inner
+        .tokens
+        .registry()
+        .authenticate(&credentials.client_id, &credentials.client_secret)
+        .await
+        .is_err()
+    {
+        return client_error(request.auth);
+    }
+    let context = inner.verifier.verify(request.token.expose_secret()).ok();
+    let body = introspection_response(context.as_ref(), &inner.metadata.issuer);
+    json_response(StatusCode::OK, body.to_string())
+}
+
+async fn jwks(State(routes): State<OAuthRoutes>) -> Response {
+    let mut response = Json(routes.inner.keys.jwks()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        routes.inner.jwks_cache_control.clone(),
+    );
+    response
+}
+
+async fn metadata(State(routes): State<OAuthRoutes>) -> Json<AuthorizationServerMetadata> {
+    Json(routes.inner.metadata.clone())
+}
