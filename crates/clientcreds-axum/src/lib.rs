@@ -65,4 +65,4 @@ mod oauth;
 pub use admin::AdminApi;
 pub use auth::{ActorExtension, AdminAuth, BearerTokens};
 pub use error::{Error, ErrorBody};
-pub use oauth::{DEFAULT_REALM, OAuthRoutes};
+pub use oauth::{ClientAddress, DEFAULT_REALM, OAuthRoutes};

@@ -1,19 +1,25 @@
 //! The OAuth side: token endpoint, introspection, RFC 8414 metadata, JWKS.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clientcreds_http::{
-    AuthorizationServerMetadata, ClientAuthMethod, TokenRequestParser, introspection_response,
-    json_response, rejected_response, token_error_response, token_response,
+    AuthorizationServerMetadata, TokenRequestParser, introspection_response, json_response,
+    rejected_response, token_error_response, token_response,
 };
 use clientcreds_jwt::{KeySet, TokenVerifier};
-use clientcreds_registry::{TokenError, TokenErrorCode, TokenService};
+use clientcreds_registry::TokenService;
+
+/// Finds the caller's address in a request (see
+/// [`OAuthRoutes::with_client_address`]).
+pub type ClientAddress = Arc<dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync>;
 
 /// The `WWW-Authenticate` realm when none is set.
 pub const DEFAULT_REALM: &str = "clientcreds";
@@ -45,6 +51,7 @@ struct Inner {
     metadata: AuthorizationServerMetadata,
     realm: String,
     jwks_cache_control: HeaderValue,
+    client_address: ClientAddress,
 }
 
 impl OAuthRoutes {
@@ -65,6 +72,7 @@ impl OAuthRoutes {
                 metadata: AuthorizationServerMetadata::new(&issuer),
                 realm: DEFAULT_REALM.to_owned(),
                 jwks_cache_control: HeaderValue::from_static("public, max-age=300"),
+                client_address: Arc::new(peer_address),
             }),
         }
     }
@@ -104,6 +112,28 @@ impl OAuthRoutes {
         }
     }
 
+    /// How the caller's address is found, for the registry's failure
+    /// throttle (`TokenRequest::source`). The default is the peer address
+    /// axum records when the router is served with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`; without it,
+    /// nothing is throttled. Behind a proxy, read the address it vouches
+    /// for, and only from the proxy (never a header any caller can set).
+    ///
+    /// ```
+    /// # fn routes(r: clientcreds_axum::OAuthRoutes) -> clientcreds_axum::OAuthRoutes {
+    /// use std::sync::Arc;
+    /// // The last hop of X-Forwarded-For, appended by our own proxy.
+    /// r.with_client_address(Arc::new(|parts: &axum::http::request::Parts| {
+    ///     parts.headers.get("x-forwarded-for")?.to_str().ok()?
+    ///         .rsplit(',').next()?.trim().parse().ok()
+    /// }))
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_client_address(self, find: ClientAddress) -> Self {
+        self.update(|inner| inner.client_address = find)
+    }
+
     /// `POST /token` and `POST /introspect`.
     pub fn endpoints(&self) -> Router {
         Router::new()
@@ -136,29 +166,57 @@ impl std::fmt::Debug for OAuthRoutes {
     }
 }
 
+/// The peer address axum recorded (`ConnectInfo<SocketAddr>`), if any.
+fn peer_address(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// The caller's address, as [`OAuthRoutes::with_client_address`] finds it.
+struct Source(Option<IpAddr>);
+
+impl FromRequestParts<OAuthRoutes> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        routes: &OAuthRoutes,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self((routes.inner.client_address)(parts)))
+    }
+}
+
 async fn token(
     State(routes): State<OAuthRoutes>,
+    Source(source): Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<String> {
     let inner = &routes.inner;
     match inner.parser.parse(&headers, &body) {
         Err(rejected) => rejected_response(&rejected, &inner.realm),
-        Ok(parsed) => match inner.tokens.exchange(parsed.request).await {
-            Ok(response) => token_response(&response),
-            Err(error) => {
-                tracing::info!(error = error.code.as_str(), "token request refused");
-                token_error_response(&error, parsed.auth, &inner.realm)
+        Ok(parsed) => {
+            let mut request = parsed.request;
+            request.source = source;
+            match inner.tokens.exchange(request).await {
+                Ok(response) => token_response(&response),
+                Err(error) => {
+                    tracing::info!(error = error.code.as_str(), "token request refused");
+                    token_error_response(&error, parsed.auth, &inner.realm)
+                }
             }
-        },
+        }
     }
 }
 
-/// RFC 7662: the caller authenticates as a client of this issuer; the
-/// answer is the token's claims when it verifies, `{"active": false}`
-/// otherwise.
+/// RFC 7662 through [`TokenService::introspect`]: the caller authenticates
+/// as a client (else 401 with a challenge); a token of another tenant, or
+/// of a client or secret revoked since, is `{"active": false}`.
 async fn introspect(
     State(routes): State<OAuthRoutes>,
+    Source(source): Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<String> {
@@ -167,28 +225,17 @@ async fn introspect(
         Ok(request) => request,
         Err(rejected) => return rejected_response(&rejected, &inner.realm),
     };
-    let client_error = |auth| {
-        let error = TokenError {
-            code: TokenErrorCode::InvalidClient,
-            description: "client authentication failed",
-        };
-        token_error_response(&error, auth, &inner.realm)
-    };
-    let Some(credentials) = request.credentials else {
-        return client_error(ClientAuthMethod::None);
-    };
-    if inner
+    match inner
         .tokens
-        .registry()
-        .authenticate(&credentials.client_id, &credentials.client_secret)
+        .introspect(request.introspection(source), &inner.verifier)
         .await
-        .is_err()
     {
-        return client_error(request.auth);
+        Ok(context) => {
+            let body = introspection_response(context.as_ref(), &inner.metadata.issuer);
+            json_response(StatusCode::OK, body.to_string())
+        }
+        Err(error) => token_error_response(&error, request.auth, &inner.realm),
     }
-    let context = inner.verifier.verify(request.token.expose_secret()).ok();
-    let body = introspection_response(context.as_ref(), &inner.metadata.issuer);
-    json_response(StatusCode::OK, body.to_string())
 }
 
 async fn jwks(State(routes): State<OAuthRoutes>) -> Response {

@@ -60,6 +60,9 @@ pub struct Config {
     /// (`CLIENTCREDS_WARNING_DOMAINS="example.com,example.org"`); required
     /// with `CLIENTCREDS_SMTP_URL`.
     pub warning_domains: Vec<String>,
+    /// Token requests must name a `scope` (`CLIENTCREDS_REQUIRE_SCOPE=true`,
+    /// default `false`; product B).
+    pub require_scope: bool,
 }
 
 impl fmt::Debug for Config {
@@ -185,6 +188,17 @@ impl Config {
         if let Some(locale) = var("CLIENTCREDS_WARNING_LOCALE") {
             config.warning_locale = locale;
         }
+        if let Some(flag) = var("CLIENTCREDS_REQUIRE_SCOPE") {
+            config.require_scope = match flag.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(format!(
+                        "CLIENTCREDS_REQUIRE_SCOPE: `{flag}` is not true or false"
+                    ));
+                }
+            };
+        }
         config.key_rotation.validate().map_err(|e| {
             format!(
                 "{e} (CLIENTCREDS_KEY_ROTATE_EVERY, CLIENTCREDS_KEY_PUBLISH_LEAD, \
@@ -214,6 +228,7 @@ impl Config {
             warning_link: "{issuer}/admin/v1/tenants/{tenant}/clients/{client_id}".to_owned(),
             warning_locale: "en".to_owned(),
             warning_domains: Vec::new(),
+            require_scope: false,
         }
     }
 }

@@ -30,7 +30,7 @@ use clientcreds_axum::{AdminApi, BearerTokens, OAuthRoutes};
 use clientcreds_jwt::{KeySet, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::warnings::WarningRunner;
 use clientcreds_registry::{
-    Actor, KeyManager, Policy, Registry, RotationMode, SystemClock, TokenService,
+    Actor, KeyManager, LiveClientCheck, Policy, Registry, RotationMode, SystemClock, TokenService,
 };
 use clientcreds_resource::{Access, BearerAuthLayer};
 use clientcreds_secret::MasterKeys;
@@ -39,6 +39,9 @@ use serde_json::{Value, json};
 
 pub use config::{Config, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR};
 
+/// How long the demo API's live check trusts an answer: a revoked or
+/// deleted client's tokens stop working there within this.
+pub const LIVE_CHECK_TTL: time::Duration = time::Duration::seconds(5);
 /// Largest request body the server reads (1 MiB); larger is 413.
 pub const MAX_BODY: usize = 1024 * 1024;
 const REALM: &str = "clientcreds";
@@ -58,6 +61,8 @@ struct Inner {
     key_manager: Arc<KeyManager>,
     keys: Arc<KeySet>,
     verifier: Arc<TokenVerifier>,
+    /// The demo API's live check of a token's client and secret.
+    live: Arc<LiveClientCheck>,
     /// Sends due expiry warnings (run on `CLIENTCREDS_WARNING_INTERVAL`).
     warning_runner: Arc<WarningRunner>,
     /// The token endpoint, introspection, metadata and JWKS.
@@ -109,8 +114,9 @@ impl Server {
         };
         let (store, key_store, ledger) = open_store(config.database_url.as_deref()).await?;
         let hasher = master.secret_hasher()?;
-        let policy =
-            Policy::default().with_rotation(RotationMode::ReplaceSecret, time::Duration::days(7));
+        let policy = Policy::default()
+            .with_rotation(RotationMode::ReplaceSecret, time::Duration::days(7))
+            .with_required_scope(config.require_scope);
         let warning_runner = Arc::new(warnings::runner(&config, store.clone(), ledger.clone())?);
         let registry = Arc::new(Registry::new(store, hasher, policy)?);
         let key_manager = Arc::new(
@@ -147,6 +153,7 @@ impl Server {
                 Actor::tenant_admin(tenant.clone(), format!("admin@{tenant}")),
             );
         }
+        let live = Arc::new(tokens.live_check(LIVE_CHECK_TTL));
         let oauth = OAuthRoutes::new(tokens, verifier.clone())
             .with_realm(REALM)
             .with_jwks_max_age(config.key_rotation.jwks_max_age);
@@ -158,6 +165,7 @@ impl Server {
             key_manager,
             keys,
             verifier,
+            live,
             warning_runner,
             oauth,
             admin,
@@ -196,7 +204,11 @@ impl Server {
 
     /// The axum application.
     pub fn router(&self) -> Router {
-        let bearer = BearerAuthLayer::new(self.inner.verifier.clone()).with_realm(REALM);
+        // The demo API checks that a token's client and secret are still
+        // live (product D: deleting a client kills its tokens).
+        let bearer = BearerAuthLayer::new(self.inner.verifier.clone())
+            .with_live_check(self.inner.live.clone())
+            .with_realm(REALM);
         let api = Router::new()
             .route("/api/v1/whoami", get(whoami).layer(bearer.clone()))
             .route(

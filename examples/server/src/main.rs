@@ -49,7 +49,11 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::new(config).await?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, %issuer, %audience, "listening");
-    axum::serve(listener, server.router())
+    // With the peer address recorded: the failure throttle keys on it.
+    let app = server
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
