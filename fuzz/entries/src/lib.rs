@@ -28,10 +28,12 @@
 // A broken property must crash the fuzzer: assertions are the point here.
 #![allow(clippy::panic)]
 
+mod admin_side;
 mod http_side;
 mod jwt_side;
 mod secret_side;
 
+pub use admin_side::admin_json;
 pub use http_side::{basic_credentials, bearer_header, introspection_request, token_request};
 pub use jwt_side::{jwks_import, jwt_verify};
 pub use secret_side::{master_keys, secret_text, stored_hash};
@@ -51,4 +53,5 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("jwt_verify", jwt_verify),
     ("jwks_import", jwks_import),
     ("master_keys", master_keys),
+    ("admin_json", admin_json),
 ];
