@@ -63,7 +63,7 @@ pub fn stored_hash(data: &[u8]) {
     let rounds = text
         .strip_prefix("pbkdf2-sha256$i=")
         .and_then(|r| r.split('$').next());
-    if rounds.is_some_and(|n| n.parse::<u32>().map_or(false, |n| n > MAX_FUZZ_ITERATIONS)) {
+    if rounds.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n > MAX_FUZZ_ITERATIONS)) {
         return;
     }
     let verdict = hasher.verify(
