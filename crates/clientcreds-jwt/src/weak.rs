@@ -11,7 +11,7 @@
 //!   of the eight points plus the non-canonical encodings `y = p - 1`,
 //!   `y = p` and `y = p + 1`, compared with the sign bit (bit 255) cleared,
 //!   which also covers the encodings with the "wrong" sign bit. That is the
-//!   14 encodings of the paper "Taming the many `EdDSAs`" (Chalkias et al.,
+//!   14 encodings of the *Taming the many `EdDSAs`* paper (Chalkias et al.,
 //!   2020) and of the C2SP/CCTV Ed25519 vectors flagged `low_order_A`.
 //! - **RSA public exponents below 65537, or even.** A small exponent (3 is
 //!   the classic) opens the way to Bleichenbacher's 2006 forgery of

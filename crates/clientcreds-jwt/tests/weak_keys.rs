@@ -17,7 +17,7 @@ use serde_json::json;
 
 /// The 14 small-order Ed25519 encodings: the 8 points of order dividing 8
 /// (canonical) and 6 non-canonical encodings of them. This is the list of
-/// Chalkias et al., "Taming the many EdDSAs" (2020), Table 6, and of the
+/// Chalkias et al., *Taming the many `EdDSAs`* (2020), and of the
 /// C2SP/CCTV vectors flagged `low_order_A`; libsodium's
 /// `ge25519_has_small_order` blocklist is the same list with bit 255
 /// masked off.

@@ -8,6 +8,8 @@ use clientcreds_http::{
     rejected_response,
 };
 use clientcreds_resource::{BearerError, bearer_token};
+
+use crate::Outcome;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -18,24 +20,27 @@ const FORM: &str = "application/x-www-form-urlencoded";
 /// body). Checks: a rejection is a 4xx with a description; what parses is
 /// within the [`Limits`] and re-encodes (credentials as they came: Basic
 /// or form) into a request that parses to the same fields.
-pub fn token_request(data: &[u8]) {
+pub fn token_request(data: &[u8]) -> Outcome {
     let (headers, body) = split_request(data);
-    match TokenRequestParser::default().parse(&headers, body) {
+    let result = TokenRequestParser::default().parse(&headers, body);
+    match &result {
         Ok(parsed) => {
-            check_auth(&parsed);
-            check_limits(&parsed);
-            check_round_trip(&parsed);
+            check_auth(parsed);
+            check_limits(parsed);
+            check_round_trip(parsed);
         }
-        Err(rejected) => check_rejection(&rejected),
+        Err(rejected) => check_rejection(rejected),
     }
+    Outcome::of(&result)
 }
 
 /// An RFC 7662 introspection request, in [`token_request`]'s layout.
 /// Checks: a rejection is a 4xx; an accepted request has a non-empty
 /// token, which re-encodes to the same token.
-pub fn introspection_request(data: &[u8]) {
+pub fn introspection_request(data: &[u8]) -> Outcome {
     let (headers, body) = split_request(data);
-    match TokenRequestParser::default().parse_introspection(&headers, body) {
+    let result = TokenRequestParser::default().parse_introspection(&headers, body);
+    match &result {
         Ok(request) => {
             let token = request.token.expose_secret();
             assert!(!token.is_empty(), "an empty token was accepted");
@@ -54,8 +59,9 @@ pub fn introspection_request(data: &[u8]) {
                 .unwrap_or_else(|r| panic!("re-encoded token refused: {:?}", r.error));
             assert_eq!(reparsed.token.expose_secret(), token, "token round trip");
         }
-        Err(rejected) => check_rejection(&rejected),
+        Err(rejected) => check_rejection(rejected),
     }
+    Outcome::of(&result)
 }
 
 /// HTTP Basic client authentication (RFC 6749 §2.3.1): the bytes as the
@@ -64,24 +70,27 @@ pub fn introspection_request(data: &[u8]) {
 /// newline) form-encoded, joined with `:`, base64-encoded and sent as
 /// `Basic`: an id that is not empty must come back exactly, unless a
 /// [`Limits`] refusal names the field over its limit.
-pub fn basic_credentials(data: &[u8]) {
+pub fn basic_credentials(data: &[u8]) -> Outcome {
     let body = b"grant_type=client_credentials";
+    let mut outcome = Outcome::Skipped;
     if let Ok(value) = HeaderValue::from_bytes(data) {
         let mut headers = form_headers();
         headers.insert(AUTHORIZATION, value);
-        match TokenRequestParser::default().parse(&headers, body) {
+        let result = TokenRequestParser::default().parse(&headers, body);
+        match &result {
             Ok(parsed) => {
                 assert_eq!(parsed.auth, ClientAuthMethod::Basic, "Basic not recognised");
-                check_auth(&parsed);
+                check_auth(parsed);
             }
-            Err(rejected) => check_rejection(&rejected),
+            Err(rejected) => check_rejection(rejected),
         }
+        outcome = Outcome::of(&result);
     }
     let Some((id, secret)) = std::str::from_utf8(data)
         .ok()
         .and_then(|text| text.split_once('\n'))
     else {
-        return;
+        return outcome;
     };
     let encoded = STANDARD.encode(format!("{}:{}", form_encode(id), form_encode(secret)));
     let mut headers = form_headers();
@@ -89,9 +98,10 @@ pub fn basic_credentials(data: &[u8]) {
         panic!("a base64 header value was refused by the http crate");
     };
     headers.insert(AUTHORIZATION, value);
-    match TokenRequestParser::default().parse(&headers, body) {
+    let result = TokenRequestParser::default().parse(&headers, body);
+    match &result {
         Ok(parsed) => {
-            let Some(credentials) = parsed.request.credentials else {
+            let Some(credentials) = &parsed.request.credentials else {
                 panic!("Basic credentials lost");
             };
             assert_eq!(credentials.client_id, id, "client id round trip");
@@ -102,7 +112,7 @@ pub fn basic_credentials(data: &[u8]) {
             );
         }
         Err(rejected) => {
-            check_rejection(&rejected);
+            check_rejection(rejected);
             assert!(
                 id.is_empty() || rejected.limit.is_some(),
                 "well-formed Basic credentials refused: {:?}",
@@ -122,19 +132,21 @@ pub fn basic_credentials(data: &[u8]) {
             }
         }
     }
+    outcome.or(Outcome::of(&result))
 }
 
 /// The resource server's bearer extraction (RFC 6750 §2.1): the bytes as
 /// the `Authorization` header value. Checks: a token is non-empty
 /// `b64token` text that `Bearer <token>` gives back unchanged; two headers
 /// are always malformed.
-pub fn bearer_header(data: &[u8]) {
+pub fn bearer_header(data: &[u8]) -> Outcome {
     let Ok(value) = HeaderValue::from_bytes(data) else {
-        return;
+        return Outcome::Skipped;
     };
     let mut headers = HeaderMap::new();
     headers.insert(AUTHORIZATION, value.clone());
-    if let Ok(token) = bearer_token(&headers) {
+    let result = bearer_token(&headers).map(str::to_owned);
+    if let Ok(token) = &result {
         let body = token.trim_end_matches('=');
         assert!(!body.is_empty(), "an empty bearer token was accepted");
         assert!(
@@ -147,7 +159,11 @@ pub fn bearer_header(data: &[u8]) {
             panic!("a b64token did not make a header value");
         };
         again.insert(AUTHORIZATION, value);
-        assert_eq!(bearer_token(&again), Ok(token), "bearer round trip");
+        assert_eq!(
+            bearer_token(&again),
+            Ok(token.as_str()),
+            "bearer round trip"
+        );
     }
     headers.append(AUTHORIZATION, value);
     assert_eq!(
@@ -155,6 +171,7 @@ pub fn bearer_header(data: &[u8]) {
         Err(BearerError::Malformed),
         "two Authorization headers were accepted"
     );
+    Outcome::of(&result)
 }
 
 /// Splits the fuzz input into headers and body (see [`token_request`]).

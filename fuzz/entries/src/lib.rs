@@ -18,9 +18,9 @@
 //! ```
 //! // Any bytes at all: an entry never panics on input, only on a broken property.
 //! for (_name, entry) in clientcreds_fuzz_entries::TARGETS {
-//!     entry(b"");
-//!     entry(b"Basic Og==\n\ngrant_type=client_credentials");
-//!     entry(&[0xff, 0x00, b'%']);
+//!     let _ = entry(b"");
+//!     let _ = entry(b"Basic Og==\n\ngrant_type=client_credentials");
+//!     let _ = entry(&[0xff, 0x00, b'%']);
 //! }
 //! ```
 
@@ -38,8 +38,43 @@ pub use http_side::{basic_credentials, bearer_header, introspection_request, tok
 pub use jwt_side::{jwks_import, jwt_verify};
 pub use secret_side::{master_keys, secret_text, stored_hash};
 
-/// A fuzz entry: takes arbitrary bytes, panics only when a property breaks.
-pub type Entry = fn(&[u8]);
+/// A fuzz entry: takes arbitrary bytes, panics only when a property breaks,
+/// and says what the parser made of them.
+pub type Entry = fn(&[u8]) -> Outcome;
+
+/// What the parser under test made of an input. The fuzzer ignores it; the
+/// corpus test uses it to check that every target's seeds reach both the
+/// accepting and the refusing paths (so a broken fixture or a rotten seed
+/// cannot make the replay pass vacuously).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The parser accepted the input (and the property checks ran on it).
+    Accepted,
+    /// The parser refused the input with a typed error.
+    Refused,
+    /// The input never reached the parser (not UTF-8, not a header value,
+    /// not the entry's layout).
+    Skipped,
+}
+
+impl Outcome {
+    fn of<T, E>(result: &Result<T, E>) -> Self {
+        if result.is_ok() {
+            Self::Accepted
+        } else {
+            Self::Refused
+        }
+    }
+
+    /// The better of two outcomes: accepted over refused over skipped.
+    fn or(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Accepted, _) | (_, Self::Accepted) => Self::Accepted,
+            (Self::Refused, _) | (_, Self::Refused) => Self::Refused,
+            _ => Self::Skipped,
+        }
+    }
+}
 
 /// Every target by its cargo-fuzz name (the `[[bin]]` names of
 /// `fuzz/Cargo.toml` and the folders of `fuzz/corpus/`).

@@ -1,18 +1,23 @@
 //! Replays the committed seed corpus (`fuzz/corpus/<target>/*`) through the
 //! fuzz entries on the stable toolchain: a crash a fuzzer once found, and
 //! whose input was added to the corpus, fails `cargo test` if it returns.
+//!
+//! `CLIENTCREDS_FUZZ_CORPUS=<dir>` replays `<dir>/<target>/*` as well (a
+//! fuzzer's own, larger corpus), for a check of a parser change against
+//! everything a past run found interesting.
 
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::print_stdout
 )]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use clientcreds_fuzz_entries::TARGETS;
+use clientcreds_fuzz_entries::{Outcome, TARGETS};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -20,8 +25,11 @@ fn fuzz_dir() -> PathBuf {
 
 /// Every file of one target's corpus, sorted so a failure names a stable file.
 fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = fuzz_dir().join("corpus").join(target);
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+    files_in(&fuzz_dir().join("corpus").join(target))
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.is_file())
@@ -35,11 +43,40 @@ fn every_corpus_file_passes_its_entry() {
     for (target, entry) in TARGETS {
         let files = corpus(target);
         assert!(files.len() >= 3, "{target}: only {} seeds", files.len());
+        let mut seen = Vec::new();
         for file in files {
             let data = fs::read(&file).unwrap();
             let outcome = std::panic::catch_unwind(|| entry(&data));
+            let Ok(outcome) = outcome else {
+                panic!("{target}: {} crashes", file.display());
+            };
+            seen.push(outcome);
+        }
+        // The seeds reach both paths: a broken fixture or rotten seeds
+        // cannot make this replay pass without exercising the parser.
+        for wanted in [Outcome::Accepted, Outcome::Refused] {
+            assert!(seen.contains(&wanted), "{target}: no seed is {wanted:?}");
+        }
+    }
+}
+
+#[test]
+fn an_extra_corpus_passes_too() {
+    let Some(extra) = std::env::var_os("CLIENTCREDS_FUZZ_CORPUS") else {
+        return;
+    };
+    for (target, entry) in TARGETS {
+        let dir = Path::new(&extra).join(target);
+        if !dir.is_dir() {
+            continue;
+        }
+        let files = files_in(&dir);
+        for file in &files {
+            let data = fs::read(file).unwrap();
+            let outcome = std::panic::catch_unwind(|| entry(&data));
             assert!(outcome.is_ok(), "{target}: {} crashes", file.display());
         }
+        println!("{target}: {} files replayed", files.len());
     }
 }
 
