@@ -8,6 +8,8 @@ use clientcreds_registry::{Actor, Error, NewClient, Policy, Registry};
 use clientcreds_secret::{PepperKey, SecretHasher};
 use clientcreds_store::{MemoryStore, Store, TenantId};
 
+use crate::Outcome;
+
 static RUNTIME: LazyLock<tokio::runtime::Runtime> =
     LazyLock::new(
         || match tokio::runtime::Builder::new_current_thread().build() {
@@ -43,9 +45,9 @@ fn refused_for_input(error: &Error) -> bool {
 /// input or to a 4xx error; the registry then accepts it (and the client
 /// reads back with the scopes asked for) or refuses it as invalid input,
 /// never with a store or internal error.
-pub fn admin_json(data: &[u8]) {
+pub fn admin_json(data: &[u8]) -> Outcome {
     let Some((&kind, json)) = data.split_first() else {
-        return;
+        return Outcome::Skipped;
     };
     let tenant = match TenantId::new("t") {
         Ok(tenant) => tenant,
@@ -56,13 +58,13 @@ pub fn admin_json(data: &[u8]) {
         match kind % 3 {
             0 => {
                 let Ok(body) = serde_json::from_slice::<CreateClient>(json) else {
-                    return;
+                    return Outcome::Refused;
                 };
                 let new = match body.into_new_client() {
                     Ok(new) => new,
                     Err(e) => {
                         assert!(e.status().is_client_error(), "{e}");
-                        return;
+                        return Outcome::Refused;
                     }
                 };
                 let scopes = new.scopes.clone();
@@ -75,19 +77,23 @@ pub fn admin_json(data: &[u8]) {
                             read.is_ok_and(|view| view.scopes == scopes),
                             "a created client reads back"
                         );
+                        Outcome::Accepted
                     }
-                    Err(e) => assert!(refused_for_input(&e), "create refused with {e}"),
+                    Err(e) => {
+                        assert!(refused_for_input(&e), "create refused with {e}");
+                        Outcome::Refused
+                    }
                 }
             }
             1 => {
                 let Ok(body) = serde_json::from_slice::<UpdateClient>(json) else {
-                    return;
+                    return Outcome::Refused;
                 };
                 let update = match body.into_update(None) {
                     Ok(update) => update,
                     Err(e) => {
                         assert!(e.status().is_client_error(), "{e}");
-                        return;
+                        return Outcome::Refused;
                     }
                 };
                 let Ok(issued) = registry
@@ -97,19 +103,23 @@ pub fn admin_json(data: &[u8]) {
                     panic!("the fixed client cannot be created");
                 };
                 let id = issued.credentials.client_id;
-                if let Err(e) = registry.update(&Actor::System, &tenant, &id, update).await {
-                    assert!(refused_for_input(&e), "update refused with {e}");
+                match registry.update(&Actor::System, &tenant, &id, update).await {
+                    Ok(_) => Outcome::Accepted,
+                    Err(e) => {
+                        assert!(refused_for_input(&e), "update refused with {e}");
+                        Outcome::Refused
+                    }
                 }
             }
             _ => {
                 let Ok(body) = serde_json::from_slice::<RotateClient>(json) else {
-                    return;
+                    return Outcome::Refused;
                 };
                 let options = match body.into_options() {
                     Ok(options) => options,
                     Err(e) => {
                         assert!(e.status().is_client_error(), "{e}");
-                        return;
+                        return Outcome::Refused;
                     }
                 };
                 let Ok(issued) = registry
@@ -119,10 +129,14 @@ pub fn admin_json(data: &[u8]) {
                     panic!("the fixed client cannot be created");
                 };
                 let id = issued.credentials.client_id;
-                if let Err(e) = registry.rotate(&Actor::System, &tenant, &id, options).await {
-                    assert!(refused_for_input(&e), "rotate refused with {e}");
+                match registry.rotate(&Actor::System, &tenant, &id, options).await {
+                    Ok(_) => Outcome::Accepted,
+                    Err(e) => {
+                        assert!(refused_for_input(&e), "rotate refused with {e}");
+                        Outcome::Refused
+                    }
                 }
             }
         }
-    });
+    })
 }
