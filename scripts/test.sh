@@ -41,8 +41,10 @@ done
 step "publishable: cargo package and cargo publish --dry-run of every published crate"
 # --workspace packages the members together, so the path dependencies
 # between crates that are not on crates.io yet resolve to the packages
-# being made (publish = false members are skipped).
-cargo package --workspace --locked
+# being made. `package --no-verify` checks every manifest and file list;
+# `publish --dry-run` packages the publishable crates again and builds
+# each one from its package (the verification), uploading nothing.
+cargo package --workspace --no-verify --locked
 cargo publish --dry-run --workspace --locked
 
 step "examples run"

@@ -40,7 +40,8 @@ pub struct ClientJson {
     /// When it stops minting if nobody acts: the end of its grace window
     /// or the latest expiry of its usable secrets, whichever is first;
     /// `null` if never (and for a revoked client). For an expired client,
-    /// when it stopped.
+    /// when it stopped; for an inactive one, when its credentials would
+    /// stop if it were reactivated.
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
     /// End of its grace window after a client-replacing rotation.
