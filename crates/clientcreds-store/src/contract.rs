@@ -218,7 +218,16 @@ pub trait AuditLog: Send + Sync + Debug {
     /// Removes every record whose `at` is strictly before `before`, in all
     /// tenants, and returns how many went. Audit retention is off unless a
     /// host calls this: the trail is kept for good by default.
-    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    ///
+    /// Every store of this crate and of `clientcreds-sqlx` implements it
+    /// (the conformance kit checks it); the default, for stores written
+    /// before it existed, is [`StoreError::Unsupported`].
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let _ = before;
+        Err(StoreError::Unsupported {
+            operation: "prune_audit",
+        })
+    }
 }
 
 /// The token activity log.
@@ -242,7 +251,16 @@ pub trait ActivityLog: Send + Sync + Debug {
 
     /// Removes every entry whose `at` is strictly before `before`, in all
     /// tenants, and returns how many went (activity retention).
-    async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    ///
+    /// Every store of this crate and of `clientcreds-sqlx` implements it
+    /// (the conformance kit checks it); the default, for stores written
+    /// before it existed, is [`StoreError::Unsupported`].
+    async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let _ = before;
+        Err(StoreError::Unsupported {
+            operation: "prune_activity",
+        })
+    }
 }
 
 /// Everything a registry needs from storage. Implemented for every type
