@@ -66,18 +66,44 @@ pub struct AuthCache {
     capacity: usize,
     unknown_capacity: usize,
     state: Mutex<State>,
-    /// Bumped (under the lock) by every invalidation and flush: a lookup
-    /// fills only if it is unchanged since the lookup began.
-    epoch: AtomicU64,
+    /// Picks an id's invalidation stripe.
+    stripe_hasher: std::collections::hash_map::RandomState,
     available: AtomicBool,
     counters: Counters,
 }
 
-#[derive(Default)]
+/// Invalidation stripes: an id's stripe is bumped when it is invalidated,
+/// every stripe (through `flushes`) when the cache is flushed. A lookup
+/// fills only if its stripe is unchanged since the lookup began, so a read
+/// that raced with a change cannot put the old record back, while changes
+/// to other clients rarely cost a fill.
+const STRIPES: usize = 64;
+
 struct State {
     entries: HashMap<String, Entry>,
     unknown: usize,
     last_sweep: Option<Instant>,
+    flushes: u64,
+    stripes: [u64; STRIPES],
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+            unknown: 0,
+            last_sweep: None,
+            flushes: 0,
+            stripes: [0; STRIPES],
+        }
+    }
+}
+
+/// What a lookup that missed saw; a fill must see the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    flushes: u64,
+    stripe: u64,
 }
 
 struct Entry {
@@ -101,7 +127,9 @@ pub struct CacheStats {
     pub hits: u64,
     /// Lookups that read the store (absent, expired, bypassed).
     pub misses: u64,
-    /// Entries removed because their client changed.
+    /// Invalidations received (a commit through a [`CachedStore`], or a
+    /// change announced by another replica), whether or not the client
+    /// was cached.
     pub invalidations: u64,
     /// Times the whole cache was emptied.
     pub flushes: u64,
@@ -150,7 +178,7 @@ impl AuthCache {
             capacity,
             unknown_capacity: capacity / 4,
             state: Mutex::new(State::default()),
-            epoch: AtomicU64::new(0),
+            stripe_hasher: std::collections::hash_map::RandomState::new(),
             available: AtomicBool::new(true),
             counters: Counters::default(),
         }
@@ -164,20 +192,24 @@ impl AuthCache {
 
     /// Forgets `client_id` (its client changed somewhere).
     pub fn invalidate(&self, client_id: &str) {
+        let stripe = self.stripe(client_id);
         let mut state = self.lock();
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        if let Some(entry) = state.entries.remove(client_id) {
-            if entry.record.is_none() {
-                state.unknown -= 1;
-            }
-            self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+        if let Some(slot) = state.stripes.get_mut(stripe) {
+            *slot += 1;
         }
+        if let Some(entry) = state.entries.remove(client_id)
+            && entry.record.is_none()
+        {
+            state.unknown -= 1;
+        }
+        drop(state);
+        self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Forgets everything.
     pub fn flush(&self) {
         let mut state = self.lock();
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        state.flushes += 1;
         state.entries.clear();
         state.unknown = 0;
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
@@ -213,21 +245,31 @@ impl AuthCache {
         }
     }
 
+    fn stripe(&self, client_id: &str) -> usize {
+        use std::hash::BuildHasher;
+        usize::try_from(self.stripe_hasher.hash_one(client_id) % STRIPES as u64).unwrap_or(0)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // Every mutation below completes without a fallible step.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A fresh cached answer for `client_id`; `Err(epoch)` when the store
-    /// must be read, with the epoch a later [`AuthCache::fill`] must match.
+    /// A fresh cached answer for `client_id`; `Err(ticket)` when the store
+    /// must be read, with what a later [`AuthCache::fill`] must match
+    /// (`None`: do not fill).
     /// Known and unknown ids take the same path.
-    pub(crate) fn lookup(&self, client_id: &str) -> Result<Cached, Option<u64>> {
+    pub(crate) fn lookup(&self, client_id: &str) -> Result<Cached, Option<Ticket>> {
         if client_id.len() > MAX_CACHED_ID_LEN || !self.is_available() {
             self.counters.misses.fetch_add(1, Ordering::Relaxed);
             return Err(None);
         }
+        let stripe = self.stripe(client_id);
         let state = self.lock();
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let ticket = Ticket {
+            flushes: state.flushes,
+            stripe: state.stripes.get(stripe).copied().unwrap_or(0),
+        };
         match state.entries.get(client_id) {
             Some(entry) if entry.filled.elapsed() < self.ttl => {
                 let record = entry.record.clone();
@@ -238,16 +280,21 @@ impl AuthCache {
             _ => {
                 drop(state);
                 self.counters.misses.fetch_add(1, Ordering::Relaxed);
-                Err(Some(epoch))
+                Err(Some(ticket))
             }
         }
     }
 
     /// Keeps `record` for `client_id`, unless something was invalidated
-    /// since `epoch` was read or the cache is off.
-    pub(crate) fn fill(&self, client_id: &str, record: Cached, epoch: u64) {
+    /// since `ticket` was taken or the cache is off.
+    pub(crate) fn fill(&self, client_id: &str, record: Cached, ticket: Ticket) {
+        let stripe = self.stripe(client_id);
         let mut state = self.lock();
-        if self.epoch.load(Ordering::Acquire) != epoch || !self.is_available() {
+        let now_ticket = Ticket {
+            flushes: state.flushes,
+            stripe: state.stripes.get(stripe).copied().unwrap_or(0),
+        };
+        if now_ticket != ticket || !self.is_available() {
             return;
         }
         let now = Instant::now();
@@ -406,11 +453,11 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
     ) -> Result<Option<ClientRecord>, StoreError> {
         match self.cache.lookup(client_id) {
             Ok(cached) => Ok(cached.map(|record| ClientRecord::clone(&record))),
-            Err(epoch) => {
+            Err(ticket) => {
                 let found = self.inner.client_for_authentication(client_id).await?;
-                if let Some(epoch) = epoch {
+                if let Some(ticket) = ticket {
                     self.cache
-                        .fill(client_id, found.clone().map(Arc::new), epoch);
+                        .fill(client_id, found.clone().map(Arc::new), ticket);
                 }
                 Ok(found)
             }
