@@ -17,7 +17,7 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
 use clientcreds_registry::{
-    Actor, ActivityWriterOptions, BatchedActivity, Credentials, ManualClock, NewClient, Policy,
+    ActivityWriterOptions, Actor, BatchedActivity, Credentials, ManualClock, NewClient, Policy,
     Registry, TokenRequest, TokenService,
 };
 use clientcreds_secret::Secret;
@@ -118,9 +118,8 @@ struct Setup {
 
 fn setup(inner: Arc<dyn Store>, options: ActivityWriterOptions) -> Setup {
     let writer = BatchedActivity::spawn(inner, options);
-    let registry = Arc::new(
-        Registry::new(writer.clone(), common::hasher(), Policy::default()).unwrap(),
-    );
+    let registry =
+        Arc::new(Registry::new(writer.clone(), common::hasher(), Policy::default()).unwrap());
     let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA).unwrap()));
     let tokens = TokenService::new(
         registry.clone(),
@@ -175,7 +174,11 @@ async fn entries_keep_their_order_within_each_client() {
         store.clone(),
         ActivityWriterOptions::default().with_max_batch(7),
     );
-    let clients = [client(&s, "a").await, client(&s, "b").await, client(&s, "c").await];
+    let clients = [
+        client(&s, "a").await,
+        client(&s, "b").await,
+        client(&s, "c").await,
+    ];
     let mut issued: Vec<Vec<String>> = vec![Vec::new(); 3];
     for round in 0..40 {
         for (i, creds) in clients.iter().enumerate() {
@@ -191,7 +194,10 @@ async fn entries_keep_their_order_within_each_client() {
     }
     let stats = s.writer.stats();
     assert_eq!(stats.dropped, 0);
-    assert_eq!(stats.written, issued.iter().map(Vec::len).sum::<usize>() as u64);
+    assert_eq!(
+        stats.written,
+        issued.iter().map(Vec::len).sum::<usize>() as u64
+    );
     assert!(
         stats.batches < stats.written,
         "entries were written several per batch: {stats:?}"
@@ -342,7 +348,10 @@ async fn retention_prunes_activity_older_than_the_age_and_audit_only_when_asked(
         .collect();
     assert_eq!(left, ["at-cutoff", "new"]);
     // The audit trail is untouched by activity retention.
-    let audit = registry.audit(&Actor::System, &t, None, None, 10).await.unwrap();
+    let audit = registry
+        .audit(&Actor::System, &t, None, None, 10)
+        .await
+        .unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(registry.prune_audit(Duration::days(1)).await.unwrap(), 1);
     assert!(registry.prune_activity(Duration::days(-1)).await.is_err());

@@ -64,7 +64,10 @@ async fn pair(ttl: Duration) -> (Replica, Replica, PgStore, InvalidationListener
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -162,7 +165,10 @@ async fn a_killed_listener_connection_flushes_the_cache_and_comes_back() {
     assert_eq!(killed, [true], "one listener connection terminated");
     wait_for("the listener to reconnect", || listener.connections() >= 2).await;
     let stats = b.cache.stats();
-    assert!(stats.flushes >= flushes + 2, "flushed when lost and when back: {stats:?}");
+    assert!(
+        stats.flushes >= flushes + 2,
+        "flushed when lost and when back: {stats:?}"
+    );
     assert_eq!(stats.entries, 0, "nothing cached from before the loss");
     assert!(stats.available);
 
@@ -178,7 +184,10 @@ async fn a_killed_listener_connection_flushes_the_cache_and_comes_back() {
         b.cache.stats().invalidations > invalidations
     })
     .await;
-    assert_eq!(exchange(&b, &creds).await, Err(TokenErrorCode::InvalidClient));
+    assert_eq!(
+        exchange(&b, &creds).await,
+        Err(TokenErrorCode::InvalidClient)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,7 +203,10 @@ async fn while_the_listener_is_down_the_cache_is_bypassed() {
         .unwrap();
     // No notification can arrive, and the TTL is long: only the bypass
     // makes B read the store.
-    assert_eq!(exchange(&b, &creds).await, Err(TokenErrorCode::InvalidClient));
+    assert_eq!(
+        exchange(&b, &creds).await,
+        Err(TokenErrorCode::InvalidClient)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

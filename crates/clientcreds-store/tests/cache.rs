@@ -84,8 +84,20 @@ async fn cached(ttl: Duration, capacity: usize) -> (CachedStore<MemoryStore>, Ar
 async fn known_and_unknown_ids_are_both_answered_from_memory() {
     let (store, cache) = cached(Duration::from_secs(60), 100).await;
     for _ in 0..3 {
-        assert!(store.client_for_authentication("cc_known").await.unwrap().is_some());
-        assert!(store.client_for_authentication("cc_nobody").await.unwrap().is_none());
+        assert!(
+            store
+                .client_for_authentication("cc_known")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .client_for_authentication("cc_nobody")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
     let stats = cache.stats();
     assert_eq!((stats.misses, stats.hits, stats.entries), (2, 4, 2));
@@ -104,7 +116,11 @@ async fn entries_expire_after_the_ttl() {
 #[tokio::test]
 async fn a_commit_through_the_wrapper_invalidates_before_it_returns() {
     let (store, cache) = cached(Duration::from_secs(60), 100).await;
-    let before = store.client_for_authentication("cc_known").await.unwrap().unwrap();
+    let before = store
+        .client_for_authentication("cc_known")
+        .await
+        .unwrap()
+        .unwrap();
     let mut revoked = before.clone();
     revoked.status = ClientStatus::Revoked;
     store
@@ -114,7 +130,11 @@ async fn a_commit_through_the_wrapper_invalidates_before_it_returns() {
         }))
         .await
         .unwrap();
-    let after = store.client_for_authentication("cc_known").await.unwrap().unwrap();
+    let after = store
+        .client_for_authentication("cc_known")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.status, ClientStatus::Revoked);
     assert_eq!(cache.stats().invalidations, 2, "the insert and the update");
     // A delete, too.
@@ -125,7 +145,13 @@ async fn a_commit_through_the_wrapper_invalidates_before_it_returns() {
         }))
         .await
         .unwrap();
-    assert!(store.client_for_authentication("cc_known").await.unwrap().is_none());
+    assert!(
+        store
+            .client_for_authentication("cc_known")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -142,7 +168,11 @@ async fn advisory_use_updates_the_cached_record() {
         })
         .await
         .unwrap();
-    let seen = store.client_for_authentication("cc_known").await.unwrap().unwrap();
+    let seen = store
+        .client_for_authentication("cc_known")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(seen.last_used_at, Some(at(5)));
     assert_eq!(seen.secrets[0].last_used_at, Some(at(5)));
 }
@@ -152,10 +182,16 @@ async fn unknown_ids_fill_at_most_a_quarter_and_long_ids_are_never_kept() {
     let (store, cache) = cached(Duration::from_secs(60), 40).await;
     store.client_for_authentication("cc_known").await.unwrap();
     for i in 0..100 {
-        store.client_for_authentication(&format!("cc_x{i}")).await.unwrap();
+        store
+            .client_for_authentication(&format!("cc_x{i}"))
+            .await
+            .unwrap();
     }
     let stats = cache.stats();
-    assert!(stats.entries <= 11, "10 unknown ids at most, plus the known: {stats:?}");
+    assert!(
+        stats.entries <= 11,
+        "10 unknown ids at most, plus the known: {stats:?}"
+    );
     // The known client was not pushed out by the flood.
     let hits = stats.hits;
     store.client_for_authentication("cc_known").await.unwrap();

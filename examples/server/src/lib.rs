@@ -13,6 +13,7 @@
 
 mod admin;
 mod config;
+mod storage;
 mod warnings;
 
 use std::sync::{Arc, Weak};
@@ -36,7 +37,7 @@ use clientcreds_registry::{
 };
 use clientcreds_resource::{Access, BearerAuthLayer};
 use clientcreds_secret::MasterKeys;
-use clientcreds_store::{KeyStore, MemoryStore, Store, WarningLedger};
+use clientcreds_store::WarningLedger;
 use serde_json::{Value, json};
 
 pub use config::{Config, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR};
@@ -72,6 +73,8 @@ struct Inner {
     /// constant time; the tokens themselves are not kept.
     admin_key: ring::hmac::Key,
     admins: Vec<(Vec<u8>, Actor)>,
+    /// The cache, its listener and the activity writer (on a database).
+    storage: storage::StorageTasks,
 }
 
 /// Why the server refused to start.
@@ -115,12 +118,18 @@ impl Server {
                 Arc::new(MasterKeys::ephemeral()?)
             }
         };
-        let (store, key_store, ledger) = open_store(config.database_url.as_deref()).await?;
+        let storage::Storage {
+            store,
+            key_store,
+            ledger,
+            tasks: storage,
+        } = storage::open(&config).await?;
         let hasher = master.secret_hasher()?;
         let policy =
             Policy::default().with_rotation(RotationMode::ReplaceSecret, time::Duration::days(7));
         let warning_runner = Arc::new(warnings::runner(&config, store.clone(), ledger.clone())?);
         let registry = Arc::new(Registry::new(store, hasher, policy)?);
+        storage::spawn_retention(Arc::downgrade(&registry), &config);
         let key_manager = Arc::new(
             KeyManager::start(
                 key_store,
@@ -180,12 +189,40 @@ impl Server {
             warning_runner,
             admin_key,
             admins,
+            storage,
         };
         // `config` (with its zeroizing tokens) is dropped here.
         drop(config);
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Writes the queued activity entries and stops the writer: call it
+    /// after the last request (graceful shutdown).
+    pub async fn shutdown(&self) {
+        if let Some(writer) = &self.inner.storage.activity {
+            writer.close().await;
+        }
+    }
+
+    /// The authentication cache's counters, on a database with the cache on.
+    #[must_use]
+    pub fn auth_cache_stats(&self) -> Option<clientcreds_store::CacheStats> {
+        self.inner.storage.cache.as_ref().map(|c| c.stats())
+    }
+
+    /// The activity writer's counters (entries written, dropped), on a
+    /// database.
+    #[must_use]
+    pub fn activity_stats(&self) -> Option<clientcreds_registry::ActivityStats> {
+        self.inner.storage.activity.as_ref().map(|w| w.stats())
+    }
+
+    /// Token requests refused before any client authenticated, by reason.
+    #[must_use]
+    pub fn unauthenticated_refusals(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.inner.tokens.unauthenticated_refusals().by_reason()
     }
 
     /// The registry (tests and hosts may seed clients directly).
@@ -340,35 +377,6 @@ async fn no_store(mut response: Response) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// Clients, signing keys and the warning ledger: one object, three views.
-type Stores = (Arc<dyn Store>, Arc<dyn KeyStore>, Arc<dyn WarningLedger>);
-
-/// The store a `DATABASE_URL` names, migrated; the in-memory store without
-/// one. The same object serves clients and signing keys.
-async fn open_store(url: Option<&str>) -> Result<Stores, Box<dyn std::error::Error>> {
-    Ok(match url {
-        None => {
-            let store = Arc::new(MemoryStore::new());
-            (store.clone(), store.clone(), store)
-        }
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let store = Arc::new(clientcreds_sqlx::PgStore::connect(url).await?);
-            store.migrate().await?;
-            (store.clone(), store.clone(), store)
-        }
-        Some(url) if url.starts_with("sqlite:") => {
-            let store = Arc::new(clientcreds_sqlx::SqliteStore::connect(url).await?);
-            store.migrate().await?;
-            (store.clone(), store.clone(), store)
-        }
-        Some(_) => {
-            return Err(
-                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
-            );
-        }
-    })
 }
 
 /// One structured line per request: method, path, status, time. Never a

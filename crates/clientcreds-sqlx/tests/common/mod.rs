@@ -53,7 +53,11 @@ pub async fn postgres_pool(pool: PgPoolOptions) -> PgStore {
 pub async fn postgres_replicas() -> (PgStore, PgStore) {
     let options = new_schema().await;
     let channel = unique("cc_channel");
-    let pool = || PgPoolOptions::new().max_connections(4).connect_with(options.clone());
+    let pool = || {
+        PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+    };
     let a = PgStore::from_pool(pool().await.expect("connect")).with_notify_channel(&channel);
     a.migrate().await.expect("migrate");
     let b = PgStore::from_pool(pool().await.expect("connect")).with_notify_channel(&channel);

@@ -249,20 +249,38 @@ pub async fn activity_batch(store: &dyn Store) {
         scope: "read".to_owned(),
     };
     let first = activity_event(Some(&a), "cc_bat_01", 1, issued("jti-0"));
-    c.ok("recording one entry", store.record_activity(first.clone()).await);
-    c.ok("recording an empty batch", store.record_activities(Vec::new()).await);
+    c.ok(
+        "recording one entry",
+        store.record_activity(first.clone()).await,
+    );
+    c.ok(
+        "recording an empty batch",
+        store.record_activities(Vec::new()).await,
+    );
     // More than one multi-row statement's worth, with instants out of order.
     let batch: Vec<ActivityEvent> = (0..1_203)
         .map(|i| {
             let client = format!("cc_bat_{:02}", i % 7);
-            activity_event(Some(&a), &client, 1_000 - (i % 50), issued(&format!("jti-{i}")))
+            activity_event(
+                Some(&a),
+                &client,
+                1_000 - (i % 50),
+                issued(&format!("jti-{i}")),
+            )
         })
         .collect();
-    c.ok("recording a batch", store.record_activities(batch.clone()).await);
+    c.ok(
+        "recording a batch",
+        store.record_activities(batch.clone()).await,
+    );
     let all = activity_query(c, store, &a, None, None, BIG).await;
     let mut expected = vec![first];
     expected.extend(batch);
-    c.eq("the entries, in recording order", activity_events(&all), expected);
+    c.eq(
+        "the entries, in recording order",
+        activity_events(&all),
+        expected,
+    );
     increasing_seq(c, "the batch's entries", &all);
 }
 
@@ -286,7 +304,10 @@ pub async fn activity_retention(store: &dyn Store) {
         activity_event(Some(&a), "cc_ret_01", 19, denied.clone()),
         activity_event(None, "cc_unknown", 1, denied.clone()),
     ];
-    c.ok("recording entries", store.record_activities(events.clone()).await);
+    c.ok(
+        "recording entries",
+        store.record_activities(events.clone()).await,
+    );
     let before_a = activity_query(c, store, &a, None, None, BIG).await;
     let pruned = c.ok("pruning before 20 s", store.prune_activity(at(20)).await);
     c.eq("entries pruned", pruned, 4);
@@ -296,13 +317,20 @@ pub async fn activity_retention(store: &dyn Store) {
         .filter(|r| r.event.at >= at(20))
         .cloned()
         .collect();
-    c.eq("tenant A's entries at or after the cut-off", after_a.clone(), kept);
+    c.eq(
+        "tenant A's entries at or after the cut-off",
+        after_a.clone(),
+        kept,
+    );
     let after_b = activity_query(c, store, &b, None, None, BIG).await;
     c.eq("tenant B's entries (all older)", after_b, vec![]);
     let again = c.ok("pruning again", store.prune_activity(at(20)).await);
     c.eq("entries pruned the second time", again, 0);
     let later = activity_event(Some(&a), "cc_ret_01", 40, denied);
-    c.ok("recording after pruning", store.record_activity(later).await);
+    c.ok(
+        "recording after pruning",
+        store.record_activity(later).await,
+    );
     let now_a = activity_query(c, store, &a, None, None, BIG).await;
     c.eq("entries after pruning and one more", now_a.len(), 3);
     increasing_seq(c, "entries after pruning", &now_a);
@@ -332,7 +360,15 @@ pub async fn audit_retention(store: &dyn Store) {
     let pruned = c.ok("pruning before 9 s", store.prune_audit(at(9)).await);
     c.eq("records pruned", pruned, 3);
     let left_a = audit_query(c, store, &a, None, None, BIG).await;
-    c.eq("tenant A's records left", audit_events(&left_a), vec![event(&a, 9)]);
+    c.eq(
+        "tenant A's records left",
+        audit_events(&left_a),
+        vec![event(&a, 9)],
+    );
     let left_b = audit_query(c, store, &b, None, None, BIG).await;
-    c.eq("tenant B's records left", audit_events(&left_b), vec![event(&b, 12)]);
+    c.eq(
+        "tenant B's records left",
+        audit_events(&left_b),
+        vec![event(&b, 12)],
+    );
 }
