@@ -299,10 +299,10 @@ impl AuthCache {
         }
         let now = Instant::now();
         let unknown = record.is_none();
-        if let Some(old) = state.entries.remove(client_id) {
-            if old.record.is_none() {
-                state.unknown -= 1;
-            }
+        if let Some(old) = state.entries.remove(client_id)
+            && old.record.is_none()
+        {
+            state.unknown -= 1;
         }
         let full = if unknown {
             state.unknown >= self.unknown_capacity
