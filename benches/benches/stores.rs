@@ -65,8 +65,13 @@ const PG_CONNECTIONS: u32 = 16;
 /// `cargo bench` passes `--bench`; the single pass of `cargo test
 /// --all-targets` (a debug build) does not, and loads a few hundred so
 /// that it finishes in seconds.
+/// `CLIENTCREDS_BENCH_POPULATION` overrides it (the exchange does not
+/// depend on it; a smaller load makes a quick exchange-only run quicker).
 fn population() -> usize {
-    if full_run() { 100_000 } else { 300 }
+    let set = std::env::var("CLIENTCREDS_BENCH_POPULATION")
+        .ok()
+        .and_then(|n| n.parse().ok());
+    set.unwrap_or(if full_run() { 100_000 } else { 300 })
 }
 
 fn stores(c: &mut Criterion) {
