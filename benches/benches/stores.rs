@@ -1,5 +1,8 @@
 //! The three stores under the same registry, in one process: PostgreSQL
-//! (`DATABASE_URL`), SQLite (a file) and the in-memory store. Token
+//! (`DATABASE_URL`), SQLite (a file) and the in-memory store; and
+//! PostgreSQL as the reference server runs it (`postgres-cached`: the
+//! authentication cache with its invalidation listener, and the batched
+//! activity writer). Token
 //! exchanges per second at 1, 8 and 32 concurrent tasks, creates per second
 //! at 1 and 8 tasks, and one searched list page of 50 (plus a search that
 //! matches nothing) at 100k clients.
@@ -25,13 +28,14 @@ use std::time::{Duration as StdDuration, Instant};
 
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
 use clientcreds_registry::{
-    Actor, ListQuery, NewClient, Policy, Registry, TokenRequest, TokenService,
+    ActivityWriterOptions, Actor, BatchedActivity, ListQuery, NewClient, Policy, Registry,
+    TokenRequest, TokenService,
 };
 use clientcreds_secret::{CredentialFormat, PepperKey, Secret, SecretHasher};
 use clientcreds_sqlx::{PgStore, SqliteStore};
 use clientcreds_store::{
-    AuditAction, AuditActor, AuditEvent, AuditOutcome, ClientRecord, ClientStatus, Commit,
-    MemoryStore, SecretRecord, Store, TenantId, Write,
+    AuditAction, AuditActor, AuditEvent, AuditOutcome, AuthCache, CachedStore, ClientRecord,
+    ClientStatus, Commit, MemoryStore, SecretRecord, Store, TenantId, Write,
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -61,8 +65,13 @@ const PG_CONNECTIONS: u32 = 16;
 /// `cargo bench` passes `--bench`; the single pass of `cargo test
 /// --all-targets` (a debug build) does not, and loads a few hundred so
 /// that it finishes in seconds.
+/// `CLIENTCREDS_BENCH_POPULATION` overrides it (the exchange does not
+/// depend on it; a smaller load makes a quick exchange-only run quicker).
 fn population() -> usize {
-    if full_run() { 100_000 } else { 300 }
+    let set = std::env::var("CLIENTCREDS_BENCH_POPULATION")
+        .ok()
+        .and_then(|n| n.parse().ok());
+    set.unwrap_or(if full_run() { 100_000 } else { 300 })
 }
 
 fn stores(c: &mut Criterion) {
@@ -77,11 +86,31 @@ fn stores(c: &mut Criterion) {
     let memory: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let sqlite: Arc<dyn Store> = Arc::new(rt.block_on(sqlite_store(&sqlite_path)));
     let postgres: Arc<dyn Store> = Arc::new(rt.block_on(postgres_store(&url, &schema)));
+    let cached_schema = format!("{schema}_cached");
+    let (postgres_cached, writer, _listener) = rt.block_on(async {
+        let store = postgres_store(&url, &cached_schema).await;
+        let cache = Arc::new(AuthCache::default());
+        let listener = store.spawn_invalidation_listener(cache.clone());
+        while !cache.is_available() {
+            tokio::time::sleep(StdDuration::from_millis(5)).await;
+        }
+        let cached: Arc<dyn Store> = Arc::new(CachedStore::new(store, cache));
+        let writer = BatchedActivity::spawn(cached, ActivityWriterOptions::default());
+        (writer.clone() as Arc<dyn Store>, writer, listener)
+    });
+    let only = std::env::var("CLIENTCREDS_BENCH_STORES").ok();
     for (name, store) in [
         ("memory", memory),
         ("sqlite", sqlite),
         ("postgres", postgres),
+        ("postgres-cached", postgres_cached),
     ] {
+        if only
+            .as_deref()
+            .is_some_and(|only| !only.split(',').any(|o| o == name))
+        {
+            continue;
+        }
         let fixture = Fixture::new(&rt, name, store);
         exchange(c, &rt, &fixture);
         create(c, &rt, &fixture);
@@ -89,15 +118,20 @@ fn stores(c: &mut Criterion) {
     }
 
     rt.block_on(async {
+        writer.close().await;
+        let stats = writer.stats();
+        eprintln!("stores: postgres-cached activity writer: {stats:?}");
         let admin = PgPoolOptions::new()
             .max_connections(1)
             .connect(&url)
             .await
             .unwrap();
-        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-            .execute(&admin)
-            .await
-            .unwrap();
+        for schema in [&schema, &cached_schema] {
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
     });
     for suffix in ["", "-wal", "-shm"] {
         let mut path = sqlite_path.clone().into_os_string();
@@ -387,6 +421,7 @@ async fn postgres_store(url: &str, schema: &str) -> PgStore {
     let options = options.options([("search_path", schema)]);
     let pool = PgPoolOptions::new()
         .max_connections(PG_CONNECTIONS)
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .unwrap();

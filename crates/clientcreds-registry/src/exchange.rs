@@ -9,7 +9,10 @@ use clientcreds_secret::Secret;
 use clientcreds_store::{ActivityEvent, ActivityKind, TenantId};
 use time::{Duration, OffsetDateTime};
 
-use crate::{AuthFailure, AuthenticatedClient, DefaultScope, Error, LiveClientCheck, Registry};
+use crate::{
+    AuthFailure, AuthenticatedClient, DefaultScope, Error, LiveClientCheck, RefusalCounts,
+    Registry,
+};
 
 /// The only grant type served.
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -223,6 +226,7 @@ pub struct TokenService {
     registry: Arc<Registry>,
     issuer: TokenIssuer,
     default_audience: String,
+    unauthenticated: Arc<RefusalCounts>,
 }
 
 impl TokenService {
@@ -238,7 +242,15 @@ impl TokenService {
             registry,
             issuer,
             default_audience: default_audience.into(),
+            unauthenticated: Arc::default(),
         }
+    }
+
+    /// Requests refused before any client was authenticated, counted by
+    /// reason (they are not written to the activity log).
+    #[must_use]
+    pub fn unauthenticated_refusals(&self) -> &Arc<RefusalCounts> {
+        &self.unauthenticated
     }
 
     /// The registry.
@@ -277,6 +289,12 @@ impl TokenService {
                     scope: response.scope.clone(),
                 };
                 (Some(client.tenant), client.client_id, kind, Ok(response))
+            }
+            // No client authenticated: counted, not stored (no tenant could
+            // read the entry, and a flood of them must not be a flood of rows).
+            Err((None, reason, error)) => {
+                self.unauthenticated.count(reason);
+                return Err(error);
             }
             Err((tenant, reason, error)) => {
                 let presented = request

@@ -31,6 +31,12 @@
 //! runners send each one once, rendered in six languages, handed to the
 //! host's `Notifier` (SMTP with the `smtp` feature).
 //!
+//! [`BatchedActivity`] takes the activity log off the token's path (a
+//! bounded queue, multi-row inserts, drops counted, flushed on close);
+//! [`Registry::prune_activity`] and [`Registry::prune_audit`] are
+//! retention; [`TokenService::unauthenticated_refusals`] counts requests
+//! that authenticated no client instead of storing them.
+//!
 //! Every call names an [`Actor`]; every change is committed with its audit
 //! record; every instant comes from an injected [`Clock`].
 //!
@@ -61,6 +67,7 @@
 
 #![forbid(unsafe_code)]
 
+mod activity;
 mod actor;
 mod clock;
 mod error;
@@ -78,6 +85,10 @@ mod validate;
 mod view;
 pub mod warnings;
 
+pub use activity::{
+    ActivityStats, ActivityWriterOptions, BatchedActivity, DEFAULT_MAX_BATCH,
+    DEFAULT_QUEUE_CAPACITY, RefusalCounts,
+};
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AuthFailure, Error};
@@ -92,7 +103,7 @@ pub use policy::{
     DEFAULT_WARNING_STAGES, DefaultScope, Grants, MAX_WARNING_STAGE_DAYS, Policy, RotationMode,
     SecretLifetime,
 };
-pub use registry::{MAX_PAGE_SIZE, Registry};
+pub use registry::{DEFAULT_ACTIVITY_RETENTION, MAX_PAGE_SIZE, Registry};
 pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep};
 pub use throttle::{AuthThrottle, MemoryThrottle, ThrottleLimits};
 pub use validate::{

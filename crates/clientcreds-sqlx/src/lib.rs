@@ -25,9 +25,26 @@
 //! A `Commit` is one transaction: its writes and its audit record land
 //! together or not at all. Updates and deletes are conditional on the
 //! version (`UPDATE … WHERE version = $n`), so a concurrent change is
-//! `StoreError::Conflict`, never an overwrite. Listing walks the creation
-//! order index by keyset, and applies the status and search filters with
-//! the store crate's own definitions, so the three backends agree.
+//! `StoreError::Conflict`, never an overwrite. Listing is one statement:
+//! keyset position, owner, effective status at the query's `now` (computed
+//! from the stored instants) and the case-insensitive search (on columns
+//! lowercased by Rust, behind a `pg_trgm` index on PostgreSQL and a
+//! covering index on SQLite) are all filtered in SQL, with the same rules
+//! as the store crate's, so the three backends agree.
+//!
+//! # At memory speed
+//!
+//! - Put a `clientcreds_store::CachedStore` in front of a store to answer
+//!   authentication lookups from memory. [`PgStore`] announces every
+//!   commit with `NOTIFY` in the commit's transaction, and
+//!   [`PgStore::spawn_invalidation_listener`] keeps a replica's cache in
+//!   step (off while its connection is down).
+//! - `ActivityLog::record_activities` writes multi-row inserts (the
+//!   registry's batched activity writer uses it).
+//! - `ActivityLog::prune_activity` / `AuditLog::prune_audit` delete by age
+//!   through an index on `at` (migration 0004).
+//! - Pools do not ping a connection each time it is taken
+//!   (`test_before_acquire(false)`; see [`PgStore`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), clientcreds_store::StoreError> {
@@ -41,6 +58,9 @@
 
 mod codec;
 mod keys_impl;
+mod listing;
+#[cfg(feature = "postgres")]
+mod pg_listen;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
@@ -49,6 +69,8 @@ mod store_impl;
 mod warnings_impl;
 
 #[cfg(feature = "postgres")]
-pub use postgres::PgStore;
+pub use pg_listen::InvalidationListener;
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_NOTIFY_CHANNEL, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

@@ -17,10 +17,31 @@ use crate::keys_impl::sql_key_store;
 use crate::store_impl::sql_store;
 use crate::warnings_impl::sql_warning_ledger;
 
+/// The channel [`PgStore`] announces changed clients on, unless told
+/// otherwise ([`PgStore::with_notify_channel`]).
+pub const DEFAULT_NOTIFY_CHANNEL: &str = "clientcreds_clients";
+
 /// Clients, audit trail and activity log in PostgreSQL.
+///
+/// Every commit announces the ids of the clients it changed with
+/// `pg_notify`, inside its own transaction, so the announcement is sent if
+/// and only if the change is committed. A replica's
+/// [`PgStore::spawn_invalidation_listener`] hears them and drops those
+/// clients from its `clientcreds_store::AuthCache`.
+///
+/// # Pool
+///
+/// [`PgStore::connect`] opens up to 16 connections and does not ping a
+/// connection each time it is taken from the pool
+/// (`test_before_acquire(false)`): the ping is one more round trip on every
+/// query, and a connection the server has closed fails its next query
+/// instead, which the pool then drops. Hosts that want the ping (through a
+/// proxy that cuts idle connections silently, say) build their own pool
+/// and hand it to [`PgStore::from_pool`].
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    channel: String,
 }
 
 impl PgStore {
@@ -31,17 +52,53 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .test_before_acquire(false)
             .connect(url)
             .await
             .map_err(db)?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// A store on a pool the host configured (TLS, sizes, timeouts,
     /// `search_path`).
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            channel: DEFAULT_NOTIFY_CHANNEL.to_owned(),
+        }
+    }
+
+    /// Announces changes on `channel` instead of
+    /// [`DEFAULT_NOTIFY_CHANNEL`] (deployments sharing one database in
+    /// separate schemas each use their own). Listeners must use the same.
+    #[must_use]
+    pub fn with_notify_channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = channel.into();
+        self
+    }
+
+    /// The channel changes are announced on.
+    #[must_use]
+    pub fn notify_channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Announces the changed clients inside the commit's transaction.
+    async fn announce(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Postgres>,
+        client_ids: &[&str],
+    ) -> Result<(), StoreError> {
+        for client_id in client_ids {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&self.channel)
+                .bind(*client_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
     }
 
     /// Applies the embedded migrations (idempotent; call at start-up).
@@ -52,7 +109,8 @@ impl PgStore {
         sqlx::migrate!("migrations/postgres")
             .run(&self.pool)
             .await
-            .map_err(StoreError::backend)
+            .map_err(StoreError::backend)?;
+        self.backfill_search().await
     }
 
     /// The pool.

@@ -53,6 +53,8 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(8)
         };
+        // No ping before each use (see `PgStore`'s pool notes).
+        let pool = pool.test_before_acquire(false);
         let pool = pool.connect_with(options).await.map_err(db)?;
         Ok(Self { pool })
     }
@@ -71,7 +73,20 @@ impl SqliteStore {
         sqlx::migrate!("migrations/sqlite")
             .run(&self.pool)
             .await
-            .map_err(StoreError::backend)
+            .map_err(StoreError::backend)?;
+        self.backfill_search().await
+    }
+
+    /// SQLite has no cross-process announcements: a commit announces
+    /// nothing (a cache in front of SQLite relies on its time-to-live for
+    /// changes made by other processes).
+    #[allow(clippy::unused_async)]
+    async fn announce(
+        &self,
+        _tx: &mut sqlx::Transaction<'_, Sqlite>,
+        _client_ids: &[&str],
+    ) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// The pool.

@@ -9,6 +9,34 @@
 macro_rules! sql_store {
     ($store:ident, $db:ty, $pool:ty) => {
         impl $store {
+            /// Fills the lowercased search columns of rows written before
+            /// migration 0004 (in Rust, so they match what the store writes).
+            async fn backfill_search(&self) -> Result<(), StoreError> {
+                loop {
+                    let rows = sqlx::query("SELECT client_id, name FROM clientcreds_clients WHERE search_id IS NULL LIMIT 500")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    if rows.is_empty() {
+                        return Ok(());
+                    }
+                    for row in &rows {
+                        let id: String = row.try_get("client_id").map_err(db)?;
+                        let name: String = row.try_get("name").map_err(db)?;
+                        // Conditional on the name read: a concurrent rename
+                        // writes its own search columns.
+                        sqlx::query("UPDATE clientcreds_clients SET search_id = $1, search_name = $2 WHERE client_id = $3 AND name = $4")
+                            .bind(id.to_lowercase())
+                            .bind(name.to_lowercase())
+                            .bind(&id)
+                            .bind(&name)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(db)?;
+                    }
+                }
+            }
+
             async fn load(&self, tenant: Option<&TenantId>, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
                 let sql = format!(
                     "SELECT {SELECT_COLUMNS} FROM clientcreds_clients c \
@@ -102,8 +130,8 @@ macro_rules! sql_store {
                         let inserted = sqlx::query(
                             "INSERT INTO clientcreds_clients (client_id, tenant, name, description, owner, created_by, \
                              scopes, audiences, extra_claims, token_lifetime_secs, status, grace_until, replaced_by, \
-                             created_at, updated_at, last_used_at, version) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)",
+                             created_at, updated_at, last_used_at, search_id, search_name, version) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1)",
                         )
                         .bind(&record.client_id)
                         .bind(record.tenant.as_str());
@@ -126,8 +154,8 @@ macro_rules! sql_store {
                             "UPDATE clientcreds_clients SET name = $1, description = $2, owner = $3, created_by = $4, \
                              scopes = $5, audiences = $6, extra_claims = $7, token_lifetime_secs = $8, status = $9, \
                              grace_until = $10, replaced_by = $11, created_at = $12, updated_at = $13, \
-                             last_used_at = $14, version = version + 1 \
-                             WHERE client_id = $15 AND tenant = $16 AND version = $17",
+                             last_used_at = $14, search_id = $15, search_name = $16, version = version + 1 \
+                             WHERE client_id = $17 AND tenant = $18 AND version = $19",
                         )
                         ;
                         let updated = Self::bind_columns(updated, record)?
@@ -165,8 +193,9 @@ macro_rules! sql_store {
                 }
             }
 
-            /// Binds the 14 columns an insert and an update share, in
-            /// schema order from `name` to `last_used_at`.
+            /// Binds the 16 columns an insert and an update share: schema
+            /// order from `name` to `last_used_at`, then the lowercased id
+            /// and name the listing searches (see `listing.rs`).
             fn bind_columns<'q>(
                 query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
                 record: &'q ClientRecord,
@@ -185,7 +214,9 @@ macro_rules! sql_store {
                     .bind(&record.replaced_by)
                     .bind(micros(record.created_at))
                     .bind(micros(record.updated_at))
-                    .bind(record.last_used_at.map(micros)))
+                    .bind(record.last_used_at.map(micros))
+                    .bind(record.client_id.to_lowercase())
+                    .bind(record.name.to_lowercase()))
             }
 
             async fn insert_audit(tx: &mut sqlx::Transaction<'_, $db>, event: &AuditEvent) -> Result<(), StoreError> {
@@ -225,35 +256,34 @@ macro_rules! sql_store {
                 };
                 let limit = query.limit.max(1);
                 let search = query.search.as_ref().map(|s| s.to_lowercase());
-                let owner_clause = if query.owner.is_some() { "AND owner = $4" } else { "AND $4 = $4" };
-                let sql = format!(
-                    "WITH c AS (SELECT * FROM clientcreds_clients WHERE tenant = $1 \
-                     AND (created_at, client_id) > ($2, $3) {owner_clause} \
-                     ORDER BY created_at, client_id LIMIT $5) \
-                     SELECT {SELECT_COLUMNS} FROM c LEFT JOIN clientcreds_secrets s ON s.client_id = c.client_id \
-                     ORDER BY c.created_at, c.client_id, s.position"
-                );
+                if search.as_deref().is_some_and(|s| s.contains('\0')) {
+                    // No stored name or id holds a NUL (PostgreSQL text cannot).
+                    return Ok(ClientPage { clients: Vec::new(), next: None });
+                }
                 let mut clients = Vec::with_capacity(limit.min(256));
                 let mut last: Option<(i64, String)> = None;
-                let batch = (limit + 1).clamp(64, 512);
+                // The filters run in SQL; one row more than the page tells
+                // whether another page follows.
+                let batch = limit + 1;
                 loop {
-                    let rows = sqlx::query(&sql)
-                        .bind(query.tenant.as_str())
-                        .bind(after_created)
-                        .bind(&after_id)
-                        .bind(query.owner.clone().unwrap_or_default())
-                        .bind(i64::try_from(batch).unwrap_or(512))
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db)?;
+                    let listing = crate::listing::listing_sql(query, after_created, &after_id, i64::try_from(batch).unwrap_or(i64::MAX));
+                    let mut statement = sqlx::query(&listing.sql);
+                    for bind in listing.binds {
+                        statement = match bind {
+                            crate::listing::Bind::Text(text) => statement.bind(text),
+                            crate::listing::Bind::Int(value) => statement.bind(value),
+                        };
+                    }
+                    let rows = statement.fetch_all(&self.pool).await.map_err(db)?;
                     let rows = rows.iter().map(raw_row).collect::<Result<Vec<_>, _>>()?;
                     let records = fold(rows);
                     let exhausted = records.len() < batch;
                     for record in records {
                         after_created = micros(record.created_at);
                         after_id.clone_from(&record.client_id);
-                        let wanted = query.matches(&record, search.as_deref());
-                        if !wanted {
+                        // The store crate's own definition has the last word
+                        // (the SQL filters are exact; this keeps them honest).
+                        if !query.matches(&record, search.as_deref()) {
                             continue;
                         }
                         if clients.len() == limit {
@@ -291,6 +321,8 @@ macro_rules! sql_store {
                     Self::apply(&mut tx, &tenant, write).await?;
                 }
                 Self::insert_audit(&mut tx, &audit).await?;
+                let ids: Vec<&str> = touched.iter().map(|(id, _)| *id).collect();
+                self.announce(&mut tx, &ids).await?;
                 tx.commit().await.map_err(db)
             }
 
@@ -360,6 +392,15 @@ macro_rules! sql_store {
                     })
                     .collect()
             }
+
+            async fn prune_audit(&self, before: time::OffsetDateTime) -> Result<u64, StoreError> {
+                let pruned = sqlx::query("DELETE FROM clientcreds_audit WHERE at < $1")
+                    .bind(micros(before))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(pruned.rows_affected())
+            }
         }
 
         #[async_trait]
@@ -374,6 +415,45 @@ macro_rules! sql_store {
                     .await
                     .map_err(db)?;
                 Ok(())
+            }
+
+            async fn record_activities(&self, events: Vec<ActivityEvent>) -> Result<(), StoreError> {
+                // Multi-row inserts of up to ACTIVITY_ROWS rows, in order, in
+                // one transaction: sequence numbers follow the events' order.
+                const ACTIVITY_ROWS: usize = 500;
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                for chunk in events.chunks(ACTIVITY_ROWS) {
+                    let mut sql = String::from("INSERT INTO clientcreds_activity (at, tenant, client_id, kind) VALUES ");
+                    for i in 0..chunk.len() {
+                        let n = i * 4;
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+                    }
+                    let mut statement = sqlx::query(&sql);
+                    for event in chunk {
+                        statement = statement
+                            .bind(micros(event.at))
+                            .bind(event.tenant.as_ref().map(|t| t.as_str().to_owned()))
+                            .bind(event.client_id.clone())
+                            .bind(to_json(&event.kind)?);
+                    }
+                    statement.execute(&mut *tx).await.map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+
+            async fn prune_activity(&self, before: time::OffsetDateTime) -> Result<u64, StoreError> {
+                let pruned = sqlx::query("DELETE FROM clientcreds_activity WHERE at < $1")
+                    .bind(micros(before))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(pruned.rows_affected())
             }
 
             async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityRecord>, StoreError> {

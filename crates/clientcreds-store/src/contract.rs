@@ -214,6 +214,20 @@ pub trait AuditLog: Send + Sync + Debug {
 
     /// Reads records in sequence order.
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Removes every record whose `at` is strictly before `before`, in all
+    /// tenants, and returns how many went. Audit retention is off unless a
+    /// host calls this: the trail is kept for good by default.
+    ///
+    /// Every store of this crate and of `clientcreds-sqlx` implements it
+    /// (the conformance kit checks it); the default, for stores written
+    /// before it existed, is [`StoreError::Unsupported`].
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let _ = before;
+        Err(StoreError::Unsupported {
+            operation: "prune_audit",
+        })
+    }
 }
 
 /// The token activity log.
@@ -222,8 +236,31 @@ pub trait ActivityLog: Send + Sync + Debug {
     /// Appends an entry.
     async fn record_activity(&self, event: ActivityEvent) -> Result<(), StoreError>;
 
+    /// Appends entries in order (sequence numbers follow their order). A
+    /// database store writes them with multi-row inserts; the default
+    /// appends them one by one.
+    async fn record_activities(&self, events: Vec<ActivityEvent>) -> Result<(), StoreError> {
+        for event in events {
+            self.record_activity(event).await?;
+        }
+        Ok(())
+    }
+
     /// Reads entries in sequence order.
     async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityRecord>, StoreError>;
+
+    /// Removes every entry whose `at` is strictly before `before`, in all
+    /// tenants, and returns how many went (activity retention).
+    ///
+    /// Every store of this crate and of `clientcreds-sqlx` implements it
+    /// (the conformance kit checks it); the default, for stores written
+    /// before it existed, is [`StoreError::Unsupported`].
+    async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let _ = before;
+        Err(StoreError::Unsupported {
+            operation: "prune_activity",
+        })
+    }
 }
 
 /// Everything a registry needs from storage. Implemented for every type
@@ -261,6 +298,9 @@ macro_rules! forward {
             async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
                 (**self).audit(query).await
             }
+            async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+                (**self).prune_audit(before).await
+            }
         }
 
         #[async_trait]
@@ -268,8 +308,14 @@ macro_rules! forward {
             async fn record_activity(&self, event: ActivityEvent) -> Result<(), StoreError> {
                 (**self).record_activity(event).await
             }
+            async fn record_activities(&self, events: Vec<ActivityEvent>) -> Result<(), StoreError> {
+                (**self).record_activities(events).await
+            }
             async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityRecord>, StoreError> {
                 (**self).activity(query).await
+            }
+            async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+                (**self).prune_activity(before).await
             }
         }
     )*};

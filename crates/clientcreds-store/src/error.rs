@@ -25,6 +25,14 @@ pub enum StoreError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The store does not implement this optional operation (a store
+    /// written before it existed: retention's `prune_activity` and
+    /// `prune_audit`).
+    #[error("this store does not support {operation}")]
+    Unsupported {
+        /// The operation.
+        operation: &'static str,
+    },
     /// The backend failed (connection lost, disk full, a constraint the
     /// contract does not name). Nothing was written.
     #[error("storage backend failed: {0}")]

@@ -15,6 +15,11 @@
 //!   against the whole contract in one call, so a host's own database
 //!   adapter can prove itself.
 //!
+//! - [`CachedStore`] and [`AuthCache`]: an authentication cache in front
+//!   of any store, bounded and with a time-to-live, invalidated by local
+//!   commits and (through a listener such as PostgreSQL's) by other
+//!   replicas' commits (see [`AuthCache`]).
+//!
 //! - [`KeyStore`]: signing keys at rest (public JWK in clear, private key
 //!   sealed by the issuer), changed by compare-and-set on one revision so
 //!   that replicas never rotate twice.
@@ -38,6 +43,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cache;
 mod contract;
 mod error;
 mod keys;
@@ -49,6 +55,9 @@ mod warnings;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use cache::{
+    AuthCache, CacheStats, CachedStore, DEFAULT_CAPACITY, DEFAULT_TTL, MAX_CACHED_ID_LEN,
+};
 pub use contract::{
     ActivityLog, AuditLog, ClientPage, ClientQuery, ClientStore, Commit, Cursor, SecretUse, Store,
     Write,
@@ -61,7 +70,7 @@ pub use log::{
     ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
     AuditEvent, AuditOutcome, AuditQuery, AuditRecord,
 };
-pub use memory::MemoryStore;
+pub use memory::{DEFAULT_LOG_CAPACITY, MemoryStore};
 pub use model::{
     ClaimValue, ClientRecord, ClientStatus, EffectiveStatus, InvalidTenantId, SecretRecord,
     SecretState, StatusFilter, TenantId,

@@ -1,7 +1,7 @@
 //! The in-memory store: the embedded default, and the reference for the
 //! conformance kit.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -27,6 +27,12 @@ type OrderKey = (TenantId, i128, String);
 /// Everything is lost when the process exits: use it for tests, examples,
 /// and hosts whose clients are configured at start-up.
 ///
+/// The audit trail and the activity log are bounded: each keeps at most
+/// [`DEFAULT_LOG_CAPACITY`] records (100,000; set another bound with
+/// [`MemoryStore::with_log_capacity`]), dropping the oldest first, so an
+/// embedded issuer's memory does not grow with its traffic. Sequence
+/// numbers keep increasing across dropped records.
+///
 /// ```
 /// use std::sync::Arc;
 /// use clientcreds_store::{MemoryStore, Store};
@@ -39,12 +45,16 @@ pub struct MemoryStore {
     inner: RwLock<Inner>,
 }
 
-#[derive(Debug, Default)]
+/// How many records [`MemoryStore`] keeps in each of its two logs (audit
+/// and activity) unless told otherwise.
+pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
+
+#[derive(Debug)]
 struct Inner {
     clients: HashMap<String, ClientRecord>,
     order: BTreeSet<OrderKey>,
-    audit: Vec<AuditRecord>,
-    activity: Vec<ActivityRecord>,
+    audit: BoundedLog<AuditRecord>,
+    activity: BoundedLog<ActivityRecord>,
     keys: KeyRing,
     /// Secrets with a warning due: (due, client id, secret id).
     warning_index: BTreeSet<(OffsetDateTime, String, String)>,
@@ -52,11 +62,105 @@ struct Inner {
     warnings: BTreeMap<(String, u32, String), WarningRecord>,
 }
 
+impl Default for Inner {
+    fn default() -> Self {
+        Self {
+            clients: HashMap::new(),
+            order: BTreeSet::new(),
+            audit: BoundedLog::new(DEFAULT_LOG_CAPACITY),
+            activity: BoundedLog::new(DEFAULT_LOG_CAPACITY),
+            keys: KeyRing::default(),
+            warning_index: BTreeSet::new(),
+            warnings: BTreeMap::new(),
+        }
+    }
+}
+
+/// A log of sequence-numbered records, oldest first, holding at most
+/// `capacity` of them.
+#[derive(Debug)]
+struct BoundedLog<R> {
+    records: VecDeque<R>,
+    capacity: usize,
+    last_seq: u64,
+}
+
+impl<R: Sequenced + Clone> BoundedLog<R> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            records: VecDeque::new(),
+            capacity: capacity.max(1),
+            last_seq: 0,
+        }
+    }
+
+    /// Numbers and appends a record, dropping the oldest when full.
+    fn push(&mut self, make: impl FnOnce(u64) -> R) {
+        self.last_seq += 1;
+        if self.records.len() >= self.capacity {
+            self.records.pop_front();
+        }
+        self.records.push_back(make(self.last_seq));
+    }
+
+    /// Records after `after` (sequence order) that pass `keep`, at most `limit`.
+    fn page(&self, after: u64, limit: usize, keep: impl Fn(&R) -> bool) -> Vec<R> {
+        let from = self.records.partition_point(|r| r.seq() <= after);
+        self.records
+            .range(from..)
+            .filter(|r| keep(r))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// Drops the records `old` says are old; returns how many.
+    fn prune(&mut self, old: impl Fn(&R) -> bool) -> u64 {
+        let before = self.records.len();
+        self.records.retain(|r| !old(r));
+        u64::try_from(before - self.records.len()).unwrap_or(u64::MAX)
+    }
+}
+
+trait Sequenced {
+    fn seq(&self) -> u64;
+}
+
+impl Sequenced for AuditRecord {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Sequenced for ActivityRecord {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
 impl MemoryStore {
     /// An empty store.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose audit trail and activity log each keep at most
+    /// `capacity` records (at least 1), dropping the oldest first.
+    ///
+    /// ```
+    /// use clientcreds_store::MemoryStore;
+    /// let store = MemoryStore::with_log_capacity(10_000);
+    /// # let _ = store;
+    /// ```
+    #[must_use]
+    pub fn with_log_capacity(capacity: usize) -> Self {
+        let store = Self::default();
+        store.write(|inner| {
+            inner.audit = BoundedLog::new(capacity);
+            inner.activity = BoundedLog::new(capacity);
+        });
+        store
     }
 
     /// The number of clients stored, in all tenants.
@@ -212,8 +316,7 @@ impl Inner {
     }
 
     fn push_audit(&mut self, event: AuditEvent) {
-        let seq = self.audit.last().map_or(1, |r| r.seq + 1);
-        self.audit.push(AuditRecord { seq, event });
+        self.audit.push(|seq| AuditRecord { seq, event });
     }
 }
 
@@ -321,30 +424,30 @@ impl AuditLog for MemoryStore {
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         let after = query.after_seq.unwrap_or(0);
         Ok(self.read(|inner| {
-            // Sequence numbers are dense from 1, so `after` is also an index.
-            let from = usize::try_from(after)
-                .unwrap_or(usize::MAX)
-                .min(inner.audit.len());
-            inner
-                .audit
-                .get(from..)
-                .unwrap_or_default()
-                .iter()
-                .filter(|r| r.event.tenant == query.tenant)
-                .filter(|r| query.client_id.is_none() || r.event.client_id == query.client_id)
-                .take(query.limit)
-                .cloned()
-                .collect()
+            inner.audit.page(after, query.limit, |r| {
+                r.event.tenant == query.tenant
+                    && (query.client_id.is_none() || r.event.client_id == query.client_id)
+            })
         }))
+    }
+
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(self.write(|inner| inner.audit.prune(|r| r.event.at < before)))
     }
 }
 
 #[async_trait]
 impl ActivityLog for MemoryStore {
     async fn record_activity(&self, event: ActivityEvent) -> Result<(), StoreError> {
+        self.write(|inner| inner.activity.push(|seq| ActivityRecord { seq, event }));
+        Ok(())
+    }
+
+    async fn record_activities(&self, events: Vec<ActivityEvent>) -> Result<(), StoreError> {
         self.write(|inner| {
-            let seq = inner.activity.last().map_or(1, |r| r.seq + 1);
-            inner.activity.push(ActivityRecord { seq, event });
+            for event in events {
+                inner.activity.push(|seq| ActivityRecord { seq, event });
+            }
         });
         Ok(())
     }
@@ -352,25 +455,18 @@ impl ActivityLog for MemoryStore {
     async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityRecord>, StoreError> {
         let after = query.after_seq.unwrap_or(0);
         Ok(self.read(|inner| {
-            let from = usize::try_from(after)
-                .unwrap_or(usize::MAX)
-                .min(inner.activity.len());
-            inner
-                .activity
-                .get(from..)
-                .unwrap_or_default()
-                .iter()
-                .filter(|r| r.event.tenant.as_ref() == Some(&query.tenant))
-                .filter(|r| {
-                    query
+            inner.activity.page(after, query.limit, |r| {
+                r.event.tenant.as_ref() == Some(&query.tenant)
+                    && query
                         .client_id
                         .as_ref()
                         .is_none_or(|c| &r.event.client_id == c)
-                })
-                .take(query.limit)
-                .cloned()
-                .collect()
+            })
         }))
+    }
+
+    async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(self.write(|inner| inner.activity.prune(|r| r.event.at < before)))
     }
 }
 

@@ -34,6 +34,15 @@ async fn memory_key_store_conforms() {
 }
 
 #[tokio::test]
+async fn cached_memory_store_conforms() {
+    conformance::run(|| async {
+        let cache = Arc::new(clientcreds_store::AuthCache::default());
+        clientcreds_store::CachedStore::new(MemoryStore::new(), cache)
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn shared_memory_store_conforms() {
     conformance::run(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
 }
@@ -62,6 +71,18 @@ macro_rules! caught {
     };
 }
 
+caught!(
+    pruning_at_the_cutoff,
+    PrunesAtCutoff,
+    activity_retention,
+    "conformance check `activity_retention` failed: entries pruned"
+);
+caught!(
+    batch_written_reversed,
+    BatchReversed,
+    activity_batch,
+    "conformance check `activity_batch` failed: the entries, in recording order"
+);
 caught!(
     client_ignoring_the_tenant,
     ClientIgnoresTenant,
@@ -168,6 +189,10 @@ enum Fault {
     MillisecondReads,
     /// Versions are checked, then written in a second step.
     CheckThenWrite,
+    /// Pruning also removes entries exactly at the cut-off.
+    PrunesAtCutoff,
+    /// A batch of activity is written newest first.
+    BatchReversed,
 }
 
 #[derive(Debug)]
@@ -381,6 +406,10 @@ impl AuditLog for Broken {
             _ => self.inner.audit(query).await,
         }
     }
+
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.prune_audit(before).await
+    }
 }
 
 #[async_trait]
@@ -395,5 +424,22 @@ impl ActivityLog for Broken {
             entries.reverse();
         }
         Ok(entries)
+    }
+
+    async fn record_activities(&self, mut events: Vec<ActivityEvent>) -> Result<(), StoreError> {
+        if matches!(self.fault, Fault::BatchReversed) {
+            events.reverse();
+        }
+        self.inner.record_activities(events).await
+    }
+
+    async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        match self.fault {
+            Fault::PrunesAtCutoff => {
+                let later = before + time::Duration::microseconds(1);
+                self.inner.prune_activity(later).await
+            }
+            _ => self.inner.prune_activity(before).await,
+        }
     }
 }

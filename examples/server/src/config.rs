@@ -63,6 +63,22 @@ pub struct Config {
     /// Token requests must name a `scope` (`CLIENTCREDS_REQUIRE_SCOPE=true`,
     /// default `false`; product B).
     pub require_scope: bool,
+    /// How long the authentication cache trusts an entry on a database
+    /// (`CLIENTCREDS_AUTH_CACHE_TTL`, default 5s; `0s` turns the cache
+    /// off). On PostgreSQL, notifications invalidate entries at once; the
+    /// TTL bounds staleness if they are lost.
+    pub auth_cache_ttl: Duration,
+    /// Client ids the authentication cache holds
+    /// (`CLIENTCREDS_AUTH_CACHE_SIZE`, default 100000).
+    pub auth_cache_size: usize,
+    /// Activity older than this is pruned (`CLIENTCREDS_ACTIVITY_RETENTION`,
+    /// default 30d).
+    pub activity_retention: Duration,
+    /// Audit records older than this are pruned
+    /// (`CLIENTCREDS_AUDIT_RETENTION`; default: kept for good).
+    pub audit_retention: Option<Duration>,
+    /// How often retention runs (`CLIENTCREDS_RETENTION_INTERVAL`, default 1h).
+    pub retention_interval: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -87,6 +103,9 @@ impl fmt::Debug for Config {
             .field("key_rotation", &self.key_rotation)
             .field("warning_interval", &self.warning_interval)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
+            .field("auth_cache_ttl", &self.auth_cache_ttl)
+            .field("activity_retention", &self.activity_retention)
+            .field("audit_retention", &self.audit_retention)
             .finish_non_exhaustive()
     }
 }
@@ -199,6 +218,24 @@ impl Config {
                 }
             };
         }
+        config.auth_cache_ttl = duration("CLIENTCREDS_AUTH_CACHE_TTL", config.auth_cache_ttl)?;
+        if let Some(size) = var("CLIENTCREDS_AUTH_CACHE_SIZE") {
+            config.auth_cache_size = size
+                .parse()
+                .map_err(|_| format!("CLIENTCREDS_AUTH_CACHE_SIZE: `{size}` is not a count"))?;
+        }
+        config.activity_retention =
+            duration("CLIENTCREDS_ACTIVITY_RETENTION", config.activity_retention)?;
+        if let Some(text) = var("CLIENTCREDS_AUDIT_RETENTION") {
+            config.audit_retention = Some(parse_duration(&text).ok_or_else(|| {
+                format!("CLIENTCREDS_AUDIT_RETENTION: `{text}` is not a duration like 90d")
+            })?);
+        }
+        config.retention_interval =
+            duration("CLIENTCREDS_RETENTION_INTERVAL", config.retention_interval)?;
+        if !config.retention_interval.is_positive() {
+            return Err("CLIENTCREDS_RETENTION_INTERVAL must be positive".into());
+        }
         config.key_rotation.validate().map_err(|e| {
             format!(
                 "{e} (CLIENTCREDS_KEY_ROTATE_EVERY, CLIENTCREDS_KEY_PUBLISH_LEAD, \
@@ -229,6 +266,11 @@ impl Config {
             warning_locale: "en".to_owned(),
             warning_domains: Vec::new(),
             require_scope: false,
+            auth_cache_ttl: Duration::seconds(5),
+            auth_cache_size: clientcreds_store::DEFAULT_CAPACITY,
+            activity_retention: clientcreds_registry::DEFAULT_ACTIVITY_RETENTION,
+            audit_retention: None,
+            retention_interval: Duration::hours(1),
         }
     }
 }

@@ -15,6 +15,7 @@
 #![allow(clippy::missing_errors_doc)]
 
 mod config;
+mod storage;
 mod warnings;
 
 use std::sync::{Arc, Weak};
@@ -34,7 +35,6 @@ use clientcreds_registry::{
 };
 use clientcreds_resource::{Access, BearerAuthLayer};
 use clientcreds_secret::MasterKeys;
-use clientcreds_store::{KeyStore, MemoryStore, Store, WarningLedger};
 use serde_json::{Value, json};
 
 pub use config::{Config, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR};
@@ -61,6 +61,8 @@ struct Inner {
     key_manager: Arc<KeyManager>,
     keys: Arc<KeySet>,
     verifier: Arc<TokenVerifier>,
+    /// The token service (a clone of the routes'; its counters are shared).
+    tokens: TokenService,
     /// The demo API's live check of a token's client and secret.
     live: Arc<LiveClientCheck>,
     /// Sends due expiry warnings (run on `CLIENTCREDS_WARNING_INTERVAL`).
@@ -69,6 +71,8 @@ struct Inner {
     oauth: OAuthRoutes,
     /// The admin API (clients, audit, activity, warnings, signing keys).
     admin: AdminApi,
+    /// The cache, its listener and the activity writer (on a database).
+    storage: storage::StorageTasks,
 }
 
 /// Why the server refused to start.
@@ -112,13 +116,19 @@ impl Server {
                 Arc::new(MasterKeys::ephemeral()?)
             }
         };
-        let (store, key_store, ledger) = open_store(config.database_url.as_deref()).await?;
+        let storage::Storage {
+            store,
+            key_store,
+            ledger,
+            tasks: storage,
+        } = storage::open(&config).await?;
         let hasher = master.secret_hasher()?;
         let policy = Policy::default()
             .with_rotation(RotationMode::ReplaceSecret, time::Duration::days(7))
             .with_required_scope(config.require_scope);
         let warning_runner = Arc::new(warnings::runner(&config, store.clone(), ledger.clone())?);
         let registry = Arc::new(Registry::new(store, hasher, policy)?);
+        storage::spawn_retention(Arc::downgrade(&registry), &config);
         let key_manager = Arc::new(
             KeyManager::start(
                 key_store,
@@ -154,7 +164,7 @@ impl Server {
             );
         }
         let live = Arc::new(tokens.live_check(LIVE_CHECK_TTL));
-        let oauth = OAuthRoutes::new(tokens, verifier.clone())
+        let oauth = OAuthRoutes::new(tokens.clone(), verifier.clone())
             .with_realm(REALM)
             .with_jwks_max_age(config.key_rotation.jwks_max_age);
         let admin = AdminApi::new(registry.clone(), admins)
@@ -165,16 +175,45 @@ impl Server {
             key_manager,
             keys,
             verifier,
+            tokens,
             live,
             warning_runner,
             oauth,
             admin,
+            storage,
         };
         // `config` (with its zeroizing tokens) is dropped here.
         drop(config);
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Writes the queued activity entries and stops the writer: call it
+    /// after the last request (graceful shutdown).
+    pub async fn shutdown(&self) {
+        if let Some(writer) = &self.inner.storage.activity {
+            writer.close().await;
+        }
+    }
+
+    /// The authentication cache's counters, on a database with the cache on.
+    #[must_use]
+    pub fn auth_cache_stats(&self) -> Option<clientcreds_store::CacheStats> {
+        self.inner.storage.cache.as_ref().map(|c| c.stats())
+    }
+
+    /// The activity writer's counters (entries written, dropped), on a
+    /// database.
+    #[must_use]
+    pub fn activity_stats(&self) -> Option<clientcreds_registry::ActivityStats> {
+        self.inner.storage.activity.as_ref().map(|w| w.stats())
+    }
+
+    /// Token requests refused before any client authenticated, by reason.
+    #[must_use]
+    pub fn unauthenticated_refusals(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.inner.tokens.unauthenticated_refusals().by_reason()
     }
 
     /// The registry (tests and hosts may seed clients directly).
@@ -273,35 +312,6 @@ fn spawn_key_refresh(manager: Weak<KeyManager>, every: time::Duration) {
             }
         }
     });
-}
-
-/// Clients, signing keys and the warning ledger: one object, three views.
-type Stores = (Arc<dyn Store>, Arc<dyn KeyStore>, Arc<dyn WarningLedger>);
-
-/// The store a `DATABASE_URL` names, migrated; the in-memory store without
-/// one. The same object serves clients and signing keys.
-async fn open_store(url: Option<&str>) -> Result<Stores, Box<dyn std::error::Error>> {
-    Ok(match url {
-        None => {
-            let store = Arc::new(MemoryStore::new());
-            (store.clone(), store.clone(), store)
-        }
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let store = Arc::new(clientcreds_sqlx::PgStore::connect(url).await?);
-            store.migrate().await?;
-            (store.clone(), store.clone(), store)
-        }
-        Some(url) if url.starts_with("sqlite:") => {
-            let store = Arc::new(clientcreds_sqlx::SqliteStore::connect(url).await?);
-            store.migrate().await?;
-            (store.clone(), store.clone(), store)
-        }
-        Some(_) => {
-            return Err(
-                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
-            );
-        }
-    })
 }
 
 /// One structured line per request: method, path, status, time. Never a

@@ -58,6 +58,8 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    // Write the activity still queued before exiting.
+    server.shutdown().await;
     Ok(())
 }
 

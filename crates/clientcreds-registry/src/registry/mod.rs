@@ -3,6 +3,9 @@
 
 mod auth;
 mod plan;
+mod retention;
+
+pub use retention::DEFAULT_ACTIVITY_RETENTION;
 
 use std::fmt;
 use std::sync::Arc;

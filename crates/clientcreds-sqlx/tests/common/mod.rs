@@ -41,6 +41,31 @@ pub async fn postgres_with(max_connections: u32) -> PgStore {
 /// A migrated store in a schema of its own, on a pool built from `pool`
 /// (sizes, timeouts) through [`PgStore::from_pool`].
 pub async fn postgres_pool(pool: PgPoolOptions) -> PgStore {
+    let options = new_schema().await;
+    let pool = pool.connect_with(options).await.expect("connect");
+    let store = PgStore::from_pool(pool);
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// Two migrated stores on separate pools to one new schema (two replicas),
+/// announcing on a channel of their own.
+pub async fn postgres_replicas() -> (PgStore, PgStore) {
+    let options = new_schema().await;
+    let channel = unique("cc_channel");
+    let pool = || {
+        PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+    };
+    let a = PgStore::from_pool(pool().await.expect("connect")).with_notify_channel(&channel);
+    a.migrate().await.expect("migrate");
+    let b = PgStore::from_pool(pool().await.expect("connect")).with_notify_channel(&channel);
+    (a, b)
+}
+
+/// A new empty schema, and the connect options that use it.
+pub async fn new_schema() -> PgConnectOptions {
     let url = database_url();
     let schema = unique("cc_test");
     let admin = PgPoolOptions::new()
@@ -48,17 +73,29 @@ pub async fn postgres_pool(pool: PgPoolOptions) -> PgStore {
         .connect(&url)
         .await
         .expect("connect to PostgreSQL");
+    // Migration 0004 creates pg_trgm in `public` if missing; tests running
+    // in parallel would race to create it, so it is created here first
+    // (a lost race is an error the next attempt does not repeat).
+    for _ in 0..3 {
+        let created = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+            .execute(&admin)
+            .await;
+        if created.is_ok() {
+            break;
+        }
+    }
     sqlx::query(&format!("CREATE SCHEMA {schema}"))
         .execute(&admin)
         .await
         .expect("create schema");
     admin.close().await;
     let options: PgConnectOptions = url.parse().expect("DATABASE_URL");
-    let options = options.options([("search_path", schema.as_str())]);
-    let pool = pool.connect_with(options).await.expect("connect");
-    let store = PgStore::from_pool(pool);
-    store.migrate().await.expect("migrate");
-    store
+    options.options([("search_path", schema.as_str())])
+}
+
+/// A name no other test of this process uses.
+pub fn unique_name(prefix: &str) -> String {
+    unique(prefix)
 }
 
 /// A migrated store in a new SQLite file under the system temp folder.

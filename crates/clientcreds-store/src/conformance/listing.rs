@@ -316,13 +316,16 @@ pub async fn list_search(store: &dyn Store) {
         named(&a, "cc_srch_08", 80, "1000 ready", None),
         named(&a, "cc_srch_09", 90, "back\\slash", None),
         named(&a, "cc_srch_10", 100, "backslash", None),
+        // Lowercasing beyond ASCII: the Kelvin sign lowercases to `k`.
+        named(&a, "cc_srch_11", 110, "\u{212A}elvin Sync", None),
+        named(&a, "cc_srch_12", 120, "ÜBER Dienst", None),
         named(&b, "cc_srch_b1", 15, "Billing in B", Some("alice")),
     ];
     for record in &fixtures {
         commit_ok(c, store, insert(record), "inserting a client").await;
     }
 
-    let cases: [(&str, Option<&str>, &[&str]); 11] = [
+    let cases: [(&str, Option<&str>, &[&str]); 13] = [
         (
             "billing",
             None,
@@ -334,7 +337,9 @@ pub async fn list_search(store: &dyn Store) {
             &["cc_srch_01", "cc_srch_02", "cc_srch_billing"],
         ),
         ("PAYMENTS", None, &["cc_srch_04"]),
-        ("SRCH_1", None, &["cc_srch_10"]),
+        ("SRCH_1", None, &["cc_srch_10", "cc_srch_11", "cc_srch_12"]),
+        ("kelvin", None, &["cc_srch_11"]),
+        ("über", None, &["cc_srch_12"]),
         ("a_b", None, &["cc_srch_05"]),
         ("%", None, &["cc_srch_07"]),
         ("k\\s", None, &["cc_srch_09"]),
@@ -355,6 +360,8 @@ pub async fn list_search(store: &dyn Store) {
                 "cc_srch_08",
                 "cc_srch_09",
                 "cc_srch_10",
+                "cc_srch_11",
+                "cc_srch_12",
             ],
         ),
     ];

@@ -235,3 +235,140 @@ pub async fn activity_log(store: &dyn Store) {
         all_a,
     );
 }
+
+/// Checks [`ActivityLog::record_activities`]: a batch lands in its order,
+/// after what was there, with increasing sequence numbers, and an empty
+/// batch writes nothing.
+///
+/// [`ActivityLog::record_activities`]: crate::ActivityLog::record_activities
+pub async fn activity_batch(store: &dyn Store) {
+    let c = Check("activity_batch");
+    let a = tenant_a();
+    let issued = |jti: &str| ActivityKind::TokenIssued {
+        jti: jti.to_owned(),
+        scope: "read".to_owned(),
+    };
+    let first = activity_event(Some(&a), "cc_bat_01", 1, issued("jti-0"));
+    c.ok(
+        "recording one entry",
+        store.record_activity(first.clone()).await,
+    );
+    c.ok(
+        "recording an empty batch",
+        store.record_activities(Vec::new()).await,
+    );
+    // More than one multi-row statement's worth, with instants out of order.
+    let batch: Vec<ActivityEvent> = (0..1_203)
+        .map(|i| {
+            let client = format!("cc_bat_{:02}", i % 7);
+            activity_event(
+                Some(&a),
+                &client,
+                1_000 - (i % 50),
+                issued(&format!("jti-{i}")),
+            )
+        })
+        .collect();
+    c.ok(
+        "recording a batch",
+        store.record_activities(batch.clone()).await,
+    );
+    let all = activity_query(c, store, &a, None, None, BIG).await;
+    let mut expected = vec![first];
+    expected.extend(batch);
+    c.eq(
+        "the entries, in recording order",
+        activity_events(&all),
+        expected,
+    );
+    increasing_seq(c, "the batch's entries", &all);
+}
+
+/// Checks [`ActivityLog::prune_activity`]: it removes exactly the entries
+/// strictly older than the cut-off, in every tenant (an entry at the
+/// cut-off stays), returns how many, leaves the others' sequence numbers
+/// alone, and later entries keep increasing numbers.
+///
+/// [`ActivityLog::prune_activity`]: crate::ActivityLog::prune_activity
+pub async fn activity_retention(store: &dyn Store) {
+    let c = Check("activity_retention");
+    let (a, b) = (tenant_a(), tenant_b());
+    let denied = ActivityKind::TokenDenied {
+        reason: "bad_secret".to_owned(),
+    };
+    let events = vec![
+        activity_event(Some(&a), "cc_ret_01", 10, denied.clone()),
+        activity_event(Some(&b), "cc_ret_02", 5, denied.clone()),
+        activity_event(Some(&a), "cc_ret_01", 30, denied.clone()),
+        activity_event(Some(&a), "cc_ret_03", 20, denied.clone()),
+        activity_event(Some(&a), "cc_ret_01", 19, denied.clone()),
+        activity_event(None, "cc_unknown", 1, denied.clone()),
+    ];
+    c.ok(
+        "recording entries",
+        store.record_activities(events.clone()).await,
+    );
+    let before_a = activity_query(c, store, &a, None, None, BIG).await;
+    let pruned = c.ok("pruning before 20 s", store.prune_activity(at(20)).await);
+    c.eq("entries pruned", pruned, 4);
+    let after_a = activity_query(c, store, &a, None, None, BIG).await;
+    let kept: Vec<_> = before_a
+        .iter()
+        .filter(|r| r.event.at >= at(20))
+        .cloned()
+        .collect();
+    c.eq(
+        "tenant A's entries at or after the cut-off",
+        after_a.clone(),
+        kept,
+    );
+    let after_b = activity_query(c, store, &b, None, None, BIG).await;
+    c.eq("tenant B's entries (all older)", after_b, vec![]);
+    let again = c.ok("pruning again", store.prune_activity(at(20)).await);
+    c.eq("entries pruned the second time", again, 0);
+    let later = activity_event(Some(&a), "cc_ret_01", 40, denied);
+    c.ok(
+        "recording after pruning",
+        store.record_activity(later).await,
+    );
+    let now_a = activity_query(c, store, &a, None, None, BIG).await;
+    c.eq("entries after pruning and one more", now_a.len(), 3);
+    increasing_seq(c, "entries after pruning", &now_a);
+}
+
+/// Checks [`AuditLog::prune_audit`]: it removes exactly the records
+/// strictly older than the cut-off, in every tenant, and returns how many.
+///
+/// [`AuditLog::prune_audit`]: crate::AuditLog::prune_audit
+pub async fn audit_retention(store: &dyn Store) {
+    let c = Check("audit_retention");
+    let (a, b) = (tenant_a(), tenant_b());
+    let event = |tenant: &crate::TenantId, secs: i64| AuditEvent {
+        at: at(secs),
+        actor: AuditActor::System,
+        tenant: tenant.clone(),
+        client_id: None,
+        action: AuditAction::Read,
+        outcome: AuditOutcome::Refused {
+            reason: "forbidden".to_owned(),
+        },
+        detail: None,
+    };
+    for (tenant, secs) in [(&a, 3), (&b, 4), (&a, 9), (&a, 8), (&b, 12)] {
+        c.ok("appending", store.append_audit(event(tenant, secs)).await);
+    }
+    let pruned = c.ok("pruning before 9 s", store.prune_audit(at(9)).await);
+    c.eq("records pruned", pruned, 3);
+    let left_a = audit_query(c, store, &a, None, None, BIG).await;
+    c.eq(
+        "tenant A's records left",
+        audit_events(&left_a),
+        vec![event(&a, 9)],
+    );
+    let left_b = audit_query(c, store, &b, None, None, BIG).await;
+    c.eq(
+        "tenant B's records left",
+        audit_events(&left_b),
+        vec![event(&b, 12)],
+    );
+}

@@ -30,7 +30,8 @@
 //! - Reads: [`insert_and_read`], [`time_round_trip`].
 //! - Writes: [`duplicate_insert`], [`update_with_version`],
 //!   [`delete_with_version`], [`atomic_commit`], [`concurrent_writers`].
-//! - Logs: [`audit_trail`], [`activity_log`].
+//! - Logs: [`audit_trail`], [`activity_log`], [`activity_batch`],
+//!   [`activity_retention`], [`audit_retention`].
 //! - Advisory use: [`record_use`].
 //! - Signing keys ([`run_key_store`], for a [`KeyStore`](crate::KeyStore)):
 //!   [`key_store_round_trip`], [`key_store_compare_and_set`],
@@ -91,7 +92,7 @@ pub use listing::{
     list_cursor_after_delete, list_invalid_cursor, list_owner, list_pages, list_search,
     list_stable_pages, list_status, list_tenant_and_order,
 };
-pub use logs::{activity_log, audit_trail};
+pub use logs::{activity_batch, activity_log, activity_retention, audit_retention, audit_trail};
 pub use warnings::{
     run_warning_ledger, warnings_claim_and_finish, warnings_concurrent_claims,
     warnings_due_and_advance,
@@ -114,6 +115,9 @@ where
     atomic_commit(&make().await).await;
     audit_trail(&make().await).await;
     activity_log(&make().await).await;
+    activity_batch(&make().await).await;
+    activity_retention(&make().await).await;
+    audit_retention(&make().await).await;
     record_use(&make().await).await;
     list_tenant_and_order(&make().await).await;
     list_pages(&make().await).await;

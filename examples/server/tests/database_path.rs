@@ -1,0 +1,114 @@
+//! The reference server on PostgreSQL uses the database path at memory
+//! speed: the authentication cache (kept right by local commits), the
+//! batched activity writer (flushed at shutdown), and counters for
+//! requests that authenticated no client.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+
+use clientcreds_registry::{Actor, NewClient};
+use clientcreds_secret::MasterKeys;
+use clientcreds_server::{Config, Server};
+use clientcreds_store::{ActivityQuery, TenantId};
+
+const K1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+/// A fresh PostgreSQL database on the test server; its URL.
+async fn fresh_postgres() -> String {
+    let url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL is not set: run through scripts/test.sh or scripts/with-postgres.sh");
+    let name = format!("cc_dbpath_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let (base, _) = url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_on_postgres_go_through_the_cache_and_the_batched_writer() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::for_addr(addr);
+    config.database_url = Some(fresh_postgres().await);
+    config.master_keys = Some(Arc::new(MasterKeys::parse(K1).unwrap()));
+    config.auth_cache_ttl = time::Duration::minutes(10);
+    let server = Server::new(config).await.unwrap();
+    let app = server.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let tenant = TenantId::new("dbpath").unwrap();
+    let creds = server
+        .registry()
+        .create(&Actor::System, &tenant, NewClient::named("svc"))
+        .await
+        .unwrap()
+        .credentials;
+    let (id, secret) = (
+        creds.client_id.clone(),
+        creds.client_secret.expose_secret().to_owned(),
+    );
+    let http = reqwest::Client::new();
+    let token_url = format!("http://{addr}/oauth/token");
+    let token = |id: String, secret: String| {
+        let request = http
+            .post(&token_url)
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")]);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // The listener may still be connecting (cache off meanwhile): wait.
+    for _ in 0..200 {
+        if server.auth_cache_stats().unwrap().available {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let hits = server.auth_cache_stats().unwrap().hits;
+    for _ in 0..5 {
+        assert_eq!(token(id.clone(), secret.clone()).await, 200);
+    }
+    assert!(
+        server.auth_cache_stats().unwrap().hits > hits,
+        "tokens were authenticated from the cache"
+    );
+    let unknown = format!("{}x", &id[..id.len() - 1]);
+    assert_eq!(token(unknown, secret.clone()).await, 401);
+    assert_eq!(
+        server.unauthenticated_refusals().get("unknown_client"),
+        Some(&1)
+    );
+
+    // A revocation through this server stops the client at once, whatever the TTL.
+    server
+        .registry()
+        .revoke(&Actor::System, &tenant, &id)
+        .await
+        .unwrap();
+    assert_eq!(token(id.clone(), secret.clone()).await, 401);
+
+    server.shutdown().await;
+    let stats = server.activity_stats().unwrap();
+    assert_eq!((stats.written, stats.dropped), (6, 0), "{stats:?}");
+    let query = ActivityQuery {
+        tenant: tenant.clone(),
+        client_id: Some(id.clone()),
+        after_seq: None,
+        limit: 100,
+    };
+    let entries = server.registry().store().activity(&query).await.unwrap();
+    assert_eq!(
+        entries.len(),
+        6,
+        "five tokens and the refusal after the revocation"
+    );
+}
