@@ -87,7 +87,7 @@ fn status_clause(status: StatusFilter, n: usize) -> String {
             "(c.status = 'active' AND ((c.grace_until IS NOT NULL AND c.grace_until <= ${n}) \
              OR NOT {usable}))"
         ),
-        StatusFilter::Inactive => "c.status = 'inactive'".to_owned(),
+        StatusFilter::Inactive => "c.status IN ('inactive', 'suspended')".to_owned(),
         StatusFilter::Revoked => "c.status = 'revoked'".to_owned(),
     }
 }

@@ -452,6 +452,10 @@ pub async fn list_status(store: &dyn Store) {
             r.status = ClientStatus::Inactive;
             r.grace_until = Some(now - hour);
         }),
+        // Suspended by the platform: listed as inactive.
+        with("cc_stat_suspended", 45, &|r| {
+            r.status = ClientStatus::Suspended;
+        }),
         with("cc_stat_revoked", 50, &|r| {
             r.status = ClientStatus::Revoked;
             r.secrets[0].revoked_at = Some(at(50));
@@ -498,7 +502,11 @@ pub async fn list_status(store: &dyn Store) {
         ),
         (
             StatusFilter::Inactive,
-            &["cc_stat_inactive", "cc_stat_inactive_past_grace"],
+            &[
+                "cc_stat_inactive",
+                "cc_stat_inactive_past_grace",
+                "cc_stat_suspended",
+            ],
         ),
         (StatusFilter::Revoked, &["cc_stat_revoked"]),
         (
