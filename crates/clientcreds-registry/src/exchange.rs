@@ -10,8 +10,7 @@ use clientcreds_store::{ActivityEvent, ActivityKind, TenantId};
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AuthFailure, AuthenticatedClient, DefaultScope, Error, LiveClientCheck, RefusalCounts,
-    Registry,
+    AuthFailure, AuthenticatedClient, DefaultScope, Error, LiveClientCheck, RefusalCounts, Registry,
 };
 
 /// The only grant type served.
