@@ -3,16 +3,19 @@
 //! - **Small-order Ed25519 keys.** Ed25519 has eight points of order
 //!   dividing 8. With one of them as the public key `A`, the verification
 //!   equation `[S]B = R + [k]A` holds for the constant signature
-//!   `R = identity, S = 0` (and a few others) whatever the message, so one
-//!   signature "verifies" every token. Neither ring nor aws-lc-rs refuses
-//!   such a key, so this crate does, before the key reaches the backend.
-//!   The list is libsodium's `ge25519_has_small_order` blocklist
-//!   (`crypto_core/ed25519/ref10/ed25519_ref10.c`): the canonical encodings
-//!   of the eight points plus the non-canonical encodings `y = p - 1`,
-//!   `y = p` and `y = p + 1`, compared with the sign bit (bit 255) cleared,
-//!   which also covers the encodings with the "wrong" sign bit. That is the
-//!   14 encodings of the *Taming the many `EdDSAs`* paper (Chalkias et al.,
-//!   2020) and of the C2SP/CCTV Ed25519 vectors flagged `low_order_A`.
+//!   `R = identity, S = 0` whatever the message (with the identity as
+//!   `A`; the other points let a constant signature through for a fixed
+//!   share of messages), so one signature "verifies" every token. The
+//!   backends do not refuse such a key (the test `weak_keys` shows the
+//!   forgery against ring's raw Ed25519), so this crate does, before the
+//!   key reaches the backend. The list is libsodium's
+//!   `ge25519_has_small_order` blocklist
+//!   (`crypto_core/ed25519/ref10/ed25519_ref10.c`): seven 32-byte values
+//!   (`y` = 0, 1, the two order-8 `y`s, `p - 1`, and the non-canonical
+//!   `p` and `p + 1`) compared with the sign bit (bit 255) cleared, which
+//!   covers both signs of each. That is the 14 encodings (8 points, 6
+//!   non-canonical) of the *Taming the many `EdDSAs`* paper (Chalkias et
+//!   al., 2020) and of the C2SP/CCTV Ed25519 vectors flagged `low_order_A`.
 //! - **RSA public exponents below 65537, or even.** A small exponent (3 is
 //!   the classic) opens the way to Bleichenbacher's 2006 forgery of
 //!   PKCS#1 v1.5 signatures against lax verifiers and is refused by every
