@@ -187,6 +187,17 @@ impl TokenError {
         Self { code, description }
     }
 
+    /// `slow_down`, telling the caller to wait `retry_after` (at least a
+    /// second).
+    pub(crate) fn slow_down(retry_after: Duration) -> Self {
+        let retry_after_secs =
+            u32::try_from(retry_after.whole_seconds().max(1)).unwrap_or(u32::MAX);
+        Self::new(
+            TokenErrorCode::SlowDown { retry_after_secs },
+            "too many failed attempts; retry later",
+        )
+    }
+
     /// The JSON body of the error response.
     #[must_use]
     pub fn to_json(&self) -> String {
@@ -372,14 +383,7 @@ impl TokenService {
         let client = match authenticated {
             Ok(client) => client,
             Err((_, Error::Authentication(AuthFailure::Throttled { retry_after }))) => {
-                let retry_after_secs =
-                    u32::try_from(retry_after.whole_seconds().max(1)).unwrap_or(u32::MAX);
-                return refuse(
-                    None,
-                    "throttled",
-                    Code::SlowDown { retry_after_secs },
-                    "too many failed attempts; retry later",
-                );
+                return Err((None, "throttled", TokenError::slow_down(retry_after)));
             }
             Err((tenant, Error::Authentication(failure))) => {
                 return refuse(

@@ -75,12 +75,7 @@ impl TokenService {
         {
             Ok(caller) => caller,
             Err(Error::Authentication(AuthFailure::Throttled { retry_after })) => {
-                let retry_after_secs =
-                    u32::try_from(retry_after.whole_seconds().max(1)).unwrap_or(u32::MAX);
-                return Err(TokenError {
-                    code: TokenErrorCode::SlowDown { retry_after_secs },
-                    description: "too many failed attempts; retry later",
-                });
+                return Err(TokenError::slow_down(retry_after));
             }
             Err(Error::Authentication(_)) => return Err(unauthenticated),
             Err(_) => return Err(unavailable),

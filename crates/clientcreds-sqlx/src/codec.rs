@@ -33,12 +33,7 @@ pub(crate) fn opt_instant(value: Option<i64>) -> Result<Option<OffsetDateTime>, 
 }
 
 pub(crate) fn status_text(status: ClientStatus) -> &'static str {
-    match status {
-        ClientStatus::Active => "active",
-        ClientStatus::Inactive => "inactive",
-        ClientStatus::Revoked => "revoked",
-        ClientStatus::Suspended => "suspended",
-    }
+    status.as_str()
 }
 
 pub(crate) fn status_of(text: &str) -> Result<ClientStatus, StoreError> {

@@ -91,6 +91,20 @@ pub enum ClientStatus {
     Suspended,
 }
 
+impl ClientStatus {
+    /// The status as stored and audited: `active`, `inactive`, `revoked`,
+    /// `suspended` (the serde name too).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::Revoked => "revoked",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
 /// A client's status as seen at one instant: the stored status plus what
 /// the clock says about its grace window and its secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

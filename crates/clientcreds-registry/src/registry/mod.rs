@@ -346,7 +346,7 @@ impl Registry {
                 // The trail tells a suspension (and its lifting) apart.
                 let detail = (next.status == ClientStatus::Suspended
                     || record.status == ClientStatus::Suspended)
-                    .then(|| format!("status={}", status_word(next.status)));
+                    .then(|| format!("status={}", next.status.as_str()));
                 next.updated_at = now;
                 Ok(self.planned_update(record, next, action, detail, now))
             },
@@ -657,13 +657,4 @@ fn next_status(
         Some(status) => status,
     };
     Ok((next != current).then_some(next))
-}
-
-fn status_word(status: ClientStatus) -> &'static str {
-    match status {
-        ClientStatus::Active => "active",
-        ClientStatus::Inactive => "inactive",
-        ClientStatus::Revoked => "revoked",
-        ClientStatus::Suspended => "suspended",
-    }
 }
