@@ -45,6 +45,11 @@ step "publishable: cargo package and cargo publish --dry-run of every published 
 # `publish --dry-run` packages the publishable crates again and builds
 # each one from its package (the verification), uploading nothing.
 cargo package --workspace --no-verify --locked
+# The verification builds take our crates from the packages just made, under
+# the same names and versions as in an earlier run; cargo treats a packaged
+# version as immutable and would reuse that run's compiled copies. Forget
+# them, so that each run verifies what it packaged.
+find "${CARGO_TARGET_DIR:-target}/debug/.fingerprint" -maxdepth 1 -name 'clientcreds*' -exec rm -rf {} + 2>/dev/null || true
 cargo publish --dry-run --workspace --locked
 
 step "examples run"
