@@ -47,8 +47,11 @@ step "publishable: cargo package and cargo publish --dry-run of every published 
 cargo package --workspace --no-verify --locked
 # The verification builds take our crates from the packages just made, under
 # the same names and versions as in an earlier run; cargo treats a packaged
-# version as immutable and would reuse that run's compiled copies. Forget
-# them, so that each run verifies what it packaged.
+# version as immutable and would reuse that run's unpacked sources and
+# compiled copies. Forget both, so that each run verifies what it packaged.
+# (None of our crates is on crates.io yet: every clientcreds* source under
+# the registry cache is one of these overlays.)
+find "${CARGO_HOME:-$HOME/.cargo}/registry/src" -mindepth 2 -maxdepth 2 -name 'clientcreds*' -exec rm -rf {} + 2>/dev/null || true
 find "${CARGO_TARGET_DIR:-target}/debug/.fingerprint" -maxdepth 1 -name 'clientcreds*' -exec rm -rf {} + 2>/dev/null || true
 cargo publish --dry-run --workspace --locked
 
