@@ -160,7 +160,8 @@ impl LiveClientCheck {
         if let Some((_, liveness)) = cached.filter(|(at, _)| now - *at < self.ttl) {
             return liveness.result();
         }
-        let liveness = match (self.read(context, now).await, cached) {
+        let read = read_liveness(self.store.as_ref(), context, now).await;
+        let liveness = match (read, cached) {
             (Ok(liveness), _) => liveness,
             // The store is down: an answer of bounded age stands in.
             (Err(()), Some((at, liveness))) if now - at < self.max_stale => {
@@ -186,14 +187,10 @@ impl LiveClientCheck {
     /// [`VerifyError::CheckUnavailable`].
     pub async fn check_fresh(&self, context: &AccessContext) -> Result<(), VerifyError> {
         let now = self.clock.now();
-        self.read(context, now)
+        read_liveness(self.store.as_ref(), context, now)
             .await
             .map_err(|()| VerifyError::CheckUnavailable)?
             .result()
-    }
-
-    async fn read(&self, context: &AccessContext, now: OffsetDateTime) -> Result<Liveness, ()> {
-        read_liveness(self.store.as_ref(), context, now).await
     }
 }
 

@@ -32,10 +32,6 @@ pub(crate) fn opt_instant(value: Option<i64>) -> Result<Option<OffsetDateTime>, 
     value.map(instant).transpose()
 }
 
-pub(crate) fn status_text(status: ClientStatus) -> &'static str {
-    status.as_str()
-}
-
 pub(crate) fn status_of(text: &str) -> Result<ClientStatus, StoreError> {
     match text {
         "active" => Ok(ClientStatus::Active),

@@ -11,7 +11,7 @@ use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
 use crate::codec::{
     AuditRow, SELECT_COLUMNS, activity_kind, corrupt, db, decode_cursor, encode_cursor, fold,
-    instant, micros, status_text, to_json,
+    instant, micros, to_json,
 };
 use crate::keys_impl::sql_key_store;
 use crate::store_impl::sql_store;

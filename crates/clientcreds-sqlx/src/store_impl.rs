@@ -209,7 +209,7 @@ macro_rules! sql_store {
                     .bind(to_json(&record.audiences)?)
                     .bind(to_json(&record.extra_claims)?)
                     .bind(record.token_lifetime_secs.map(i64::from))
-                    .bind(status_text(record.status))
+                    .bind(record.status.as_str())
                     .bind(record.grace_until.map(micros))
                     .bind(&record.replaced_by)
                     .bind(micros(record.created_at))

@@ -35,16 +35,45 @@ fn registry() -> Registry {
     }
 }
 
-/// Is this refusal one the admin API answers with a 4xx?
-fn refused_for_input(error: &Error) -> bool {
-    matches!(error, Error::Invalid { .. })
+/// The registry's answer to a parsed body: accepted, or refused as
+/// invalid input (a 4xx), never with a store or internal error.
+fn judged<T>(result: Result<T, Error>, operation: &str) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Accepted,
+        Err(e) => {
+            assert!(
+                matches!(e, Error::Invalid { .. }),
+                "{operation} refused with {e}"
+            );
+            Outcome::Refused
+        }
+    }
+}
+
+/// A body's conversion to the registry's input: a refusal must be a 4xx.
+fn converted<T>(result: Result<T, clientcreds_axum::Error>) -> Result<T, Outcome> {
+    result.map_err(|e| {
+        assert!(e.status().is_client_error(), "{e}");
+        Outcome::Refused
+    })
+}
+
+/// The client an update or a rotation acts on.
+async fn fixed_client(registry: &Registry, tenant: &TenantId) -> String {
+    match registry
+        .create(&Actor::System, tenant, NewClient::named("svc"))
+        .await
+    {
+        Ok(issued) => issued.credentials.client_id,
+        Err(e) => panic!("the fixed client cannot be created: {e}"),
+    }
 }
 
 /// One admin body: the first byte picks create, update or rotate, the rest
 /// is the JSON. Checks: a body that parses converts to the registry's
-/// input or to a 4xx error; the registry then accepts it (and the client
-/// reads back with the scopes asked for) or refuses it as invalid input,
-/// never with a store or internal error.
+/// input or to a 4xx error; the registry then accepts it (and a created
+/// client reads back with the scopes asked for) or refuses it as invalid
+/// input, never with a store or internal error.
 pub fn admin_json(data: &[u8]) -> Outcome {
     let Some((&kind, json)) = data.split_first() else {
         return Outcome::Skipped;
@@ -54,89 +83,50 @@ pub fn admin_json(data: &[u8]) -> Outcome {
         Err(e) => panic!("fixed tenant: {e}"),
     };
     let registry = registry();
-    RUNTIME.block_on(async {
+    let run = async {
         match kind % 3 {
             0 => {
                 let Ok(body) = serde_json::from_slice::<CreateClient>(json) else {
-                    return Outcome::Refused;
+                    return Ok(Outcome::Refused);
                 };
-                let new = match body.into_new_client() {
-                    Ok(new) => new,
-                    Err(e) => {
-                        assert!(e.status().is_client_error(), "{e}");
-                        return Outcome::Refused;
-                    }
-                };
+                let new = converted(body.into_new_client())?;
                 let scopes = new.scopes.clone();
-                match registry.create(&Actor::System, &tenant, new).await {
-                    Ok(issued) => {
-                        let read = registry
-                            .get(&Actor::System, &tenant, &issued.credentials.client_id)
-                            .await;
-                        assert!(
-                            read.is_ok_and(|view| view.scopes == scopes),
-                            "a created client reads back"
-                        );
-                        Outcome::Accepted
-                    }
-                    Err(e) => {
-                        assert!(refused_for_input(&e), "create refused with {e}");
-                        Outcome::Refused
-                    }
+                let created = registry.create(&Actor::System, &tenant, new).await;
+                if let Ok(issued) = &created {
+                    let read = registry
+                        .get(&Actor::System, &tenant, &issued.credentials.client_id)
+                        .await;
+                    assert!(
+                        read.is_ok_and(|view| view.scopes == scopes),
+                        "a created client reads back"
+                    );
                 }
+                Ok::<_, Outcome>(judged(created, "create"))
             }
             1 => {
                 let Ok(body) = serde_json::from_slice::<UpdateClient>(json) else {
-                    return Outcome::Refused;
+                    return Ok(Outcome::Refused);
                 };
-                let update = match body.into_update(None) {
-                    Ok(update) => update,
-                    Err(e) => {
-                        assert!(e.status().is_client_error(), "{e}");
-                        return Outcome::Refused;
-                    }
-                };
-                let Ok(issued) = registry
-                    .create(&Actor::System, &tenant, NewClient::named("svc"))
-                    .await
-                else {
-                    panic!("the fixed client cannot be created");
-                };
-                let id = issued.credentials.client_id;
-                match registry.update(&Actor::System, &tenant, &id, update).await {
-                    Ok(_) => Outcome::Accepted,
-                    Err(e) => {
-                        assert!(refused_for_input(&e), "update refused with {e}");
-                        Outcome::Refused
-                    }
-                }
+                let update = converted(body.into_update(None))?;
+                let id = fixed_client(&registry, &tenant).await;
+                Ok(judged(
+                    registry.update(&Actor::System, &tenant, &id, update).await,
+                    "update",
+                ))
             }
             _ => {
                 let Ok(body) = serde_json::from_slice::<RotateClient>(json) else {
-                    return Outcome::Refused;
+                    return Ok(Outcome::Refused);
                 };
-                let options = match body.into_options() {
-                    Ok(options) => options,
-                    Err(e) => {
-                        assert!(e.status().is_client_error(), "{e}");
-                        return Outcome::Refused;
-                    }
-                };
-                let Ok(issued) = registry
-                    .create(&Actor::System, &tenant, NewClient::named("svc"))
-                    .await
-                else {
-                    panic!("the fixed client cannot be created");
-                };
-                let id = issued.credentials.client_id;
-                match registry.rotate(&Actor::System, &tenant, &id, options).await {
-                    Ok(_) => Outcome::Accepted,
-                    Err(e) => {
-                        assert!(refused_for_input(&e), "rotate refused with {e}");
-                        Outcome::Refused
-                    }
-                }
+                let options = converted(body.into_options())?;
+                let id = fixed_client(&registry, &tenant).await;
+                Ok(judged(
+                    registry.rotate(&Actor::System, &tenant, &id, options).await,
+                    "rotate",
+                ))
             }
         }
-    })
+    };
+    // A conversion refused as a 4xx ends the input early (`Err`).
+    RUNTIME.block_on(run).unwrap_or_else(|refused| refused)
 }

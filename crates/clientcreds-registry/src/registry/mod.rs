@@ -637,7 +637,7 @@ fn next_status(
     let next = match asked {
         None => return Ok(None),
         Some(ClientStatus::Revoked) => {
-            return Err(Error::invalid("status", "revoke a client with revoke"));
+            return Err(Error::invalid("status", "use revoke to revoke a client"));
         }
         Some(ClientStatus::Active) if current == ClientStatus::Suspended && !platform => {
             return Err(Error::Suspended);
