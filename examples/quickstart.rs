@@ -85,7 +85,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let context = verifier.verify(&token)?;
     println!(
         "   tenant {}, client {}, scopes {:?}, audience {:?}",
-        context.tenant, context.client_id, context.scopes, context.audience
+        context.tenant().unwrap_or("-"),
+        context.client_id,
+        context.scopes,
+        context.audience
     );
     println!(
         "   require_scope(\"invoices:read\")  -> {:?}",

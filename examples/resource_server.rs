@@ -41,13 +41,13 @@ async fn whoami(Access(context): Access) -> String {
     format!(
         "client {} of tenant {} with scopes [{}]\n",
         context.client_id,
-        context.tenant,
+        context.tenant().unwrap_or("-"),
         context.scopes.join(" ")
     )
 }
 
 async fn reports(Access(context): Access) -> String {
-    format!("reports of tenant {}\n", context.tenant)
+    format!("reports of tenant {}\n", context.tenant().unwrap_or("-"))
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -111,7 +111,7 @@ fn mint_and_verify(c: &mut Criterion, keys: &BenchKeys) {
         jti: context.jti.clone(),
         client_id: context.client_id.clone(),
         scope: SCOPES.join(" "),
-        tenant: context.tenant.clone(),
+        tenant: context.tenant.clone().unwrap_or_default(),
         roles: ROLES.map(str::to_owned).to_vec(),
     };
     let mut header = jsonwebtoken::Header::new(keys.jwt_algorithm());
@@ -441,6 +441,7 @@ impl BenchKeys {
             // A fixed key, so that runs compare the same modulus.
             Algorithm::RS256 => TEST_ONLY_RSA_PKCS8.to_vec(),
             Algorithm::HS256 => HS256_SECRET.to_vec(),
+            other => panic!("no benchmark key for {other}"),
         };
         let raw = match algorithm {
             Algorithm::EdDSA => {
@@ -470,6 +471,7 @@ impl BenchKeys {
                 aws_lc_rs::hmac::HMAC_SHA256,
                 &bytes,
             )),
+            other => panic!("no benchmark key for {other}"),
         };
         Self {
             algorithm,
@@ -523,6 +525,7 @@ impl BenchKeys {
             Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
             Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
             Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
+            other => panic!("no benchmark key for {other}"),
         }
     }
 
@@ -542,6 +545,7 @@ impl BenchKeys {
                     .unwrap()
             }
             Algorithm::HS256 => EncodingKey::from_secret(&self.bytes),
+            other => panic!("no benchmark key for {other}"),
         };
         let decoding = if self.algorithm == Algorithm::HS256 {
             DecodingKey::from_secret(&self.bytes)

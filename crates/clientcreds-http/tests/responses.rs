@@ -242,7 +242,7 @@ fn extra_claims_never_override_the_introspection_members() {
     }
     extra.insert("roles".to_owned(), json!(["a"]));
     let context = AccessContext {
-        tenant: "acme".into(),
+        tenant: Some("acme".into()),
         client_id: "svc".into(),
         subject: "svc".into(),
         scopes: vec![],
@@ -278,7 +278,7 @@ async fn assert_issues(server: &Server, headers: &HeaderMap, body: &str, id: &st
         .verify(body["access_token"].as_str().unwrap())
         .unwrap();
     assert_eq!(context.client_id, id);
-    assert_eq!(context.tenant, "acme");
+    assert_eq!(context.tenant.as_deref(), Some("acme"));
     assert_eq!(context.scopes, ["read"]);
     assert_eq!(context.audience, [API]);
 }

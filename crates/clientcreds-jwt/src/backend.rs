@@ -21,8 +21,9 @@ pub(crate) use imp::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPai
 pub(crate) use imp::{digest, hmac};
 
 use imp::signature::{
-    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519,
-    RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents,
+    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED,
+    ECDSA_P384_SHA384_FIXED_SIGNING, ED25519, EcdsaSigningAlgorithm, RSA_PKCS1_2048_8192_SHA256,
+    RSA_PSS_2048_8192_SHA256, RsaPublicKeyComponents,
 };
 use zeroize::Zeroizing;
 
@@ -36,28 +37,64 @@ pub const CRYPTO_BACKEND: &str = if cfg!(feature = "aws-lc-rs") {
     "ring"
 };
 
-/// An ES256 key pair from PKCS#8 DER.
-pub(crate) fn ecdsa_from_pkcs8(der: &[u8]) -> Result<EcdsaKeyPair, KeyRejected> {
-    #[cfg(feature = "aws-lc-rs")]
-    {
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+/// The ECDSA curves: P-256 (ES256) and P-384 (ES384).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Curve {
+    P256,
+    P384,
+}
+
+impl Curve {
+    fn signing(self) -> &'static EcdsaSigningAlgorithm {
+        match self {
+            Self::P256 => &ECDSA_P256_SHA256_FIXED_SIGNING,
+            Self::P384 => &ECDSA_P384_SHA384_FIXED_SIGNING,
+        }
     }
-    #[cfg(not(feature = "aws-lc-rs"))]
-    {
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new())
+
+    /// The length of one coordinate, in bytes.
+    pub(crate) const fn coordinate_len(self) -> usize {
+        match self {
+            Self::P256 => 32,
+            Self::P384 => 48,
+        }
+    }
+
+    /// The JWK `crv` name.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::P256 => "P-256",
+            Self::P384 => "P-384",
+        }
     }
 }
 
-/// An ES256 key pair from the private scalar and the uncompressed point.
-pub(crate) fn ecdsa_from_parts(d: &[u8], point: &[u8]) -> Result<EcdsaKeyPair, KeyRejected> {
+/// An ECDSA key pair from PKCS#8 DER.
+pub(crate) fn ecdsa_from_pkcs8(curve: Curve, der: &[u8]) -> Result<EcdsaKeyPair, KeyRejected> {
     #[cfg(feature = "aws-lc-rs")]
     {
-        EcdsaKeyPair::from_private_key_and_public_key(&ECDSA_P256_SHA256_FIXED_SIGNING, d, point)
+        EcdsaKeyPair::from_pkcs8(curve.signing(), der)
+    }
+    #[cfg(not(feature = "aws-lc-rs"))]
+    {
+        EcdsaKeyPair::from_pkcs8(curve.signing(), der, &SystemRandom::new())
+    }
+}
+
+/// An ECDSA key pair from the private scalar and the uncompressed point.
+pub(crate) fn ecdsa_from_parts(
+    curve: Curve,
+    d: &[u8],
+    point: &[u8],
+) -> Result<EcdsaKeyPair, KeyRejected> {
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        EcdsaKeyPair::from_private_key_and_public_key(curve.signing(), d, point)
     }
     #[cfg(not(feature = "aws-lc-rs"))]
     {
         EcdsaKeyPair::from_private_key_and_public_key(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            curve.signing(),
             d,
             point,
             &SystemRandom::new(),
@@ -65,9 +102,12 @@ pub(crate) fn ecdsa_from_parts(d: &[u8], point: &[u8]) -> Result<EcdsaKeyPair, K
     }
 }
 
-/// A new ES256 private key as PKCS#8 DER.
-pub(crate) fn ecdsa_generate_pkcs8(rng: &SystemRandom) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, rng)
+/// A new ECDSA private key as PKCS#8 DER.
+pub(crate) fn ecdsa_generate_pkcs8(
+    curve: Curve,
+    rng: &SystemRandom,
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    EcdsaKeyPair::generate_pkcs8(curve.signing(), rng)
         .map(|doc| Zeroizing::new(doc.as_ref().to_vec()))
         .map_err(|_| KeyError::Signing)
 }
@@ -120,14 +160,20 @@ pub(crate) fn rsa_public(pair: &RsaKeyPair) -> (Vec<u8>, Vec<u8>) {
     (components.n, components.e)
 }
 
-/// Signs with an RSA key (PKCS#1 v1.5, SHA-256).
+/// Signs with an RSA key: PKCS#1 v1.5 (RS256) or PSS (PS256), SHA-256.
 pub(crate) fn rsa_sign(
     pair: &RsaKeyPair,
+    pss: bool,
     rng: &SystemRandom,
     message: &[u8],
 ) -> Result<Vec<u8>, KeyError> {
     let mut out = vec![0u8; pair.public_key().modulus_len()];
-    pair.sign(&signature::RSA_PKCS1_SHA256, rng, message, &mut out)
+    let padding: &'static dyn signature::RsaEncoding = if pss {
+        &signature::RSA_PSS_SHA256
+    } else {
+        &signature::RSA_PKCS1_SHA256
+    };
+    pair.sign(padding, rng, message, &mut out)
         .map_err(|_| KeyError::Signing)?;
     Ok(out)
 }
@@ -144,7 +190,9 @@ type Inner = signature::ParsedPublicKey;
 enum Inner {
     Ed25519(Vec<u8>),
     Es256(Vec<u8>),
+    Es384(Vec<u8>),
     Rs256(RsaPublicKeyComponents<Vec<u8>>),
+    Ps256(RsaPublicKeyComponents<Vec<u8>>),
 }
 
 impl PublicKey {
@@ -162,24 +210,30 @@ impl PublicKey {
         }
     }
 
-    /// A P-256 public key as an uncompressed point (65 bytes).
-    pub(crate) fn es256(point: &[u8]) -> Result<Self, KeyError> {
+    /// An ECDSA public key as an uncompressed point (65 bytes for P-256,
+    /// 97 for P-384).
+    pub(crate) fn ecdsa(curve: Curve, point: &[u8]) -> Result<Self, KeyError> {
         #[cfg(feature = "aws-lc-rs")]
         {
-            parsed(signature::ParsedPublicKey::new(
-                &ECDSA_P256_SHA256_FIXED,
-                point,
-            ))
+            let algorithm = match curve {
+                Curve::P256 => &ECDSA_P256_SHA256_FIXED,
+                Curve::P384 => &ECDSA_P384_SHA384_FIXED,
+            };
+            parsed(signature::ParsedPublicKey::new(algorithm, point))
         }
         #[cfg(not(feature = "aws-lc-rs"))]
         {
-            Ok(Self(Inner::Es256(point.to_vec())))
+            Ok(Self(match curve {
+                Curve::P256 => Inner::Es256(point.to_vec()),
+                Curve::P384 => Inner::Es384(point.to_vec()),
+            }))
         }
     }
 
-    /// An RSA public key from its modulus and exponent (big-endian); the
+    /// An RSA public key from its modulus and exponent (big-endian), for
+    /// PKCS#1 v1.5 (`pss` false: RS256) or PSS (PS256) signatures; the
     /// exponent odd and at least 65537 (both backends: [`crate::weak`]).
-    pub(crate) fn rs256(n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
+    pub(crate) fn rsa(n: &[u8], e: &[u8], pss: bool) -> Result<Self, KeyError> {
         crate::weak::check_rsa_exponent(e)?;
         let components = RsaPublicKeyComponents {
             n: n.to_vec(),
@@ -187,11 +241,20 @@ impl PublicKey {
         };
         #[cfg(feature = "aws-lc-rs")]
         {
-            parsed(components.to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256))
+            let algorithm = if pss {
+                &RSA_PSS_2048_8192_SHA256
+            } else {
+                &RSA_PKCS1_2048_8192_SHA256
+            };
+            parsed(components.to_parsed_public_key(algorithm))
         }
         #[cfg(not(feature = "aws-lc-rs"))]
         {
-            Ok(Self(Inner::Rs256(components)))
+            Ok(Self(if pss {
+                Inner::Ps256(components)
+            } else {
+                Inner::Rs256(components)
+            }))
         }
     }
 
@@ -212,8 +275,16 @@ impl PublicKey {
                         .verify(message, sig)
                         .is_ok()
                 }
+                Inner::Es384(point) => {
+                    signature::UnparsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, point)
+                        .verify(message, sig)
+                        .is_ok()
+                }
                 Inner::Rs256(components) => components
                     .verify(&RSA_PKCS1_2048_8192_SHA256, message, sig)
+                    .is_ok(),
+                Inner::Ps256(components) => components
+                    .verify(&RSA_PSS_2048_8192_SHA256, message, sig)
                     .is_ok(),
             }
         }

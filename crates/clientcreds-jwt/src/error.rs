@@ -68,7 +68,9 @@ pub enum VerifyError {
     /// The header has no `typ`.
     #[error("token has no `typ` header")]
     MissingType,
-    /// The header's `typ` is not `at+jwt` (RFC 9068).
+    /// The header's `typ` is not `at+jwt` (RFC 9068), nor `JWT` when
+    /// [`Validation::danger_accept_typ_jwt`](crate::Validation::danger_accept_typ_jwt)
+    /// allows it.
     #[error("token `typ` is not `at+jwt`")]
     WrongType,
     /// The header names a critical extension (`crit`) this verifier does
@@ -100,9 +102,31 @@ pub enum VerifyError {
     /// `iss` is not the expected issuer.
     #[error("token issuer is not accepted")]
     WrongIssuer,
+    /// `iss` differs from the accepted issuer only by a trailing slash.
+    /// Issuers compare as exact strings (RFC 8414 §3.3): configure the
+    /// issuer exactly as the issuer's metadata and tokens spell it.
+    #[error(
+        "token issuer differs from the accepted issuer only by a trailing slash; issuers compare \
+         as exact strings (RFC 8414 §3.3): configure the issuer exactly as its metadata spells it"
+    )]
+    IssuerTrailingSlash,
     /// `aud` names none of the accepted audiences.
     #[error("token audience is not accepted")]
     WrongAudience,
+    /// The configured tenant claim
+    /// ([`Validation::tenant_claim`](crate::Validation::tenant_claim)) is
+    /// absent while a tenant is required.
+    #[error("token lacks the tenant claim `{claim}`")]
+    MissingTenantClaim {
+        /// The configured claim name.
+        claim: String,
+    },
+    /// The configured tenant claim is not a non-empty string.
+    #[error("token's tenant claim `{claim}` is not a non-empty string")]
+    InvalidTenantClaim {
+        /// The configured claim name.
+        claim: String,
+    },
     /// The tenant claim names a tenant the validation does not accept
     /// ([`Validation::tenants`](crate::Validation::tenants)).
     #[error("token tenant is not accepted")]

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use crate::backend::{
-    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, KeyRejected, PublicKey, RsaKeyPair,
+    self, Curve, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, KeyRejected, PublicKey, RsaKeyPair,
     SecureRandom, SystemRandom, digest, hmac,
 };
 use base64::Engine as _;
@@ -29,7 +29,7 @@ pub struct PublicJwk {
     /// Intended use: `sig`.
     #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
-    /// Curve (`Ed25519`, `P-256`).
+    /// Curve (`Ed25519`, `P-256`, `P-384`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crv: Option<String>,
     /// Public x coordinate or Ed25519 public key (base64url).
@@ -60,6 +60,8 @@ pub struct PrivateJwk {
     kty: String,
     #[serde(default)]
     kid: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
     #[serde(default)]
     crv: Option<String>,
     #[serde(default)]
@@ -107,8 +109,10 @@ impl PrivateJwk {
 
 enum Material {
     Ed25519(Ed25519KeyPair),
-    Es256(EcdsaKeyPair),
-    Rs256(RsaKeyPair),
+    /// ES256 or ES384 (the key pair knows its curve).
+    Ecdsa(EcdsaKeyPair),
+    /// RS256 or PS256 (the key's algorithm says which padding).
+    Rsa(RsaKeyPair),
     // Boxed: aws-lc-rs's HMAC key holds its whole context (~1.2 kB).
     Hs256(Box<hmac::Key>),
 }
@@ -145,11 +149,11 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// A new random key: Ed25519, P-256, a 2048-bit RSA key (aws-lc-rs
-    /// backend only), or 32 random bytes for HS256.
+    /// A new random key: Ed25519, P-256, P-384, a 2048-bit RSA key for
+    /// RS256 or PS256 (aws-lc-rs backend only), or 32 random bytes for HS256.
     ///
     /// # Errors
-    /// [`KeyError::GenerationUnsupported`] for RS256 with the ring backend;
+    /// [`KeyError::GenerationUnsupported`] for RS256 and PS256 with the ring backend;
     /// [`KeyError::Signing`] if the random number generator fails.
     pub fn generate(algorithm: Algorithm) -> Result<Self, KeyError> {
         if algorithm == Algorithm::HS256 {
@@ -165,20 +169,21 @@ impl SigningKey {
     }
 
     /// A new random private key as PKCS#8 DER, to store and load later with
-    /// [`SigningKey::from_pkcs8_der`]: EdDSA, ES256, and RS256 (2048 bits,
-    /// aws-lc-rs backend only).
+    /// [`SigningKey::from_pkcs8_der`]: EdDSA, ES256, ES384, and RS256 or
+    /// PS256 (2048 bits, aws-lc-rs backend only).
     ///
     /// # Errors
-    /// [`KeyError::GenerationUnsupported`] for HS256, and for RS256 with the
-    /// ring backend.
+    /// [`KeyError::GenerationUnsupported`] for HS256, and for RS256 and
+    /// PS256 with the ring backend.
     pub fn generate_pkcs8(algorithm: Algorithm) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         let rng = SystemRandom::new();
         match algorithm {
             Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
                 .map(|doc| Zeroizing::new(doc.as_ref().to_vec()))
                 .map_err(|_| KeyError::Signing),
-            Algorithm::ES256 => backend::ecdsa_generate_pkcs8(&rng),
-            Algorithm::RS256 => backend::rsa_generate_pkcs8(),
+            Algorithm::ES256 => backend::ecdsa_generate_pkcs8(Curve::P256, &rng),
+            Algorithm::ES384 => backend::ecdsa_generate_pkcs8(Curve::P384, &rng),
+            Algorithm::RS256 | Algorithm::PS256 => backend::rsa_generate_pkcs8(),
             Algorithm::HS256 => Err(KeyError::GenerationUnsupported("HS256 PKCS#8")),
         }
     }
@@ -193,8 +198,15 @@ impl SigningKey {
             Algorithm::EdDSA => Material::Ed25519(
                 Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(rejected)?,
             ),
-            Algorithm::ES256 => Material::Es256(backend::ecdsa_from_pkcs8(der).map_err(rejected)?),
-            Algorithm::RS256 => Material::Rs256(RsaKeyPair::from_pkcs8(der).map_err(rejected)?),
+            Algorithm::ES256 => {
+                Material::Ecdsa(backend::ecdsa_from_pkcs8(Curve::P256, der).map_err(rejected)?)
+            }
+            Algorithm::ES384 => {
+                Material::Ecdsa(backend::ecdsa_from_pkcs8(Curve::P384, der).map_err(rejected)?)
+            }
+            Algorithm::RS256 | Algorithm::PS256 => {
+                Material::Rsa(RsaKeyPair::from_pkcs8(der).map_err(rejected)?)
+            }
             Algorithm::HS256 => {
                 return Err(KeyError::Rejected(
                     "HS256 keys are secrets, not PKCS#8".into(),
@@ -240,9 +252,9 @@ impl SigningKey {
         })
     }
 
-    /// Loads a private JWK: `OKP`/`Ed25519` (`x`, `d`), `EC`/`P-256` (`x`,
-    /// `y`, `d`), `RSA` (`n`, `e`, `d`, `p`, `q`, `dp`, `dq`, `qi`), or `oct`
-    /// (`k`, with a `kid`).
+    /// Loads a private JWK: `OKP`/`Ed25519` (`x`, `d`), `EC`/`P-256` or
+    /// `P-384` (`x`, `y`, `d`), `RSA` (`n`, `e`, `d`, `p`, `q`, `dp`, `dq`,
+    /// `qi`; RS256 unless `alg` is `PS256`), or `oct` (`k`, with a `kid`).
     ///
     /// # Errors
     /// [`KeyError::Jwk`] naming what is missing; [`KeyError::Rejected`].
@@ -265,15 +277,26 @@ impl SigningKey {
                 .map_err(rejected)?;
                 Self::asymmetric(Algorithm::EdDSA, Material::Ed25519(pair))
             }
-            ("EC", Some("P-256")) => {
+            ("EC", Some(crv @ ("P-256" | "P-384"))) => {
+                let (curve, algorithm) = if crv == "P-256" {
+                    (Curve::P256, Algorithm::ES256)
+                } else {
+                    (Curve::P384, Algorithm::ES384)
+                };
                 let mut point = vec![0x04];
                 point.extend_from_slice(&member(jwk.x.as_deref(), "x")?);
                 point.extend_from_slice(&member(jwk.y.as_deref(), "y")?);
-                let pair = backend::ecdsa_from_parts(&member(secret_member(&jwk.d), "d")?, &point)
-                    .map_err(rejected)?;
-                Self::asymmetric(Algorithm::ES256, Material::Es256(pair))
+                let pair =
+                    backend::ecdsa_from_parts(curve, &member(secret_member(&jwk.d), "d")?, &point)
+                        .map_err(rejected)?;
+                Self::asymmetric(algorithm, Material::Ecdsa(pair))
             }
             ("RSA", _) => {
+                let algorithm = match jwk.alg.as_deref() {
+                    None | Some("RS256") => Algorithm::RS256,
+                    Some("PS256") => Algorithm::PS256,
+                    Some(_) => return Err(KeyError::Jwk("alg")),
+                };
                 let (n, e) = (
                     member(jwk.n.as_deref(), "n")?,
                     member(jwk.e.as_deref(), "e")?,
@@ -299,7 +322,7 @@ impl SigningKey {
                     qi: &qi,
                 })
                 .map_err(rejected)?;
-                Self::asymmetric(Algorithm::RS256, Material::Rs256(pair))
+                Self::asymmetric(algorithm, Material::Rsa(pair))
             }
             ("oct", _) => {
                 let kid = jwk.kid.as_deref().ok_or(KeyError::Jwk("kid"))?;
@@ -332,15 +355,18 @@ impl SigningKey {
     /// Signs `message`.
     ///
     /// # Errors
-    /// [`KeyError::Signing`] if the backend fails (ES256 and RS256 draw randomness).
+    /// [`KeyError::Signing`] if the backend fails (ECDSA, RSA-PSS and
+    /// RSA draw randomness).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         match &self.material {
             Material::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
-            Material::Es256(pair) => pair
+            Material::Ecdsa(pair) => pair
                 .sign(&self.rng, message)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| KeyError::Signing),
-            Material::Rs256(pair) => backend::rsa_sign(pair, &self.rng, message),
+            Material::Rsa(pair) => {
+                backend::rsa_sign(pair, self.algorithm == Algorithm::PS256, &self.rng, message)
+            }
             Material::Hs256(key) => Ok(hmac::sign(key, message).as_ref().to_vec()),
         }
     }
@@ -364,15 +390,21 @@ impl SigningKey {
                 let public = pair.public_key().as_ref();
                 (PublicKey::ed25519(public)?, okp_jwk(public))
             }
-            Material::Es256(pair) => {
+            Material::Ecdsa(pair) => {
+                let curve = if algorithm == Algorithm::ES384 {
+                    Curve::P384
+                } else {
+                    Curve::P256
+                };
                 let point = pair.public_key().as_ref();
-                let jwk = ec_jwk(point)
-                    .ok_or(KeyError::Rejected("unexpected P-256 public key".into()))?;
-                (PublicKey::es256(point)?, jwk)
+                let jwk = ec_jwk(curve, point)
+                    .ok_or(KeyError::Rejected("unexpected ECDSA public key".into()))?;
+                (PublicKey::ecdsa(curve, point)?, jwk)
             }
-            Material::Rs256(pair) => {
+            Material::Rsa(pair) => {
                 let (n, e) = backend::rsa_public(pair);
-                (PublicKey::rs256(&n, &e)?, rsa_jwk(&n, &e))
+                let pss = algorithm == Algorithm::PS256;
+                (PublicKey::rsa(&n, &e, pss)?, rsa_jwk(&n, &e))
             }
             Material::Hs256(_) => return Err(KeyError::Rejected("symmetric key".into())),
         };
@@ -427,9 +459,11 @@ impl fmt::Debug for VerifyingKey {
 }
 
 impl VerifyingKey {
-    /// A verifying key from a published JWK (`OKP`/`Ed25519`, `EC`/`P-256`,
-    /// `RSA`). The `kid` is the JWK's own or, when absent, its thumbprint;
-    /// the algorithm is the JWK's `alg` or the one its key type implies.
+    /// A verifying key from a published JWK (`OKP`/`Ed25519`, `EC`/`P-256`
+    /// or `P-384`, `RSA`). The `kid` is the JWK's own or, when absent, its
+    /// thumbprint; the algorithm is the JWK's `alg` or the one its key type
+    /// implies (`RSA`: RS256; a PS256 key says `"alg":"PS256"`). One key
+    /// verifies one algorithm.
     ///
     /// # Errors
     /// [`KeyError::Jwk`] naming the bad member.
@@ -450,15 +484,20 @@ impl VerifyingKey {
                 }
                 (Algorithm::EdDSA, PublicKey::ed25519(&x)?)
             }
-            ("EC", Some("P-256")) => {
+            ("EC", Some(crv @ ("P-256" | "P-384"))) => {
+                let (curve, algorithm) = if crv == "P-256" {
+                    (Curve::P256, Algorithm::ES256)
+                } else {
+                    (Curve::P384, Algorithm::ES384)
+                };
                 let (x, y) = (member(jwk.x.as_ref(), "x")?, member(jwk.y.as_ref(), "y")?);
-                if x.len() != 32 || y.len() != 32 {
+                if x.len() != curve.coordinate_len() || y.len() != curve.coordinate_len() {
                     return Err(KeyError::Jwk("x"));
                 }
                 let mut point = vec![0x04];
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
-                (Algorithm::ES256, PublicKey::es256(&point)?)
+                (algorithm, PublicKey::ecdsa(curve, &point)?)
             }
             ("RSA", _) => {
                 let n = member(jwk.n.as_ref(), "n")?;
@@ -466,7 +505,13 @@ impl VerifyingKey {
                     return Err(KeyError::Jwk("n"));
                 }
                 let e = member(jwk.e.as_ref(), "e")?;
-                (Algorithm::RS256, PublicKey::rs256(&n, &e)?)
+                let pss = jwk.alg.as_deref() == Some("PS256");
+                let algorithm = if pss {
+                    Algorithm::PS256
+                } else {
+                    Algorithm::RS256
+                };
+                (algorithm, PublicKey::rsa(&n, &e, pss)?)
             }
             ("OKP" | "EC", _) => return Err(KeyError::Jwk("crv")),
             _ => return Err(KeyError::Jwk("kty")),
@@ -577,12 +622,12 @@ fn okp_jwk(public: &[u8]) -> PublicJwk {
     }
 }
 
-fn ec_jwk(point: &[u8]) -> Option<PublicJwk> {
+fn ec_jwk(curve: Curve, point: &[u8]) -> Option<PublicJwk> {
     let coordinates = point.strip_prefix(&[0x04])?;
-    let (x, y) = coordinates.split_at_checked(32)?;
+    let (x, y) = coordinates.split_at_checked(curve.coordinate_len())?;
     Some(PublicJwk {
         kty: "EC".into(),
-        crv: Some("P-256".into()),
+        crv: Some(curve.name().into()),
         x: Some(B64URL.encode(x)),
         y: Some(B64URL.encode(y)),
         ..PublicJwk::default()

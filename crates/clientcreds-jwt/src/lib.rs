@@ -1,7 +1,8 @@
 //! Signing keys, key sets and RFC 9068 access tokens for clientcreds.
 //!
-//! - [`SigningKey`]: EdDSA (Ed25519, the default), ES256, RS256 and HS256;
-//!   generated (EdDSA, ES256, HS256) or loaded from PKCS#8 DER/PEM or a JWK;
+//! - [`SigningKey`]: EdDSA (Ed25519, the default), ES256, ES384, RS256,
+//!   PS256 and HS256; generated (EdDSA, ES256, ES384, HS256; RSA with
+//!   aws-lc-rs) or loaded from PKCS#8 DER/PEM or a JWK;
 //!   `kid` is the RFC 7638 thumbprint ([`thumbprint`]). Keys are parsed
 //!   once and kept parsed.
 //! - [`KeySet`]: one signing key, a published next key, retired and

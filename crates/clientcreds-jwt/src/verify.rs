@@ -29,8 +29,18 @@ pub struct Validation {
     pub leeway: Duration,
     /// Longest token accepted, in bytes (default 8 KiB).
     pub max_token_len: usize,
-    /// The tenant claim's name (default `tenant`).
+    /// The tenant claim's name (default `tenant`). Any claim may name the
+    /// tenant, `client_id` and `sub` included.
     pub tenant_claim: String,
+    /// Whether a token must carry the tenant claim (default `false`: a
+    /// token from an issuer that knows no tenants, such as any RFC 9068
+    /// issuer other than clientcreds, is accepted and its
+    /// [`AccessContext::tenant`] is `None`). Set by
+    /// [`Validation::require_tenant`] and by [`Validation::with_tenant`].
+    pub tenant_required: bool,
+    /// Whether a header `typ` of `JWT` is accepted besides `at+jwt`
+    /// (default `false`). See [`Validation::danger_accept_typ_jwt`].
+    pub accept_typ_jwt: bool,
     /// Narrows the algorithms further than the key set does (default: the
     /// key set's).
     pub algorithms: Option<Vec<Algorithm>>,
@@ -52,12 +62,43 @@ impl Validation {
             leeway: Duration::seconds(60),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             tenant_claim: DEFAULT_TENANT_CLAIM.to_owned(),
+            tenant_required: false,
+            accept_typ_jwt: false,
             algorithms: None,
             tenants: None,
         }
     }
 
-    /// Accepts only tokens of `tenant` (call again to accept more).
+    /// Refuses tokens without the tenant claim
+    /// ([`VerifyError::MissingTenantClaim`]), whatever tenant they name.
+    /// An issuer that always mints a tenant (clientcreds does) and a
+    /// resource server that serves tenants set this; [`with_tenant`]
+    /// implies it.
+    ///
+    /// [`with_tenant`]: Validation::with_tenant
+    #[must_use]
+    pub fn require_tenant(mut self) -> Self {
+        self.tenant_required = true;
+        self
+    }
+
+    /// **Widens** the `typ` check: accepts access tokens whose header says
+    /// `typ: JWT` as well as RFC 9068's `at+jwt`.
+    ///
+    /// RFC 9068 §4 asks for `at+jwt` so that an ID token or any other JWT
+    /// signed by the same issuer cannot pass as an access token. Several
+    /// large issuers still label their access tokens `JWT`; accept them
+    /// only when you know the issuer does, and keep the audience check
+    /// narrow (an ID token's audience is a client id, never an API).
+    /// A missing `typ` is still refused.
+    #[must_use]
+    pub fn danger_accept_typ_jwt(mut self) -> Self {
+        self.accept_typ_jwt = true;
+        self
+    }
+
+    /// Accepts only tokens of `tenant` (call again to accept more); a
+    /// token without a tenant is refused.
     ///
     /// ```
     /// use clientcreds_jwt::Validation;
@@ -68,15 +109,18 @@ impl Validation {
     /// ```
     #[must_use]
     pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant_required = true;
         self.tenants
             .get_or_insert_with(Vec::new)
             .push(tenant.into());
         self
     }
 
-    /// Accepts only tokens of these tenants (an empty set accepts none).
+    /// Accepts only tokens of these tenants (an empty set accepts none); a
+    /// token without a tenant is refused.
     #[must_use]
     pub fn with_tenants(mut self, tenants: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.tenant_required = true;
         self.tenants = Some(tenants.into_iter().map(Into::into).collect());
         self
     }
@@ -102,7 +146,9 @@ impl Validation {
         self
     }
 
-    /// Names the tenant claim.
+    /// Names the tenant claim: any claim, `client_id` or `sub` included
+    /// (the context then carries that value both as the tenant and under
+    /// its own name).
     #[must_use]
     pub fn with_tenant_claim(mut self, name: impl Into<String>) -> Self {
         self.tenant_claim = name.into();
@@ -120,8 +166,10 @@ impl Validation {
 /// Who a verified token speaks for, and what it may do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccessContext {
-    /// The tenant claim.
-    pub tenant: String,
+    /// The tenant claim ([`Validation::tenant_claim`]), or `None` when the
+    /// token carries none (a token from an issuer without tenants; refused
+    /// instead when [`Validation::tenant_required`] is set).
+    pub tenant: Option<String>,
     /// `client_id`.
     pub client_id: String,
     /// `sub`.
@@ -144,6 +192,12 @@ pub struct AccessContext {
 }
 
 impl AccessContext {
+    /// The tenant, if the token carried one.
+    #[must_use]
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
     /// Whether the token grants `scope`.
     #[must_use]
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -169,11 +223,20 @@ impl AccessContext {
 ///
 /// Checks, in order: length; three base64url parts; a JSON header whose
 /// `alg` is allowed (never `none`), without `crit`, with `typ` `at+jwt`
-/// and a `kid` naming a key of that very algorithm (so an HS256 header
-/// cannot borrow an RSA or EC public key as its secret); the signature;
-/// then the claims: `iss`, `aud`, `exp` and `nbf`/`iat` within the leeway,
-/// the tenant when [`Validation::tenants`] is set, and every required claim
-/// present and well typed.
+/// (or `JWT` after [`Validation::danger_accept_typ_jwt`]) and a `kid`; a
+/// JSON payload whose `iss` is the accepted issuer (so a token of another
+/// issuer is [`VerifyError::WrongIssuer`], never [`VerifyError::UnknownKid`],
+/// and costs no key lookup); a key of that very `kid` and algorithm (so an
+/// HS256 header cannot borrow an RSA or EC public key as its secret); the
+/// signature; then the other claims: `aud`, `exp` and `nbf`/`iat` within
+/// the leeway, the tenant when [`Validation::tenant_required`] or
+/// [`Validation::tenants`] is set, and every required claim present and
+/// well typed.
+///
+/// The issuer is compared as an exact string (RFC 8414 §3.3, RFC 9068
+/// §4): `https://auth.example.com/` is not `https://auth.example.com`;
+/// a difference of only a trailing slash is reported as
+/// [`VerifyError::IssuerTrailingSlash`] to say so.
 ///
 /// ```
 /// use std::collections::BTreeMap;
@@ -193,7 +256,7 @@ impl AccessContext {
 ///
 /// let verifier = TokenVerifier::new(keys, Validation::new("https://auth.example.com", "https://api.example.com"));
 /// let context = verifier.verify_at(minted.access_token.expose(), now)?;
-/// assert_eq!((context.tenant.as_str(), context.client_id.as_str()), ("acme", "acme_client_1"));
+/// assert_eq!((context.tenant(), context.client_id.as_str()), (Some("acme"), "acme_client_1"));
 /// context.require_scope("read")?;
 /// assert!(context.require_scope("write").is_err());
 /// assert_eq!(verifier.verify_at(minted.access_token.expose(), now + Duration::minutes(32)), Err(VerifyError::Expired));
@@ -277,11 +340,22 @@ impl TokenVerifier {
         }
         let typ = header.typ.ok_or(VerifyError::MissingType)?;
         if !(typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
-            || typ.eq_ignore_ascii_case("application/at+jwt"))
+            || typ.eq_ignore_ascii_case("application/at+jwt")
+            || (self.validation.accept_typ_jwt && typ.eq_ignore_ascii_case("JWT")))
         {
             return Err(VerifyError::WrongType);
         }
         let kid = header.kid.ok_or(VerifyError::MissingKid)?;
+        // The payload is read (not trusted) before the key lookup so that a
+        // token of another issuer is refused as such, costs no signature
+        // check, and never looks like a key the issuer rotated away.
+        let payload = B64URL
+            .decode(payload_b64)
+            .map_err(|_| VerifyError::Malformed)?;
+        let mut claims: Map<String, Value> =
+            serde_json::from_slice(&payload).map_err(|_| VerifyError::InvalidPayload)?;
+        let iss = take_string(&mut claims, "iss")?;
+        check_issuer(&iss, &self.validation.issuer)?;
         let signature = B64URL
             .decode(signature_b64)
             .map_err(|_| VerifyError::Malformed)?;
@@ -301,11 +375,6 @@ impl TokenVerifier {
                 Err(VerifyError::BadSignature)
             }
         })?;
-        let payload = B64URL
-            .decode(payload_b64)
-            .map_err(|_| VerifyError::Malformed)?;
-        let claims: Map<String, Value> =
-            serde_json::from_slice(&payload).map_err(|_| VerifyError::InvalidPayload)?;
         self.check_claims(claims, now)
     }
 
@@ -321,9 +390,29 @@ impl TokenVerifier {
             .clamp(Duration::ZERO, MAX_LEEWAY)
             .whole_seconds();
         let now_s = now.unix_timestamp();
-        let iss = take_string(&mut claims, "iss")?;
-        if iss != self.validation.issuer {
-            return Err(VerifyError::WrongIssuer);
+        // The tenant is read before the standard claims are taken out, so
+        // that it may be any of them (`client_id`, `sub`).
+        let tenant_claim = self.validation.tenant_claim.as_str();
+        let tenant = match claims.get(tenant_claim) {
+            Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
+            Some(_) => {
+                return Err(VerifyError::InvalidTenantClaim {
+                    claim: tenant_claim.to_owned(),
+                });
+            }
+            None => None,
+        };
+        if tenant.is_none()
+            && (self.validation.tenant_required || self.validation.tenants.is_some())
+        {
+            return Err(VerifyError::MissingTenantClaim {
+                claim: tenant_claim.to_owned(),
+            });
+        }
+        if let (Some(accepted), Some(tenant)) = (&self.validation.tenants, &tenant)
+            && !accepted.contains(tenant)
+        {
+            return Err(VerifyError::WrongTenant);
         }
         let audience = match claims.remove("aud") {
             Some(Value::String(one)) => vec![one],
@@ -364,19 +453,7 @@ impl TokenVerifier {
             Some(_) => return Err(VerifyError::InvalidClaim("scope")),
             None => Vec::new(),
         };
-        let tenant = match claims.remove(&self.validation.tenant_claim) {
-            Some(Value::String(t)) if !t.is_empty() => t,
-            Some(_) => return Err(VerifyError::InvalidClaim("tenant")),
-            None => return Err(VerifyError::MissingClaim("tenant")),
-        };
-        if self
-            .validation
-            .tenants
-            .as_ref()
-            .is_some_and(|accepted| !accepted.contains(&tenant))
-        {
-            return Err(VerifyError::WrongTenant);
-        }
+        claims.remove(tenant_claim);
         let secret_id = match claims.remove(SECRET_ID_CLAIM) {
             Some(Value::String(s)) if !s.is_empty() => Some(s),
             Some(_) => return Err(VerifyError::InvalidClaim(SECRET_ID_CLAIM)),
@@ -397,6 +474,17 @@ impl TokenVerifier {
             secret_id,
             extra: claims,
         })
+    }
+}
+
+/// `iss` against the accepted issuer: exact, as RFC 8414 §3.3 says.
+fn check_issuer(iss: &str, accepted: &str) -> Result<(), VerifyError> {
+    if iss == accepted {
+        Ok(())
+    } else if iss.trim_end_matches('/') == accepted.trim_end_matches('/') {
+        Err(VerifyError::IssuerTrailingSlash)
+    } else {
+        Err(VerifyError::WrongIssuer)
     }
 }
 

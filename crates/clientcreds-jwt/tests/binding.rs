@@ -49,7 +49,10 @@ fn a_tenant_bound_validation_refuses_other_tenants() {
         keys.clone(),
         Validation::new(ISSUER, AUDIENCE).with_tenant(TENANT),
     );
-    assert_eq!(only_acme.verify_at(&acme, now()).unwrap().tenant, TENANT);
+    assert_eq!(
+        only_acme.verify_at(&acme, now()).unwrap().tenant(),
+        Some(TENANT)
+    );
     assert_eq!(
         only_acme.verify_at(&globex, now()),
         Err(VerifyError::WrongTenant)

@@ -43,8 +43,11 @@ fn peer_algorithm(algorithm: Algorithm) -> jsonwebtoken::Algorithm {
     match algorithm {
         Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
         Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
+        Algorithm::ES384 => jsonwebtoken::Algorithm::ES384,
         Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
+        Algorithm::PS256 => jsonwebtoken::Algorithm::PS256,
         Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
+        other => panic!("no peer algorithm for {other}"),
     }
 }
 
@@ -52,8 +55,11 @@ fn peer_encoding_key(algorithm: Algorithm) -> EncodingKey {
     match algorithm {
         Algorithm::EdDSA => EncodingKey::from_ed_pem(pem(algorithm).as_bytes()).unwrap(),
         Algorithm::ES256 => EncodingKey::from_ec_pem(pem(algorithm).as_bytes()).unwrap(),
-        Algorithm::RS256 => EncodingKey::from_rsa_pem(pem(algorithm).as_bytes()).unwrap(),
+        Algorithm::RS256 | Algorithm::PS256 => {
+            EncodingKey::from_rsa_pem(pem(algorithm).as_bytes()).unwrap()
+        }
         Algorithm::HS256 => EncodingKey::from_secret(HS_SECRET),
+        other => panic!("no fixture key for {other}"),
     }
 }
 
@@ -224,7 +230,7 @@ fn jsonwebtoken_tokens_verify_with_our_verifier() {
             let context = verifier
                 .verify_at(&token, now)
                 .unwrap_or_else(|e| panic!("{algorithm}: {e:?}"));
-            assert_eq!(context.tenant, TENANT);
+            assert_eq!(context.tenant.as_deref(), Some(TENANT));
             assert_eq!(context.client_id, CLIENT_ID);
             assert_eq!(context.subject, CLIENT_ID);
             // Split on spaces, empty pieces dropped.
@@ -290,7 +296,7 @@ fn resource_server_verifies_peer_tokens_with_a_jwks_set() {
         )
         .unwrap();
         let context = verifier.verify_at(&token, now).unwrap();
-        assert_eq!(context.tenant, TENANT);
+        assert_eq!(context.tenant.as_deref(), Some(TENANT));
     }
 }
 
@@ -352,5 +358,65 @@ fn keys_generated_here_interoperate_too() {
         header.kid = Some(kid);
         let token = jsonwebtoken::encode(&header, &common::claims_at(now), &encoding).unwrap();
         common::verifier(&keys).verify_at(&token, now).unwrap();
+    }
+}
+
+/// PS256 and ES384 (issue 22: FAPI issuers sign with them), both ways:
+/// the peer signs and we verify through our JWKS parser, and we sign and
+/// the peer verifies with our published JWK.
+#[test]
+fn ps256_and_es384_interoperate_with_jsonwebtoken() {
+    for algorithm in [Algorithm::PS256, Algorithm::ES384] {
+        let (ours, peer_key) = if algorithm == Algorithm::PS256 {
+            (
+                fixture_key(algorithm),
+                EncodingKey::from_rsa_pem(pem(algorithm).as_bytes()).unwrap(),
+            )
+        } else {
+            let der = SigningKey::generate_pkcs8(algorithm).unwrap();
+            (
+                SigningKey::from_pkcs8_der(algorithm, &der).unwrap(),
+                EncodingKey::from_ec_der(&der),
+            )
+        };
+        let kid = ours.kid().to_owned();
+        let keys = Arc::new(KeySet::new(ours));
+        let now = OffsetDateTime::now_utc();
+        let t = now.unix_timestamp();
+
+        // Ours → peer.
+        let minted = mint_for(&keys, now, &[AUDIENCE], Duration::minutes(10));
+        let key = peer_decoding_key(&keys, algorithm, &kid);
+        jsonwebtoken::decode::<PeerClaims>(
+            minted.access_token.expose(),
+            &key,
+            &peer_validation(algorithm, AUDIENCE),
+        )
+        .unwrap_or_else(|e| panic!("{algorithm}: {e:?}"));
+
+        // Peer → ours, through the JWKS as a resource server reads it.
+        let remote = Arc::new(KeySet::from_jwks(&keys.jwks()).unwrap());
+        let verifier = TokenVerifier::new(remote, validation());
+        let claims = PeerClaims {
+            iss: ISSUER.into(),
+            sub: CLIENT_ID.into(),
+            aud: json!(AUDIENCE),
+            exp: t + 300,
+            iat: t,
+            nbf: t,
+            jti: "peer-jti-fapi".into(),
+            client_id: CLIENT_ID.into(),
+            scope: "read".into(),
+            tenant: TENANT.into(),
+            roles: vec![],
+        };
+        let mut header = Header::new(peer_algorithm(algorithm));
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &peer_key).unwrap();
+        let context = verifier
+            .verify_at(&token, now)
+            .unwrap_or_else(|e| panic!("{algorithm}: {e:?}"));
+        assert_eq!(context.jti, "peer-jti-fapi");
     }
 }

@@ -85,7 +85,7 @@ impl TokenService {
             return Ok(None);
         };
         let policy = registry.policy();
-        if context.tenant != caller.tenant.as_str()
+        if context.tenant() != Some(caller.tenant.as_str())
             && !policy
                 .cross_tenant_introspectors
                 .contains(&caller.client_id)

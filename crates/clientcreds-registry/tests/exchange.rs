@@ -103,7 +103,7 @@ async fn a_token_carries_the_clients_facts_and_verifies() {
         .verifier
         .verify_at(response.access_token.expose(), now)
         .unwrap();
-    assert_eq!(context.tenant, "acme");
+    assert_eq!(context.tenant.as_deref(), Some("acme"));
     assert_eq!(context.client_id, issued.credentials.client_id);
     assert_eq!(context.subject, issued.credentials.client_id);
     assert_eq!(context.scopes, ["read"]);

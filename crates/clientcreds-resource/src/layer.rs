@@ -73,7 +73,8 @@ impl BearerAuthLayer {
     }
 
     /// Accepts only tokens of `tenant` (call again to accept more). A token
-    /// of any other tenant is answered `invalid_token`, whatever its
+    /// of any other tenant, or without a tenant, is answered
+    /// `invalid_token`, whatever its
     /// audience and scopes: the administrator of any tenant can give a
     /// client any audience and scope, so a resource server that serves
     /// some tenants only must say which. (The same check is
@@ -115,10 +116,12 @@ impl BearerAuthLayer {
     async fn authorize<B>(&self, request: &mut Request<B>) -> Result<(), BearerChallenge> {
         let token = bearer_token(request.headers())?;
         let context = self.verifier.verify_at(token, self.clock.now()).await?;
-        if let Some(tenants) = &self.tenants
-            && !tenants.contains(&context.tenant)
-        {
-            return Err(clientcreds_jwt::VerifyError::WrongTenant.into());
+        if let Some(tenants) = &self.tenants {
+            // A token without a tenant is refused like one of another tenant.
+            match context.tenant() {
+                Some(tenant) if tenants.iter().any(|t| t == tenant) => {}
+                _ => return Err(clientcreds_jwt::VerifyError::WrongTenant.into()),
+            }
         }
         if let Some(live) = &self.live {
             live.check(&context).await?;

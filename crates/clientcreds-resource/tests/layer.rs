@@ -122,7 +122,10 @@ async fn a_valid_token_reaches_the_inner_service_with_its_context() {
     let context = assert_passed(&response, &seen);
     assert_eq!(context, server.verifier.verify(&token).unwrap());
     assert_eq!(
-        (context.tenant.as_str(), context.client_id.as_str()),
+        (
+            context.tenant().unwrap_or_default(),
+            context.client_id.as_str()
+        ),
         ("acme", id.as_str())
     );
     assert_eq!(context.scopes, ["read"]);

@@ -376,6 +376,6 @@ async fn a_token_from_an_issuer_not_on_the_allow_list_is_refused_without_any_fet
         .verify_at(&token, OffsetDateTime::now_utc())
         .await
         .unwrap();
-    assert_eq!(context.tenant, "acme");
+    assert_eq!(context.tenant.as_deref(), Some("acme"));
     assert_eq!((listed.fetches(), unlisted.fetches()), (1, 0));
 }

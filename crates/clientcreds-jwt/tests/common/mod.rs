@@ -66,8 +66,9 @@ pub fn stem(algorithm: Algorithm) -> &'static str {
     match algorithm {
         Algorithm::EdDSA => "test-only-ed25519",
         Algorithm::ES256 => "test-only-p256",
-        Algorithm::RS256 => "test-only-rsa2048",
-        Algorithm::HS256 => panic!("no PKCS#8 fixture for HS256"),
+        // One RSA key serves both paddings.
+        Algorithm::RS256 | Algorithm::PS256 => "test-only-rsa2048",
+        other => panic!("no PKCS#8 fixture for {other}"),
     }
 }
 
@@ -112,8 +113,9 @@ pub fn unb64(text: &str) -> Vec<u8> {
     B64URL.decode(text).unwrap()
 }
 
+/// Our issuer's tokens always name a tenant: the tests' verifier requires one.
 pub fn validation() -> Validation {
-    Validation::new(ISSUER, AUDIENCE)
+    Validation::new(ISSUER, AUDIENCE).require_tenant()
 }
 
 pub fn verifier(keys: &Arc<KeySet>) -> TokenVerifier {
