@@ -67,4 +67,6 @@ pub use token::{
     ACCESS_TOKEN_TYPE, AccessToken, DEFAULT_TENANT_CLAIM, MintedToken, RESERVED_CLAIMS,
     SECRET_ID_CLAIM, TokenClaims, TokenIssuer,
 };
-pub use verify::{AccessContext, DEFAULT_MAX_TOKEN_LEN, MAX_LEEWAY, TokenVerifier, Validation};
+pub use verify::{
+    AccessContext, DEFAULT_MAX_TOKEN_LEN, IntoDuration, MAX_LEEWAY, TokenVerifier, Validation,
+};

@@ -125,10 +125,11 @@ impl Validation {
         self
     }
 
-    /// Sets the leeway, capped at [`MAX_LEEWAY`] and floored at zero.
+    /// Sets the leeway, capped at [`MAX_LEEWAY`] and floored at zero
+    /// (a `std::time::Duration` or a `time::Duration`).
     #[must_use]
-    pub fn with_leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway.clamp(Duration::ZERO, MAX_LEEWAY);
+    pub fn with_leeway(mut self, leeway: impl IntoDuration) -> Self {
+        self.leeway = leeway.into_duration().clamp(Duration::ZERO, MAX_LEEWAY);
         self
     }
 
@@ -160,6 +161,28 @@ impl Validation {
     pub fn with_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = Some(algorithms.into_iter().collect());
         self
+    }
+}
+
+/// A duration as either `std::time::Duration` (what tokio, reqwest, tower
+/// and `clientcreds-client` take) or `time::Duration` (what this crate
+/// computes with): the setters of this crate and of `clientcreds-resource`
+/// accept both, so a host keeps one type throughout. A `std` duration too
+/// long for `time` saturates.
+pub trait IntoDuration {
+    /// As a `time::Duration`.
+    fn into_duration(self) -> Duration;
+}
+
+impl IntoDuration for Duration {
+    fn into_duration(self) -> Duration {
+        self
+    }
+}
+
+impl IntoDuration for std::time::Duration {
+    fn into_duration(self) -> Duration {
+        Duration::try_from(self).unwrap_or(Duration::MAX)
     }
 }
 

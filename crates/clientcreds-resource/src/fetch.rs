@@ -134,9 +134,27 @@ struct Metadata {
     jwks_uri: String,
 }
 
+/// The origin of an absolute URL: scheme, host and port (the default
+/// port of the scheme made explicit), lowercased.
+pub(crate) fn origin(uri: &Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
+    let host = uri.host().unwrap_or("").to_ascii_lowercase();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "http" { 80 } else { 443 });
+    format!("{scheme}://{host}:{port}")
+}
+
 /// The `jwks_uri` of `issuer`: RFC 8414 metadata first, then `OpenID`
-/// discovery. The metadata must name exactly this issuer (RFC 8414 §3.3).
-pub(crate) async fn discover(transport: &dyn Transport, issuer: &str) -> Result<String, Error> {
+/// discovery. The metadata must name exactly this issuer (RFC 8414 §3.3),
+/// and its `jwks_uri` must be on the issuer's own origin or on one of
+/// `allowed_origins` (so a metadata document cannot point the resource
+/// server at an internal or loopback address).
+pub(crate) async fn discover(
+    transport: &dyn Transport,
+    issuer: &str,
+    allowed_origins: &[String],
+) -> Result<String, Error> {
     let uri = parse_url(issuer)?;
     let mut failures = Vec::new();
     for url in [rfc8414_url(&uri), openid_url(issuer)] {
@@ -148,12 +166,30 @@ pub(crate) async fn discover(transport: &dyn Transport, issuer: &str) -> Result<
                         reason: format!("metadata is not valid: {e}"),
                     })?;
                 if metadata.issuer != issuer {
+                    let hint =
+                        if metadata.issuer.trim_end_matches('/') == issuer.trim_end_matches('/') {
+                            "; issuers compare as exact strings (RFC 8414 §3.3): configure the \
+                         issuer exactly as the metadata spells it, trailing slash included"
+                        } else {
+                            ""
+                        };
                     return Err(Error::Fetch {
                         url,
-                        reason: format!("metadata names issuer `{}`", metadata.issuer),
+                        reason: format!("metadata names issuer `{}`{hint}", metadata.issuer),
                     });
                 }
-                parse_url(&metadata.jwks_uri)?;
+                let jwks = parse_url(&metadata.jwks_uri)?;
+                let jwks_origin = origin(&jwks);
+                if jwks_origin != origin(&uri) && !allowed_origins.contains(&jwks_origin) {
+                    return Err(Error::Fetch {
+                        url,
+                        reason: format!(
+                            "metadata puts the JWKS on another origin ({jwks_origin}); allow it \
+                             with RemoteKeySetBuilder::allow_jwks_origin if the issuer really \
+                             serves its keys there"
+                        ),
+                    });
+                }
                 return Ok(metadata.jwks_uri);
             }
             Err(error) => failures.push(error.to_string()),

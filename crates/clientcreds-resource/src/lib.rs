@@ -82,6 +82,12 @@ mod remote;
 mod transport_reqwest;
 mod verify;
 
+// What every user of this crate names: one dependency is enough.
+pub use clientcreds_jwt::{
+    AccessContext, Algorithm, InsufficientScope, IntoDuration, Jwks, KeySet, TokenVerifier,
+    Validation, VerifyError,
+};
+
 pub use bearer::{BearerChallenge, BearerError, bearer_token};
 pub use clock::{Clock, SystemClock};
 pub use error::Error;

@@ -13,22 +13,38 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use clientcreds_jwt::{
-    AccessContext, Algorithm, Jwks, KeySet, TokenVerifier, Validation, VerifyError,
+    AccessContext, Algorithm, IntoDuration, Jwks, KeySet, TokenVerifier, Validation, VerifyError,
 };
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 
-use crate::fetch::{discover, get_document, max_age, parse_url};
+use crate::fetch::{discover, get_document, max_age, origin, parse_url};
 use crate::issuers::peek_issuer;
 use crate::{BoxFuture, Clock, Error, SystemClock, Transport, VerifyAccess};
 
 /// The algorithms a remote key set accepts: asymmetric only, since a
-/// published key can never be a shared secret.
-pub const ASYMMETRIC_ALGORITHMS: [Algorithm; 3] =
-    [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256];
+/// published key can never be a shared secret (never `none`, never HMAC).
+/// [`Validation::with_algorithms`] narrows the list further.
+pub const ASYMMETRIC_ALGORITHMS: [Algorithm; 5] = [
+    Algorithm::EdDSA,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::RS256,
+    Algorithm::PS256,
+];
 
 /// Cache lifetimes and limits of a [`RemoteKeySet`]. Every default is
-/// the one documented on its field.
+/// the one documented on its field. The setters take a
+/// `std::time::Duration` (the caller crate's type) or a `time::Duration`.
+///
+/// ```
+/// use clientcreds_resource::RemoteConfig;
+/// let config = RemoteConfig::default()
+///     .with_unknown_kid_cooldown(std::time::Duration::from_secs(10))
+///     .with_max_stale(time::Duration::minutes(30));
+/// assert_eq!(config.unknown_kid_cooldown, time::Duration::seconds(10));
+/// assert_eq!(config.max_stale, time::Duration::minutes(30));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RemoteConfig {
@@ -39,8 +55,15 @@ pub struct RemoteConfig {
     pub max_ttl: Duration,
     /// Lifetime when the response has no `max-age` (default 5 min).
     pub default_ttl: Duration,
-    /// After an unknown `kid` caused a fetch, the next such fetch waits at
-    /// least this long (default 30 s). Concurrent misses share one fetch.
+    /// After an unknown `kid` (or a known `kid` whose signature failed)
+    /// caused a fetch, the next such fetch waits at least this long
+    /// (default 30 s). Concurrent misses share one fetch.
+    ///
+    /// The cooldown is shared by every token: forged tokens with made-up
+    /// `kid`s can therefore delay the pick-up of a key the issuer starts
+    /// signing with unannounced (an emergency rotation without
+    /// publish-before-sign) by at most this long. A host told of such a
+    /// rotation calls [`RemoteKeySet::refresh`], which ignores the cooldown.
     pub unknown_kid_cooldown: Duration,
     /// How long past its lifetime the last good JWKS is still used while
     /// refreshes fail (default 1 h); after that, tokens are refused.
@@ -66,37 +89,37 @@ impl Default for RemoteConfig {
 impl RemoteConfig {
     /// Sets the bounds `Cache-Control: max-age` is clamped to.
     #[must_use]
-    pub fn with_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
-        self.min_ttl = min;
-        self.max_ttl = max;
+    pub fn with_ttl_bounds(mut self, min: impl IntoDuration, max: impl IntoDuration) -> Self {
+        self.min_ttl = min.into_duration();
+        self.max_ttl = max.into_duration();
         self
     }
 
     /// Sets the lifetime used without `max-age`.
     #[must_use]
-    pub fn with_default_ttl(mut self, ttl: Duration) -> Self {
-        self.default_ttl = ttl;
+    pub fn with_default_ttl(mut self, ttl: impl IntoDuration) -> Self {
+        self.default_ttl = ttl.into_duration();
         self
     }
 
     /// Sets the unknown-`kid` refetch cooldown.
     #[must_use]
-    pub fn with_unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
-        self.unknown_kid_cooldown = cooldown;
+    pub fn with_unknown_kid_cooldown(mut self, cooldown: impl IntoDuration) -> Self {
+        self.unknown_kid_cooldown = cooldown.into_duration();
         self
     }
 
     /// Sets how long a stale JWKS may serve while refreshes fail.
     #[must_use]
-    pub fn with_max_stale(mut self, max_stale: Duration) -> Self {
-        self.max_stale = max_stale;
+    pub fn with_max_stale(mut self, max_stale: impl IntoDuration) -> Self {
+        self.max_stale = max_stale.into_duration();
         self
     }
 
     /// Sets the wait after a failed fetch.
     #[must_use]
-    pub fn with_retry_after_failure(mut self, wait: Duration) -> Self {
-        self.retry_after_failure = wait;
+    pub fn with_retry_after_failure(mut self, wait: impl IntoDuration) -> Self {
+        self.retry_after_failure = wait.into_duration();
         self
     }
 
@@ -114,6 +137,7 @@ impl RemoteConfig {
 pub struct RemoteKeySetBuilder {
     validation: Validation,
     jwks_url: Option<String>,
+    jwks_origins: Vec<String>,
     config: RemoteConfig,
     clock: Arc<dyn Clock>,
 }
@@ -123,6 +147,17 @@ impl RemoteKeySetBuilder {
     #[must_use]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// Accepts a discovered `jwks_uri` on `origin` (`https://host[:port]`)
+    /// besides the issuer's own origin. By default discovery refuses a
+    /// JWKS on another origin, so that a metadata document cannot send the
+    /// resource server to an internal or loopback address; some issuers
+    /// (Google's, for one) do serve their keys from another host.
+    #[must_use]
+    pub fn allow_jwks_origin(mut self, origin: impl Into<String>) -> Self {
+        self.jwks_origins.push(origin.into());
         self
     }
 
@@ -146,13 +181,18 @@ impl RemoteKeySetBuilder {
     /// the first verification (or [`RemoteKeySet::refresh`]) does.
     ///
     /// # Errors
-    /// [`Error::InvalidUrl`] for an issuer or JWKS URL that is not `https`
-    /// (or loopback `http`).
+    /// [`Error::InvalidUrl`] for an issuer, JWKS URL or allowed JWKS
+    /// origin that is not `https` (or loopback `http`).
     pub fn build(self, transport: impl Transport) -> Result<RemoteKeySet, Error> {
         parse_url(&self.validation.issuer)?;
         if let Some(url) = &self.jwks_url {
             parse_url(url)?;
         }
+        let jwks_origins = self
+            .jwks_origins
+            .iter()
+            .map(|o| parse_url(o).map(|uri| origin(&uri)))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut validation = self.validation;
         let algorithms: Vec<Algorithm> = validation
             .algorithms
@@ -166,6 +206,7 @@ impl RemoteKeySetBuilder {
             inner: Arc::new(Inner {
                 validation,
                 discover: self.jwks_url.is_none(),
+                jwks_origins,
                 config: self.config,
                 transport: Arc::new(transport),
                 clock: self.clock,
@@ -227,6 +268,8 @@ pub struct RemoteKeySet {
 struct Inner {
     validation: Validation,
     discover: bool,
+    /// Origins a discovered `jwks_uri` may have besides the issuer's.
+    jwks_origins: Vec<String>,
     config: RemoteConfig,
     transport: Arc<dyn Transport>,
     clock: Arc<dyn Clock>,
@@ -273,6 +316,7 @@ impl RemoteKeySet {
         RemoteKeySetBuilder {
             validation,
             jwks_url: None,
+            jwks_origins: Vec::new(),
             config: RemoteConfig::default(),
             clock: Arc::new(SystemClock),
         }
@@ -330,7 +374,12 @@ impl RemoteKeySet {
             None => self.inner.load(token).await?,
         };
         match snapshot.verifier.verify_at(token, now) {
-            Err(VerifyError::UnknownKid) => self.inner.unknown_kid(token, now, &snapshot).await,
+            // A key the set lacks, or a signature that fails under the key
+            // of that `kid`: the issuer may have rotated (even re-using
+            // the `kid`). One refetch per cooldown finds out.
+            Err(error @ (VerifyError::UnknownKid | VerifyError::BadSignature)) => {
+                self.inner.refetch(token, now, &snapshot, error).await
+            }
             other => other.map_err(Error::Token),
         }
     }
@@ -371,6 +420,7 @@ impl Inner {
             return Some(snapshot);
         }
         if unix_ms(now) >= self.next_refresh_ms.load(Ordering::Relaxed) {
+            tracing::debug!(issuer = %self.validation.issuer, "refreshing the issuer's keys in the background");
             drop(self.start(true));
         }
         (now < snapshot.usable_until).then_some(snapshot)
@@ -380,9 +430,16 @@ impl Inner {
     /// after checking the token's issuer so a foreign token fetches nothing.
     async fn load(self: &Arc<Self>, token: &str) -> Result<Arc<Snapshot>, Error> {
         if token.len() <= self.validation.max_token_len
-            && peek_issuer(token).is_ok_and(|iss| iss != self.validation.issuer)
+            && let Ok(iss) = peek_issuer(token)
+            && iss != self.validation.issuer
         {
-            return Err(Error::Token(VerifyError::WrongIssuer));
+            let error = if iss.trim_end_matches('/') == self.validation.issuer.trim_end_matches('/')
+            {
+                VerifyError::IssuerTrailingSlash
+            } else {
+                VerifyError::WrongIssuer
+            };
+            return Err(Error::Token(error));
         }
         let now = self.clock.now();
         let receiver = {
@@ -417,15 +474,17 @@ impl Inner {
         }
     }
 
-    /// The token's `kid` is not in `seen`: verify against a newer set if
+    /// The token's `kid` is not in `seen`, or its signature failed under
+    /// that `kid`'s key (`error` says which): verify against a newer set if
     /// there is one, else refetch at most once per cooldown.
-    async fn unknown_kid(
+    async fn refetch(
         self: &Arc<Self>,
         token: &str,
         now: OffsetDateTime,
         seen: &Arc<Snapshot>,
+        error: VerifyError,
     ) -> Result<AccessContext, Error> {
-        let unknown = Err(Error::Token(VerifyError::UnknownKid));
+        let unknown = Err(Error::Token(error));
         // A token of another issuer never causes a fetch.
         if peek_issuer(token).is_ok_and(|iss| iss != self.validation.issuer) {
             return unknown;
@@ -495,6 +554,12 @@ impl Inner {
             control.in_flight = None;
             match &outcome {
                 Ok((snapshot, uri)) => {
+                    tracing::debug!(
+                        issuer = %self.validation.issuer,
+                        jwks_uri = %uri,
+                        keys = snapshot.keys.jwks().keys.len(),
+                        "fetched the issuer's keys"
+                    );
                     control.jwks_uri = Some(uri.clone());
                     control.last_failure = None;
                     self.next_refresh_ms
@@ -503,6 +568,14 @@ impl Inner {
                         Some(snapshot.clone());
                 }
                 Err(error) => {
+                    // Tokens keep verifying with the last good set until
+                    // `max_stale`; after that they are refused with 503.
+                    tracing::warn!(
+                        issuer = %self.validation.issuer,
+                        %error,
+                        serving_stale = self.current().is_some_and(|s| now < s.usable_until),
+                        "fetching the issuer's keys failed"
+                    );
                     if self.discover {
                         // Rediscover next time: the JWKS may have moved.
                         control.jwks_uri = None;
@@ -524,7 +597,7 @@ impl Inner {
         let transport = self.transport.as_ref();
         let uri = match jwks_uri {
             Some(uri) => uri,
-            None => discover(transport, &self.validation.issuer).await?,
+            None => discover(transport, &self.validation.issuer, &self.jwks_origins).await?,
         };
         let response = get_document(transport, &uri).await?;
         let invalid = |reason: String| Error::Fetch {

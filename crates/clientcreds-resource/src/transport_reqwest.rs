@@ -9,7 +9,9 @@ use crate::fetch::MAX_DOCUMENT_LEN;
 use crate::{BoxFuture, Transport};
 
 /// A [`Transport`] on a [`reqwest::Client`]: 10 s timeout, at most three
-/// redirects, bodies cut off past [`MAX_DOCUMENT_LEN`].
+/// redirects and only within the origin first asked (same scheme, host and
+/// port: an `https` fetch is never redirected to `http`, another host or
+/// loopback), bodies cut off past [`MAX_DOCUMENT_LEN`].
 ///
 /// `https` needs a TLS backend: enable this crate's `rustls-tls` feature
 /// (rustls with the web PKI roots), or one of reqwest's own TLS features.
@@ -33,7 +35,7 @@ impl ReqwestTransport {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(same_origin_redirects())
             .build()
             .unwrap_or_default();
         Self { client }
@@ -44,6 +46,27 @@ impl ReqwestTransport {
     pub fn with_client(client: reqwest::Client) -> Self {
         Self { client }
     }
+}
+
+/// Follows at most three redirects, each to the origin of the first URL.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let origin_of = |url: &reqwest::Url| {
+            (
+                url.scheme().to_owned(),
+                url.host_str().map(str::to_ascii_lowercase),
+                url.port_or_known_default(),
+            )
+        };
+        let first = attempt.previous().first().map(origin_of);
+        if attempt.previous().len() > 3 {
+            attempt.error("more than three redirects")
+        } else if first.is_some_and(|first| first == origin_of(attempt.url())) {
+            attempt.follow()
+        } else {
+            attempt.error("a redirect to another origin (scheme, host or port) is refused")
+        }
+    })
 }
 
 impl Transport for ReqwestTransport {

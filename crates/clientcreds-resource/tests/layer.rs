@@ -157,6 +157,30 @@ async fn a_tenant_bound_layer_refuses_tokens_of_other_tenants() {
 }
 
 #[tokio::test]
+async fn a_token_without_a_tenant_passes_unless_the_layer_requires_one() {
+    // A token as any RFC 9068 issuer mints it: no tenant claim.
+    let issuer = Issuer::new();
+    let key = issuer.keys.signing_key().unwrap();
+    let t = OffsetDateTime::now_utc().unix_timestamp();
+    let claims = json!({
+        "iss": ISSUER, "sub": CLIENT_ID, "aud": API, "exp": t + 600, "iat": t,
+        "jti": "j1", "client_id": CLIENT_ID, "scope": "read",
+    });
+    let header = json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": key.kid() });
+    let token = common::forge(&header, &claims, &key);
+    let authorization = format!("Bearer {token}");
+
+    let layer = BearerAuthLayer::new(issuer.verifier());
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_eq!(assert_passed(&response, &seen).tenant(), None);
+
+    let layer = layer.require_tenant("acme");
+    let (response, seen) = send(&layer, Some(&authorization)).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn the_service_can_be_driven_more_than_once() {
     let (server, _, _, token) = setup().await;
     let seen = Arc::new(Seen::default());

@@ -368,13 +368,67 @@ async fn tokens_of_other_issuers_cause_no_fetch() {
         Err(Error::Token(VerifyError::WrongIssuer))
     );
     assert_eq!(w.fake.fetches(), 0);
-    // After it: an unknown kid from another issuer does not refetch.
+    // After it: refused as another issuer's (never as an unknown kid,
+    // whatever the cache holds), and no refetch.
     w.verify(&w.token()).await.unwrap();
     assert_eq!(
         w.verify(&token).await,
-        Err(Error::Token(VerifyError::UnknownKid))
+        Err(Error::Token(VerifyError::WrongIssuer))
     );
     assert_eq!(w.fake.fetches(), 1);
+}
+
+#[tokio::test]
+async fn a_key_replaced_under_the_same_kid_is_picked_up_by_one_refetch() {
+    use clientcreds_jwt::{KeySet, VerifyingKey};
+    // The issuer publishes key A under the kid "k1" ...
+    let served = Arc::new(KeySet::empty());
+    let publish = |key: &SigningKey| {
+        let mut jwk = key.verifying_key().public_jwk().unwrap().clone();
+        jwk.kid = Some("k1".into());
+        drop(served.remove("k1"));
+        served
+            .add_verifying_key(VerifyingKey::from_jwk(&jwk).unwrap())
+            .unwrap();
+    };
+    let a = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    publish(&a);
+    let fake = common::FakeIssuer::new(served.clone());
+    let clock = ManualClock::new(OffsetDateTime::now_utc());
+    let issuer = Issuer::new();
+    let remote = common::remote(&issuer, &fake, &clock, RemoteConfig::default());
+    let sign = |key: &SigningKey| {
+        let t = OffsetDateTime::now_utc().unix_timestamp();
+        let claims = json!({
+            "iss": issuer.name, "sub": "c1", "aud": API, "exp": t + 3600, "iat": t,
+            "jti": "j", "client_id": "c1",
+        });
+        common::forge(
+            &json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": "k1" }),
+            &claims,
+            key,
+        )
+    };
+    remote.verify(&sign(&a)).await.unwrap();
+    assert_eq!(fake.fetches(), 1);
+
+    // ... then replaces it with key B under the same kid: B's first token
+    // fails its signature under the cached A, refetches once, and passes.
+    let b = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    publish(&b);
+    remote.verify(&sign(&b)).await.unwrap();
+    assert_eq!(fake.fetches(), 2);
+
+    // A forgery under that kid costs one refetch per cooldown, no more.
+    let forger = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    clock.advance(Duration::seconds(31));
+    for _ in 0..20 {
+        assert_eq!(
+            remote.verify(&sign(&forger)).await,
+            Err(Error::Token(VerifyError::BadSignature))
+        );
+    }
+    assert_eq!(fake.fetches(), 3);
 }
 
 #[tokio::test]
