@@ -67,9 +67,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // An HTTP client whose requests carry a cached `echo` token.
     let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        // The token goes to the API's origin only.
         .with(BearerMiddleware::new(
             tokens.source(TokenRequest::new().scope("echo"))?,
-        ))
+            &issuer,
+        )?)
         .build();
 
     let whoami: Value = api

@@ -264,15 +264,16 @@ impl TokenClientBuilder {
         self.finish(endpoint, transport)
     }
 
-    /// Fetches the issuer's RFC 8414 metadata, checks that it names the same
-    /// issuer, and builds the client for its `token_endpoint`. An explicit
-    /// [`TokenClientBuilder::token_endpoint`] wins over discovery.
+    /// Fetches the issuer's metadata (RFC 8414 first, then `OpenID`
+    /// Connect discovery), checks that it names exactly the same issuer
+    /// (RFC 8414 §3.3), and builds the client for its `token_endpoint`. An
+    /// explicit [`TokenClientBuilder::token_endpoint`] wins over discovery.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] without an issuer; [`Error::Network`] or
-    /// [`Error::Status`] when the metadata cannot be fetched;
-    /// [`Error::InvalidResponse`] when it is not the issuer's.
+    /// [`Error::Config`] without an issuer; [`Error::Metadata`] when no
+    /// metadata can be fetched from either location, or the document is
+    /// not the issuer's (the error names the metadata URL).
     pub async fn discover(mut self) -> Result<TokenClient, Error> {
         let transport = self.take_transport()?;
         if let Some(endpoint) = self.endpoint.take() {
@@ -283,15 +284,39 @@ impl TokenClientBuilder {
             reason: "is required for discovery",
         })?;
         let issuer_uri = self.checked_uri("issuer", &issuer)?;
-        let request = http::Request::get(protocol::metadata_uri(&issuer_uri)?)
-            .header(http::header::ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|_| Error::Config {
-                field: "issuer",
-                reason: "is not a valid URL",
-            })?;
-        let response = transport.send(request).await?;
-        let endpoint = protocol::token_endpoint_from_metadata(&response, &issuer)?;
+        let mut failures = Vec::new();
+        let mut found = None;
+        for uri in [
+            protocol::metadata_uri(&issuer_uri)?,
+            protocol::openid_metadata_uri(&issuer_uri)?,
+        ] {
+            let url = uri.to_string();
+            let request = http::Request::get(uri)
+                .header(http::header::ACCEPT, "application/json")
+                .body(Vec::new())
+                .map_err(|_| Error::Config {
+                    field: "issuer",
+                    reason: "is not a valid URL",
+                })?;
+            match transport.send(request).await {
+                Ok(response) if response.status().is_success() => {
+                    // A document is there: it decides (no fallback past a
+                    // document that is not the issuer's).
+                    let endpoint = protocol::token_endpoint_from_metadata(response.body(), &issuer)
+                        .map_err(|reason| Error::Metadata { url, reason })?;
+                    found = Some(endpoint);
+                    break;
+                }
+                Ok(response) => {
+                    failures.push(format!("{url}: HTTP {}", response.status().as_u16()));
+                }
+                Err(error) => failures.push(format!("{url}: {error}")),
+            }
+        }
+        let endpoint = found.ok_or_else(|| Error::Metadata {
+            url: issuer.clone(),
+            reason: format!("no metadata found ({})", failures.join("; ")),
+        })?;
         tracing::debug!(%issuer, token_endpoint = %endpoint, "discovered token endpoint");
         self.finish(endpoint, transport)
     }

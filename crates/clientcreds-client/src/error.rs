@@ -45,6 +45,16 @@ pub enum Error {
     /// or a metadata document without a matching issuer or token endpoint.
     #[error("invalid response from the authorization server: {0}")]
     InvalidResponse(&'static str),
+    /// Discovery failed: the issuer's metadata (RFC 8414, then `OpenID`
+    /// discovery) could not be fetched, or is not the issuer's. This is
+    /// about the metadata document at `url`, not the token endpoint.
+    #[error("issuer metadata at `{url}` unusable: {reason}")]
+    Metadata {
+        /// The metadata URL (or, when every location failed, the issuer).
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The shared token cache failed.
     #[error("token cache failed: {0}")]
     Cache(String),

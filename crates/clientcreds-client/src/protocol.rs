@@ -177,13 +177,20 @@ pub(crate) fn token_response(
                 ))?,
         ),
     };
-    let by_response = lifetime.map(|l| now + l);
+    // A lifetime no server means (or one past what `SystemTime` holds)
+    // is clamped, never added unchecked.
+    let by_response = lifetime.map(|l| {
+        now.checked_add(l.min(MAX_LIFETIME))
+            .unwrap_or(now + Duration::from_secs(1))
+    });
     let by_jwt = jwt_expiry(&body.access_token);
     let expires_at = match (by_response, by_jwt) {
         (Some(a), Some(b)) => a.min(b),
         (Some(a), None) => a,
         (None, Some(b)) => b,
-        (None, None) => now + default_lifetime,
+        (None, None) => now
+            .checked_add(default_lifetime.min(MAX_LIFETIME))
+            .unwrap_or(now),
     };
     Ok(AccessToken::new(
         std::mem::take(&mut *body.access_token),
@@ -191,6 +198,10 @@ pub(crate) fn token_response(
         body.scope,
     ))
 }
+
+/// The longest lifetime a token is cached for, whatever `expires_in`
+/// says (one year): a longer one is clamped.
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// The `exp` claim of a JWS compact token, read without checking the
 /// signature: it is only used to expire the token *earlier* than
@@ -245,27 +256,42 @@ pub(crate) fn metadata_uri(issuer: &http::Uri) -> Result<http::Uri, Error> {
         .map_err(|_| bad)
 }
 
-/// The token endpoint from a metadata response, after checking that the
-/// document is the issuer's own (RFC 8414 §3.3).
-pub(crate) fn token_endpoint_from_metadata(
-    response: &http::Response<Vec<u8>>,
-    issuer: &str,
-) -> Result<String, Error> {
-    if !response.status().is_success() {
-        return Err(Error::Status {
-            status: response.status().as_u16(),
-        });
-    }
-    let metadata: Metadata = serde_json::from_slice(response.body())
-        .map_err(|_| Error::InvalidResponse("metadata is not an RFC 8414 JSON object"))?;
-    if metadata.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
-        return Err(Error::InvalidResponse(
-            "metadata issuer differs from the configured issuer",
+/// Where `OpenID` Connect Discovery 1.0 §4 puts the metadata: appended to
+/// the issuer (the fallback after RFC 8414's location).
+pub(crate) fn openid_metadata_uri(issuer: &http::Uri) -> Result<http::Uri, Error> {
+    let text = issuer.to_string();
+    format!(
+        "{}/.well-known/openid-configuration",
+        text.trim_end_matches('/')
+    )
+    .parse()
+    .map_err(|_| Error::Config {
+        field: "issuer",
+        reason: "must be an http(s) URL without query or fragment",
+    })
+}
+
+/// The token endpoint from a metadata document (status already 2xx),
+/// after checking that the document is the issuer's own: its `issuer` is
+/// exactly the configured one (RFC 8414 §3.3). The error is the reason.
+pub(crate) fn token_endpoint_from_metadata(body: &[u8], issuer: &str) -> Result<String, String> {
+    let metadata: Metadata = serde_json::from_slice(body)
+        .map_err(|_| "the document is not a metadata JSON object".to_owned())?;
+    if metadata.issuer != issuer {
+        let hint = if metadata.issuer.trim_end_matches('/') == issuer.trim_end_matches('/') {
+            "; issuers compare as exact strings (RFC 8414 §3.3): configure the issuer \
+             exactly as the metadata spells it, trailing slash included"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "the metadata names issuer `{}`, not `{issuer}`{hint}",
+            metadata.issuer
         ));
     }
     metadata
         .token_endpoint
-        .ok_or(Error::InvalidResponse("metadata has no token_endpoint"))
+        .ok_or_else(|| "the metadata has no token_endpoint".to_owned())
 }
 
 #[cfg(test)]
@@ -350,6 +376,17 @@ mod tests {
         let token = token_response(&respond(200, body), now, Duration::from_secs(300)).unwrap();
         assert_eq!(token.expires_at(), now + Duration::from_secs(300));
         assert_eq!(token.scope(), Some("a b"));
+        // An absurd expires_in is clamped, never a panic.
+        for huge in [u64::MAX.to_string(), format!("\"{}\"", u64::MAX)] {
+            let body =
+                format!(r#"{{"access_token":"opaque","token_type":"Bearer","expires_in":{huge}}}"#);
+            let token =
+                token_response(&respond(200, &body), now, Duration::from_secs(300)).unwrap();
+            assert_eq!(token.expires_at(), now + MAX_LIFETIME);
+        }
+        let far = UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
+        let body = r#"{"access_token":"opaque","token_type":"Bearer","expires_in":3600}"#;
+        assert!(token_response(&respond(200, body), far, Duration::from_secs(300)).is_ok());
     }
 
     #[test]
@@ -401,10 +438,20 @@ mod tests {
             at("https://as.example/tenant/t1/"),
             "https://as.example/.well-known/oauth-authorization-server/tenant/t1"
         );
-        let doc = respond(
-            200,
-            r#"{"issuer":"https://evil.example","token_endpoint":"x"}"#,
+        let doc = br#"{"issuer":"https://evil.example","token_endpoint":"x"}"#;
+        assert!(token_endpoint_from_metadata(doc, "https://as.example").is_err());
+        let doc = br#"{"issuer":"https://as.example/","token_endpoint":"x"}"#;
+        let reason = token_endpoint_from_metadata(doc, "https://as.example").unwrap_err();
+        assert!(reason.contains("trailing slash"), "{reason}");
+        let doc = br#"{"issuer":"https://as.example","token_endpoint":"x"}"#;
+        assert_eq!(
+            token_endpoint_from_metadata(doc, "https://as.example").unwrap(),
+            "x"
         );
-        assert!(token_endpoint_from_metadata(&doc, "https://as.example").is_err());
+        let openid = openid_metadata_uri(&"https://as.example/realms/a/".parse().unwrap());
+        assert_eq!(
+            openid.unwrap().to_string(),
+            "https://as.example/realms/a/.well-known/openid-configuration"
+        );
     }
 }

@@ -37,7 +37,7 @@ async fn setup(
         .unwrap();
     let source = tokens.source(TokenRequest::new().scope("echo")).unwrap();
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(BearerMiddleware::new(source.clone()))
+        .with(BearerMiddleware::new(source.clone(), &server.base).unwrap())
         .build();
     (source, cache, http)
 }
@@ -129,9 +129,13 @@ async fn a_403_is_not_retried() {
         .build()
         .unwrap();
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(BearerMiddleware::new(
-            tokens.source(TokenRequest::new().scope("read")).unwrap(),
-        ))
+        .with(
+            BearerMiddleware::new(
+                tokens.source(TokenRequest::new().scope("read")).unwrap(),
+                &server.base,
+            )
+            .unwrap(),
+        )
         .build();
     let response = http
         .post(format!("{}/api/v1/echo", server.base))
@@ -142,4 +146,49 @@ async fn a_403_is_not_retried() {
     assert_eq!(response.status(), 403);
     assert_eq!(server.counters.echo_requests.load(Ordering::SeqCst), 1);
     assert_eq!(server.token_requests(), 1);
+}
+
+/// Answers with the `Authorization` header it received (or `none`).
+async fn header_echo() -> String {
+    use axum::routing::get;
+    let router = axum::Router::new().route(
+        "/",
+        get(|headers: axum::http::HeaderMap| async move {
+            headers
+                .get("authorization")
+                .map_or("none".to_owned(), |v| v.to_str().unwrap().to_owned())
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+async fn the_token_goes_to_the_api_origin_only() {
+    let server = start().await;
+    let (source, _, http) = setup(&server).await;
+    // Another origin (same host, another port): no token, no token request.
+    let elsewhere = header_echo().await;
+    let seen = http.get(&elsewhere).send().await.unwrap().text().await;
+    assert_eq!(seen.unwrap(), "none");
+    assert_eq!(server.token_requests(), 0);
+    // Added explicitly, it gets one.
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(
+            BearerMiddleware::new(source, &server.base)
+                .unwrap()
+                .also_for(&elsewhere)
+                .unwrap(),
+        )
+        .build();
+    let seen = http.get(&elsewhere).send().await.unwrap().text().await;
+    assert!(seen.unwrap().starts_with("Bearer "));
+    // Not a URL of an API: a typed error naming the setting.
+    let (source, _, _) = setup(&server).await;
+    assert!(matches!(
+        BearerMiddleware::new(source, "api.example.com"),
+        Err(clientcreds_client::Error::Config { field: "api", .. })
+    ));
 }

@@ -368,3 +368,62 @@ async fn replicas_sharing_a_cache_share_the_token() {
     assert_eq!(server.token_requests(), 2);
     assert_eq!(shared.len(), 2);
 }
+
+/// An issuer serving only `OpenID` discovery (as many issuers do), naming
+/// itself (with a trailing slash added, if asked) and the reference
+/// server's token endpoint.
+async fn openid_only(trailing_slash: bool, endpoint: String) -> String {
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}/realms/a", listener.local_addr().unwrap());
+    let document = serde_json::json!({
+        "issuer": if trailing_slash { format!("{issuer}/") } else { issuer.clone() },
+        "token_endpoint": endpoint,
+    });
+    let router = axum::Router::new().route(
+        "/realms/a/.well-known/openid-configuration",
+        get(move || async move { axum::Json(document) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    issuer
+}
+
+#[tokio::test]
+async fn discovery_falls_back_to_openid_and_metadata_failures_say_so() {
+    let server = start().await;
+    let (id, secret) = server.create_client(&["echo"], &[]).await;
+    let issuer = openid_only(false, server.endpoint()).await;
+    let tokens = TokenClient::builder(id.clone(), ClientSecret::new(secret.clone()))
+        .issuer(issuer.clone())
+        .discover()
+        .await
+        .unwrap();
+    assert_eq!(tokens.token_endpoint(), server.endpoint());
+
+    // A document naming the issuer with a trailing slash: exact comparison,
+    // explained, and the error is about the metadata.
+    let issuer = openid_only(true, server.endpoint()).await;
+    let error = TokenClient::builder(id.clone(), ClientSecret::new(secret.clone()))
+        .issuer(issuer)
+        .discover()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, clientcreds_client::Error::Metadata { url, reason }
+            if url.ends_with("/.well-known/openid-configuration") && reason.contains("trailing slash")),
+        "{error}"
+    );
+
+    // No metadata anywhere: both locations named, and not the token endpoint.
+    let error = TokenClient::builder(id, ClientSecret::new(secret))
+        .issuer(format!("{}/nothing", server.base))
+        .discover()
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("metadata") && text.contains("openid-configuration"),
+        "{text}"
+    );
+    assert!(!text.contains("token endpoint"), "{text}");
+}

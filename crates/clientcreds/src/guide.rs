@@ -12,6 +12,7 @@
 //! | [`storage`]: memory, SQLite, PostgreSQL, your own | `sqlite` |
 //! | [`keys`]: master keys, peppers and signing keys | `server` |
 //! | [`replicas`]: several replicas on one database | `server` |
+//! | [`foreign_issuers`]: tokens from an issuer other than ours | `resource`, `client` |
 //!
 //! Each chapter's code is a doctest that CI runs with every feature on
 //! (`cargo test -p clientcreds --doc --all-features`); the chapters are
@@ -56,3 +57,7 @@ pub mod keys {}
 #[cfg(feature = "server")]
 #[doc = include_str!("../guide/replicas.md")]
 pub mod replicas {}
+
+#[cfg(all(feature = "resource", feature = "client"))]
+#[doc = include_str!("../guide/foreign_issuers.md")]
+pub mod foreign_issuers {}
