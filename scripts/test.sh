@@ -2,8 +2,9 @@
 # The project's one test command: README.md names it and .ci/run runs it.
 # Formatting, lints, every test target (unit, integration, benches in test
 # mode, examples) against a throwaway PostgreSQL and SMTP server that
-# scripts/with-postgres.sh and scripts/with-smtp.sh install and start, the
-# doctests, and the docs, all warnings as errors.
+# scripts/with-postgres.sh and scripts/with-smtp.sh install and start and
+# a foreign issuer (oidc-provider, pinned) that scripts/with-oidc-provider.sh
+# installs, the doctests, and the docs, all warnings as errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +23,9 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked --quiet
 
-step "cargo test: unit, integration, examples, benches in test mode (with a throwaway PostgreSQL and SMTP server)"
-bash scripts/with-postgres.sh bash scripts/with-smtp.sh cargo test --workspace --all-targets --all-features --locked
+step "cargo test: unit, integration, examples, benches in test mode (with a throwaway PostgreSQL and SMTP server, and oidc-provider)"
+bash scripts/with-postgres.sh bash scripts/with-smtp.sh bash scripts/with-oidc-provider.sh \
+    cargo test --workspace --all-targets --all-features --locked
 
 step "clientcreds-jwt on its other crypto backend, ring (no default features)"
 cargo clippy -p clientcreds-jwt --all-targets --no-default-features --locked -- -D warnings
