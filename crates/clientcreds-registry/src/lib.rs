@@ -12,7 +12,7 @@
 //! | [`Registry::end_grace`] | close that window now |
 //! | [`Registry::revoke`] | terminal: never reactivated or rotated |
 //! | [`Registry::delete`] | gone; the audit trail remains |
-//! | [`Registry::authenticate_from`] | one hash per attempt, equal work for unknown ids (lookup included), typed reasons; an [`AuthThrottle`] first, keyed by client and source |
+//! | [`Registry::authenticate_from`] | one hash per attempt, equal work for unknown ids (lookup included), typed reasons; an [`AuthThrottle`] first, keyed by client and [`Source`] (the caller's address, or a shared one never counted per source) |
 //!
 //! [`TokenService`] is the token endpoint's logic ([`TokenService::exchange`])
 //! and RFC 7662 introspection ([`TokenService::introspect`]: the asking
