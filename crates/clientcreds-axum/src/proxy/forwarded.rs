@@ -307,19 +307,54 @@ mod tests {
     /// Arbitrary bytes never panic and never cost more than the bound.
     #[test]
     fn any_text_is_read_without_panicking() {
-        let alphabet = b"for=\"[]:;,_ 0123456789abcdef.\\\t";
+        // Pieces of valid and broken headers, joined at random.
+        let pieces = [
+            "for=",
+            "For=",
+            "\"",
+            "[",
+            "]",
+            ":",
+            ";",
+            ",",
+            " ",
+            "\t",
+            "\\",
+            "=",
+            "_x",
+            "unknown",
+            "proto=http",
+            "by=",
+            "2001:db8::1",
+            "192.0.2.1",
+            "10.0.0.1",
+            "443",
+            "99999",
+            "::ffff:",
+            "a",
+            "0",
+        ];
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut accepted, mut unknown) = (0, 0);
         for _ in 0..20_000 {
             let mut text = String::new();
-            for _ in 0..(state % 48) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let index = usize::try_from(state % alphabet.len() as u64).unwrap();
-                text.push(char::from(alphabet[index]));
+            for _ in 0..next() % 12 {
+                let index = usize::try_from(next() % pieces.len() as u64).unwrap();
+                text.push_str(pieces[index]);
             }
-            let _ = forwarded_element(&text);
-            let _ = x_forwarded_for_element(&text);
+            match forwarded_element(&text) {
+                Hop::Addr(_) => accepted += 1,
+                Hop::Unknown => unknown += 1,
+            }
+            if let Hop::Addr(_) = x_forwarded_for_element(&text) {
+                accepted += 1;
+            }
             let _ = split_unquoted(&text, b',').count();
             if let Ok(value) = HeaderValue::from_str(&text) {
                 let mut headers = HeaderMap::new();
@@ -329,5 +364,7 @@ mod tests {
                 assert!(hops(&headers, &X_FORWARDED_FOR).is_some_and(|h| h.len() <= MAX_HOPS));
             }
         }
+        // The generator reaches both outcomes.
+        assert!(accepted > 0 && unknown > 0, "{accepted} {unknown}");
     }
 }
