@@ -38,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-root=load-root-token
+root=load-root-token-0123456789abcdef
 master=$("$server" generate-master-key load)
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

@@ -1,7 +1,7 @@
 //! The admin API's one error type and its one body shape.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use clientcreds_registry::Error as RegistryError;
 use serde::Serialize;
@@ -65,6 +65,13 @@ pub enum Error {
     /// `If-Match` named another version than the client's (412).
     #[error("precondition failed: the client changed since the version in If-Match")]
     PreconditionFailed,
+    /// Too many failed administrator authentications from this source
+    /// (429, with `Retry-After`): the admin API's failure throttle.
+    #[error("too many failed authentications; retry in {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds to wait.
+        retry_after_secs: u32,
+    },
     /// The body is larger than the router's limit (413).
     #[error("payload too large: at most {limit} bytes")]
     PayloadTooLarge {
@@ -121,6 +128,7 @@ impl Error {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -152,6 +160,13 @@ impl Error {
                 None,
                 Some(format!("the body may hold at most {limit} bytes")),
             ),
+            Self::TooManyRequests { retry_after_secs } => (
+                "too_many_requests",
+                None,
+                Some(format!(
+                    "too many failed authentications from this address; retry in {retry_after_secs} seconds"
+                )),
+            ),
             Self::Unavailable => (
                 "unavailable",
                 None,
@@ -168,7 +183,13 @@ impl Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
     }
 }
 

@@ -13,6 +13,11 @@
 //!   warnings; signing keys). See [`admin`] for the routes and
 //!   `docs/ADMIN_API.md` for an example of every call.
 //!
+//! Behind a proxy, tell both routers which proxies to believe
+//! ([`TrustedProxies`], `with_trusted_proxies`): the failure throttle then
+//! sees each caller's address instead of the proxy's. Without it, a
+//! loopback peer is treated as a shared source (no per-source counting).
+//!
 //! The host brings its administrators' authentication as an [`AdminAuth`]
 //! that yields the registry's [`Actor`](clientcreds_registry::Actor):
 //! [`BearerTokens`] for fixed tokens, [`ActorExtension`] when its own
@@ -61,8 +66,10 @@ pub mod admin;
 mod auth;
 mod error;
 mod oauth;
+mod proxy;
 
 pub use admin::AdminApi;
 pub use auth::{ActorExtension, AdminAuth, BearerTokens};
 pub use error::{Error, ErrorBody};
-pub use oauth::{ClientAddress, DEFAULT_REALM, OAuthRoutes};
+pub use oauth::{DEFAULT_REALM, OAuthRoutes};
+pub use proxy::{ClientAddress, ForwardedHeader, MAX_HEADER_BYTES, MAX_HOPS, TrustedProxies};

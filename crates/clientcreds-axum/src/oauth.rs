@@ -1,10 +1,9 @@
 //! The OAuth side: token endpoint, introspection, RFC 8414 metadata, JWKS.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,11 +14,9 @@ use clientcreds_http::{
     rejected_response, token_error_response, token_response,
 };
 use clientcreds_jwt::{KeySet, TokenVerifier};
-use clientcreds_registry::TokenService;
+use clientcreds_registry::{Source, TokenService};
 
-/// Finds the caller's address in a request (see
-/// [`OAuthRoutes::with_client_address`]).
-pub type ClientAddress = Arc<dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync>;
+use crate::proxy::{ClientAddress, SourceFinder, TrustedProxies};
 
 /// The `WWW-Authenticate` realm when none is set.
 pub const DEFAULT_REALM: &str = "clientcreds";
@@ -51,7 +48,7 @@ struct Inner {
     metadata: AuthorizationServerMetadata,
     realm: String,
     jwks_cache_control: HeaderValue,
-    client_address: ClientAddress,
+    sources: SourceFinder,
 }
 
 impl OAuthRoutes {
@@ -72,7 +69,7 @@ impl OAuthRoutes {
                 metadata: AuthorizationServerMetadata::new(&issuer),
                 realm: DEFAULT_REALM.to_owned(),
                 jwks_cache_control: HeaderValue::from_static("public, max-age=300"),
-                client_address: Arc::new(peer_address),
+                sources: SourceFinder::default(),
             }),
         }
     }
@@ -112,26 +109,38 @@ impl OAuthRoutes {
         }
     }
 
-    /// How the caller's address is found, for the registry's failure
-    /// throttle (`TokenRequest::source`). The default is the peer address
-    /// axum records when the router is served with
-    /// `into_make_service_with_connect_info::<SocketAddr>()`; without it,
-    /// nothing is throttled. Behind a proxy, read the address it vouches
-    /// for, and only from the proxy (never a header any caller can set).
+    /// Believes the forwarding header of these proxies: the caller's
+    /// address, for the registry's failure throttle
+    /// (`TokenRequest::source`), is the right-most hop that is not one of
+    /// them (see [`TrustedProxies`]). The peer address comes from axum's
+    /// connection info: serve the router with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`, or nothing is
+    /// throttled.
+    ///
+    /// The default trusts no proxy: the peer is the caller, and a loopback
+    /// peer (a local proxy or sidecar) is a shared source, which the
+    /// throttle does not count per source.
     ///
     /// ```
-    /// # fn routes(r: clientcreds_axum::OAuthRoutes) -> clientcreds_axum::OAuthRoutes {
-    /// use std::sync::Arc;
-    /// // The last hop of X-Forwarded-For, appended by our own proxy.
-    /// r.with_client_address(Arc::new(|parts: &axum::http::request::Parts| {
-    ///     parts.headers.get("x-forwarded-for")?.to_str().ok()?
-    ///         .rsplit(',').next()?.trim().parse().ok()
-    /// }))
+    /// # fn routes(r: clientcreds_axum::OAuthRoutes) -> Result<clientcreds_axum::OAuthRoutes, clientcreds_axum::Error> {
+    /// use clientcreds_axum::TrustedProxies;
+    /// // Our load balancers live in 10.0.0.0/8 and write X-Forwarded-For.
+    /// Ok(r.with_trusted_proxies(TrustedProxies::parse("10.0.0.0/8")?))
     /// # }
     /// ```
     #[must_use]
+    pub fn with_trusted_proxies(self, proxies: TrustedProxies) -> Self {
+        self.update(|inner| inner.sources = SourceFinder::proxies(proxies))
+    }
+
+    /// Finds the caller's address with the host's own function instead
+    /// (replacing [`OAuthRoutes::with_trusted_proxies`]): the address it
+    /// returns is taken as the caller's own, so it must come from
+    /// something only your infrastructure can set, never a header any
+    /// caller can send. `None` turns throttling off for that request.
+    #[must_use]
     pub fn with_client_address(self, find: ClientAddress) -> Self {
-        self.update(|inner| inner.client_address = find)
+        self.update(|inner| inner.sources = SourceFinder::Custom(find))
     }
 
     /// `POST /token` and `POST /introspect`.
@@ -166,31 +175,24 @@ impl std::fmt::Debug for OAuthRoutes {
     }
 }
 
-/// The peer address axum recorded (`ConnectInfo<SocketAddr>`), if any.
-fn peer_address(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-}
+/// The caller's address, as [`OAuthRoutes::with_trusted_proxies`] or
+/// [`OAuthRoutes::with_client_address`] finds it.
+struct Caller(Option<Source>);
 
-/// The caller's address, as [`OAuthRoutes::with_client_address`] finds it.
-struct Source(Option<IpAddr>);
-
-impl FromRequestParts<OAuthRoutes> for Source {
+impl FromRequestParts<OAuthRoutes> for Caller {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
         routes: &OAuthRoutes,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self((routes.inner.client_address)(parts)))
+        Ok(Self(routes.inner.sources.find(parts)))
     }
 }
 
 async fn token(
     State(routes): State<OAuthRoutes>,
-    Source(source): Source,
+    Caller(source): Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<String> {
@@ -216,7 +218,7 @@ async fn token(
 /// of a client or secret revoked since, is `{"active": false}`.
 async fn introspect(
     State(routes): State<OAuthRoutes>,
-    Source(source): Source,
+    Caller(source): Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<String> {

@@ -3,7 +3,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clientcreds_registry::{
-    ClientCredentials, Introspection, TokenError, TokenErrorCode, TokenRequest, TokenResponse,
+    ClientCredentials, Introspection, Source, TokenError, TokenErrorCode, TokenRequest,
+    TokenResponse,
 };
 use clientcreds_secret::Secret;
 use http::header::{
@@ -57,7 +58,7 @@ impl IntrospectionRequest {
     /// The request as [`TokenService::introspect`](clientcreds_registry::TokenService::introspect)
     /// takes it, from `source` (the caller's address, for the throttle).
     #[must_use]
-    pub fn introspection(&self, source: Option<std::net::IpAddr>) -> Introspection<'_> {
+    pub fn introspection(&self, source: Option<Source>) -> Introspection<'_> {
         Introspection {
             credentials: self.credentials.as_ref(),
             source,

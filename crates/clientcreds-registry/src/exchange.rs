@@ -1,7 +1,6 @@
 //! The client-credentials token exchange (RFC 6749 §4.4).
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use clientcreds_jwt::{AccessToken, TokenClaims, TokenIssuer};
@@ -9,8 +8,10 @@ use clientcreds_secret::Secret;
 use clientcreds_store::{ActivityEvent, ActivityKind, TenantId};
 use time::{Duration, OffsetDateTime};
 
+use crate::denials::DenialRows;
 use crate::{
-    AuthFailure, AuthenticatedClient, DefaultScope, Error, LiveClientCheck, RefusalCounts, Registry,
+    AuthFailure, AuthenticatedClient, DefaultScope, Error, LiveClientCheck, RefusalCounts,
+    Registry, Source,
 };
 
 /// The only grant type served.
@@ -50,10 +51,11 @@ pub struct TokenRequest {
     /// `resource` parameters (RFC 8707).
     pub resources: Vec<String>,
     /// Where the request came from (the peer address, or the client
-    /// address a trusted proxy vouches for): the key of the registry's
+    /// address a trusted proxy vouches for; [`Source::shared`] when the
+    /// host cannot see past a proxy): the key of the registry's
     /// [`AuthThrottle`](crate::AuthThrottle). `None` disables throttling
     /// for this request.
-    pub source: Option<IpAddr>,
+    pub source: Option<Source>,
 }
 
 impl TokenRequest {
@@ -84,10 +86,11 @@ impl TokenRequest {
         self
     }
 
-    /// Says where the request came from (see [`TokenRequest::source`]).
+    /// Says where the request came from (see [`TokenRequest::source`]): an
+    /// `IpAddr` is the caller's own address.
     #[must_use]
-    pub fn with_source(mut self, source: IpAddr) -> Self {
-        self.source = Some(source);
+    pub fn with_source(mut self, source: impl Into<Source>) -> Self {
+        self.source = Some(source.into());
         self
     }
 }
@@ -237,6 +240,7 @@ pub struct TokenService {
     issuer: TokenIssuer,
     default_audience: String,
     unauthenticated: Arc<RefusalCounts>,
+    denials: Arc<DenialRows>,
 }
 
 impl TokenService {
@@ -253,6 +257,7 @@ impl TokenService {
             issuer,
             default_audience: default_audience.into(),
             unauthenticated: Arc::default(),
+            denials: Arc::default(),
         }
     }
 
@@ -261,6 +266,15 @@ impl TokenService {
     #[must_use]
     pub fn unauthenticated_refusals(&self) -> &Arc<RefusalCounts> {
         &self.unauthenticated
+    }
+
+    /// Denials of an authenticated client (or of one whose secret matched
+    /// but may not authenticate) whose activity row was not written, by
+    /// reason: at most one row per client id and reason is written per
+    /// [`DENIAL_ROW_INTERVAL`](crate::DENIAL_ROW_INTERVAL).
+    #[must_use]
+    pub fn suppressed_denials(&self) -> &Arc<RefusalCounts> {
+        self.denials.suppressed()
     }
 
     /// The registry.
@@ -311,6 +325,11 @@ impl TokenService {
                     .credentials
                     .as_ref()
                     .map_or("", |c| c.client_id.as_str());
+                // One row per client and reason per interval: a dead
+                // secret replayed in a loop must not fill the log.
+                if !self.denials.admit(presented, reason, now) {
+                    return Err(error);
+                }
                 let kind = ActivityKind::TokenDenied {
                     reason: reason.to_owned(),
                 };

@@ -1,11 +1,11 @@
 //! RFC 7662 token introspection: who may ask, and a fresh answer.
 
-use std::net::IpAddr;
-
 use clientcreds_jwt::{AccessContext, TokenVerifier};
 
 use crate::live::{Liveness, read_liveness};
-use crate::{AuthFailure, ClientCredentials, Error, TokenError, TokenErrorCode, TokenService};
+use crate::{
+    AuthFailure, ClientCredentials, Error, Source, TokenError, TokenErrorCode, TokenService,
+};
 
 /// The token to introspect and who asks. `Debug` leaves the token out.
 pub struct Introspection<'a> {
@@ -13,7 +13,7 @@ pub struct Introspection<'a> {
     pub credentials: Option<&'a ClientCredentials>,
     /// Where the request came from (see
     /// [`TokenRequest::source`](crate::TokenRequest::source)).
-    pub source: Option<IpAddr>,
+    pub source: Option<Source>,
     /// The token.
     pub token: &'a str,
 }

@@ -12,7 +12,7 @@
 //! | [`Registry::end_grace`] | close that window now |
 //! | [`Registry::revoke`] | terminal: never reactivated or rotated |
 //! | [`Registry::delete`] | gone; the audit trail remains |
-//! | [`Registry::authenticate_from`] | one hash per attempt, equal work for unknown ids (lookup included), typed reasons; an [`AuthThrottle`] first, keyed by client and source |
+//! | [`Registry::authenticate_from`] | one hash per attempt, equal work for unknown ids (lookup included), typed reasons; an [`AuthThrottle`] first, keyed by client and [`Source`] (the caller's address, or a shared one never counted per source) |
 //!
 //! [`TokenService`] is the token endpoint's logic ([`TokenService::exchange`])
 //! and RFC 7662 introspection ([`TokenService::introspect`]: the asking
@@ -70,6 +70,7 @@
 mod activity;
 mod actor;
 mod clock;
+mod denials;
 mod error;
 mod exchange;
 mod input;
@@ -91,6 +92,7 @@ pub use activity::{
 };
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use denials::DENIAL_ROW_INTERVAL;
 pub use error::{AuthFailure, Error};
 pub use exchange::{
     CLIENT_CREDENTIALS, ClientCredentials, TokenError, TokenErrorCode, TokenRequest, TokenResponse,
@@ -105,7 +107,7 @@ pub use policy::{
 };
 pub use registry::{DEFAULT_ACTIVITY_RETENTION, MAX_PAGE_SIZE, Registry};
 pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep};
-pub use throttle::{AuthThrottle, MemoryThrottle, ThrottleLimits};
+pub use throttle::{AuthThrottle, MemoryThrottle, Source, ThrottleLimits};
 pub use validate::{
     MAX_DESCRIPTION_CHARS, MAX_LIST_ITEMS, MAX_NAME_CHARS, MAX_TOKEN_LIFETIME_SECS,
     MIN_TOKEN_LIFETIME_SECS,

@@ -465,7 +465,7 @@ async fn the_throttles_memory_is_bounded() {
     use clientcreds_registry::AuthThrottle as _;
     for i in 0..1_000u32 {
         let source = IpAddr::from(i.to_be_bytes());
-        throttle.failed(&format!("cc_{i}"), Some(source), now);
+        throttle.failed(&format!("cc_{i}"), Some(source.into()), now);
     }
     let (pairs, sources) = throttle.len();
     assert!(pairs <= 50 && sources <= 50, "{pairs} {sources}");
@@ -769,13 +769,13 @@ async fn ipv4_callers_of_a_dual_stack_listener_are_told_apart() {
     let attacker: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
     let owner: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
     for i in 0..10 {
-        throttle.failed(&format!("cc_{i}"), Some(attacker), now);
+        throttle.failed(&format!("cc_{i}"), Some(attacker.into()), now);
     }
-    assert!(throttle.admit("cc_x", Some(attacker), now).is_err());
-    assert!(throttle.admit("cc_x", Some(owner), now).is_ok());
+    assert!(throttle.admit("cc_x", Some(attacker.into()), now).is_err());
+    assert!(throttle.admit("cc_x", Some(owner.into()), now).is_ok());
     // The same address unmapped is the same source.
     let plain: IpAddr = "198.51.100.7".parse().unwrap();
-    assert!(throttle.admit("cc_x", Some(plain), now).is_err());
+    assert!(throttle.admit("cc_x", Some(plain.into()), now).is_err());
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use clientcreds_axum::{ForwardedHeader, TrustedProxies};
 use clientcreds_registry::KeyRotationPolicy;
 use clientcreds_secret::MasterKeys;
 use clientcreds_store::TenantId;
@@ -15,6 +16,14 @@ pub const MASTER_KEYS_VAR: &str = "CLIENTCREDS_MASTER_KEYS";
 /// The variable that names a file holding the master keys (preferred: the
 /// text then never sits in the process environment).
 pub const MASTER_KEYS_FILE_VAR: &str = "CLIENTCREDS_MASTER_KEYS_FILE";
+
+/// The variable that names the proxies whose forwarding header is believed.
+pub const TRUSTED_PROXIES_VAR: &str = "CLIENTCREDS_TRUSTED_PROXIES";
+/// The variable that names the header those proxies write.
+pub const FORWARDED_HEADER_VAR: &str = "CLIENTCREDS_FORWARDED_HEADER";
+/// The shortest admin token accepted (32 characters): admin tokens are
+/// presented online, so they must be too long to guess.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
 
 /// Settings. `Debug` shows no token and no key.
 #[derive(Clone)]
@@ -28,7 +37,17 @@ pub struct Config {
     /// Platform admin token (`CLIENTCREDS_ROOT_TOKEN`).
     pub root_token: Option<Zeroizing<String>>,
     /// Tenant admins: `(tenant, token)` (`CLIENTCREDS_TENANT_ADMINS="t1:tok1,t2:tok2"`).
+    /// Every admin token has at least [`MIN_ADMIN_TOKEN_CHARS`] characters,
+    /// or the server refuses to start.
     pub tenant_admins: Vec<(TenantId, Zeroizing<String>)>,
+    /// The proxies whose forwarding header gives the caller's address to
+    /// the failure throttles of the token endpoint and the admin API
+    /// (`CLIENTCREDS_TRUSTED_PROXIES="10.0.0.0/8,127.0.0.1"`: addresses
+    /// and CIDR networks), and the header they write
+    /// (`CLIENTCREDS_FORWARDED_HEADER`: `x-forwarded-for`, the default, or
+    /// `forwarded`). Unset: the TCP peer is the caller, and a loopback peer
+    /// is a shared source that is not throttled per source.
+    pub trusted_proxies: TrustedProxies,
     /// The master keys (`CLIENTCREDS_MASTER_KEYS`, or the file
     /// `CLIENTCREDS_MASTER_KEYS_FILE` names), parsed at once. Required with
     /// a database; without one, an ephemeral key is made (nothing survives
@@ -99,6 +118,7 @@ impl fmt::Debug for Config {
                     .map(|(t, _)| t)
                     .collect::<Vec<_>>(),
             )
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("master_keys", &self.master_keys)
             .field("key_rotation", &self.key_rotation)
             .field("warning_interval", &self.warning_interval)
@@ -144,6 +164,10 @@ impl Config {
                     .push((tenant, Zeroizing::new(token.to_owned())));
             }
         }
+        config.trusted_proxies = trusted_proxies(
+            var(TRUSTED_PROXIES_VAR).as_deref(),
+            var(FORWARDED_HEADER_VAR).as_deref(),
+        )?;
         let master_text = match (var(MASTER_KEYS_VAR), var(MASTER_KEYS_FILE_VAR)) {
             (Some(_), Some(_)) => {
                 return Err(format!(
@@ -256,6 +280,7 @@ impl Config {
             issuer,
             root_token: None,
             tenant_admins: Vec::new(),
+            trusted_proxies: TrustedProxies::none(),
             master_keys: None,
             database_url: None,
             key_rotation: KeyRotationPolicy::default(),
@@ -273,6 +298,79 @@ impl Config {
             retention_interval: Duration::hours(1),
         }
     }
+}
+
+impl Config {
+    /// Refuses admin tokens shorter than [`MIN_ADMIN_TOKEN_CHARS`], naming
+    /// the variable (and the tenant), never the token.
+    ///
+    /// # Errors
+    /// What is too short and how to make a good token.
+    pub fn check_admin_tokens(&self) -> Result<(), String> {
+        let advice = format!(
+            "admin tokens are presented online and must have at least {MIN_ADMIN_TOKEN_CHARS} \
+             characters; make one with `openssl rand -base64 32`"
+        );
+        if let Some(root) = &self.root_token {
+            let chars = root.chars().count();
+            if chars < MIN_ADMIN_TOKEN_CHARS {
+                return Err(format!(
+                    "CLIENTCREDS_ROOT_TOKEN has {chars} characters: {advice}"
+                ));
+            }
+        }
+        for (tenant, token) in &self.tenant_admins {
+            let chars = token.chars().count();
+            if chars < MIN_ADMIN_TOKEN_CHARS {
+                return Err(format!(
+                    "CLIENTCREDS_TENANT_ADMINS: the token of tenant `{tenant}` has {chars} \
+                     characters: {advice}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The start-up warning when the failure throttle cannot tell callers
+    /// apart: the server listens on a loopback address (so callers reach it
+    /// through a local proxy) and no proxy is trusted. `None` otherwise.
+    #[must_use]
+    pub fn proxy_warning(&self) -> Option<String> {
+        if !self.trusted_proxies.is_empty() || !self.addr.ip().is_loopback() {
+            return None;
+        }
+        Some(format!(
+            "{TRUSTED_PROXIES_VAR} is not set and the server listens on the loopback address \
+             {addr}: its callers come through a local proxy, which the failure throttle cannot \
+             see past, so it will not count failures per source (only per client id and \
+             source, with recent successes exempt). Set {TRUSTED_PROXIES_VAR} to your proxies' \
+             addresses or networks (e.g. `127.0.0.1,::1`) and {FORWARDED_HEADER_VAR} to the \
+             header they write (`x-forwarded-for`, the default, or `forwarded`)",
+            addr = self.addr
+        ))
+    }
+}
+
+/// [`TrustedProxies`] from `CLIENTCREDS_TRUSTED_PROXIES` and
+/// `CLIENTCREDS_FORWARDED_HEADER`.
+fn trusted_proxies(list: Option<&str>, header: Option<&str>) -> Result<TrustedProxies, String> {
+    let proxies = list
+        .map_or(Ok(TrustedProxies::none()), TrustedProxies::parse)
+        .map_err(|e| format!("{TRUSTED_PROXIES_VAR}: {e}"))?;
+    let Some(header) = header else {
+        return Ok(proxies);
+    };
+    let header: ForwardedHeader = header
+        .parse()
+        .map_err(|e| format!("{FORWARDED_HEADER_VAR}: {e}"))?;
+    if proxies.is_empty() {
+        return Err(format!(
+            "{FORWARDED_HEADER_VAR} is set but {TRUSTED_PROXIES_VAR} is not: name the proxies \
+             whose {} header is to be believed",
+            header.as_str()
+        ));
+    }
+    Ok(proxies.with_header(header))
 }
 
 /// `500ms`, `90s`, `15m`, `24h`, `30d`.
@@ -295,6 +393,61 @@ fn parse_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trusted_proxies_from_the_environment() {
+        let proxies = trusted_proxies(Some("10.0.0.0/8, ::1"), None).unwrap();
+        assert!(proxies.trusts("10.2.3.4".parse().unwrap()));
+        assert_eq!(proxies.header(), ForwardedHeader::XForwardedFor);
+        let proxies = trusted_proxies(Some("10.0.0.0/8"), Some("Forwarded")).unwrap();
+        assert_eq!(proxies.header(), ForwardedHeader::Forwarded);
+        assert!(trusted_proxies(None, None).unwrap().is_empty());
+        for (list, header, says) in [
+            (Some("10.0.0.0/33"), None, TRUSTED_PROXIES_VAR),
+            (Some("proxy.internal"), None, "proxy.internal"),
+            (Some("10.0.0.0/8"), Some("x-real-ip"), FORWARDED_HEADER_VAR),
+            (None, Some("forwarded"), TRUSTED_PROXIES_VAR),
+        ] {
+            let error = trusted_proxies(list, header).unwrap_err();
+            assert!(error.contains(says), "{error}");
+        }
+    }
+
+    #[test]
+    fn short_admin_tokens_are_refused_without_being_shown() {
+        let mut config = Config::for_addr("127.0.0.1:8080".parse().unwrap());
+        assert!(config.check_admin_tokens().is_ok());
+        config.root_token = Some(Zeroizing::new("hunter2-hunter2".into()));
+        let error = config.check_admin_tokens().unwrap_err();
+        assert!(
+            error.contains("CLIENTCREDS_ROOT_TOKEN") && error.contains("32"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"));
+        config.root_token = Some(Zeroizing::new("r".repeat(MIN_ADMIN_TOKEN_CHARS)));
+        assert!(config.check_admin_tokens().is_ok());
+        config.tenant_admins = vec![(
+            TenantId::new("acme").unwrap(),
+            Zeroizing::new("acme-secret".into()),
+        )];
+        let error = config.check_admin_tokens().unwrap_err();
+        assert!(
+            error.contains("CLIENTCREDS_TENANT_ADMINS") && error.contains("`acme`"),
+            "{error}"
+        );
+        assert!(!error.contains("acme-secret"));
+    }
+
+    #[test]
+    fn a_loopback_listener_without_trusted_proxies_is_warned_about() {
+        let mut config = Config::for_addr("127.0.0.1:8080".parse().unwrap());
+        let warning = config.proxy_warning().unwrap();
+        assert!(warning.contains(TRUSTED_PROXIES_VAR) && warning.contains("127.0.0.1,::1"));
+        config.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap();
+        assert_eq!(config.proxy_warning(), None);
+        let public = Config::for_addr("0.0.0.0:8080".parse().unwrap());
+        assert_eq!(public.proxy_warning(), None);
+    }
 
     #[test]
     fn durations() {

@@ -37,7 +37,10 @@ use clientcreds_resource::{Access, BearerAuthLayer};
 use clientcreds_secret::MasterKeys;
 use serde_json::{Value, json};
 
-pub use config::{Config, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR};
+pub use config::{
+    Config, FORWARDED_HEADER_VAR, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR, MIN_ADMIN_TOKEN_CHARS,
+    TRUSTED_PROXIES_VAR,
+};
 
 /// How long the demo API's live check trusts an answer: a revoked or
 /// deleted client's tokens stop working there within this.
@@ -94,9 +97,22 @@ impl Server {
     /// key, so a wrong master key fails here), the token service and the
     /// verifier; and starts the key manager's refresh task.
     ///
+    /// It refuses an admin token shorter than [`MIN_ADMIN_TOKEN_CHARS`],
+    /// and warns when the failure throttle cannot tell callers apart
+    /// ([`Config::proxy_warning`]).
+    ///
     /// With a database and no master keys it refuses to start: every
     /// secret hash and signing key would be lost at the next restart.
     pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error>> {
+        config.check_admin_tokens().map_err(StartError)?;
+        match config.proxy_warning() {
+            Some(warning) => tracing::warn!("{warning}"),
+            None if config.trusted_proxies.is_empty() => tracing::info!(
+                "{TRUSTED_PROXIES_VAR} is not set: each TCP peer is taken as the caller by the \
+                 failure throttle; behind a proxy or load balancer, set it to their addresses"
+            ),
+            None => {}
+        }
         let master = match (&config.master_keys, &config.database_url) {
             (Some(master), _) => master.clone(),
             (None, Some(_)) => {
@@ -166,8 +182,10 @@ impl Server {
         let live = Arc::new(tokens.live_check(LIVE_CHECK_TTL));
         let oauth = OAuthRoutes::new(tokens.clone(), verifier.clone())
             .with_realm(REALM)
-            .with_jwks_max_age(config.key_rotation.jwks_max_age);
+            .with_jwks_max_age(config.key_rotation.jwks_max_age)
+            .with_trusted_proxies(config.trusted_proxies.clone());
         let admin = AdminApi::new(registry.clone(), admins)
+            .with_trusted_proxies(config.trusted_proxies.clone())
             .with_key_manager(key_manager.clone())
             .with_warning_ledger(ledger);
         let inner = Inner {

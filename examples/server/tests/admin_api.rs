@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-const ROOT: &str = "root-token-for-admin-api";
-const ACME_ADMIN: &str = "acme-admin-for-admin-api";
+const ROOT: &str = "root-token-for-admin-api-0123456789";
+const ACME_ADMIN: &str = "acme-admin-for-admin-api-0123456789";
 
 struct Running {
     base: String,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::Row as _;
 
-const ROOT: &str = "durable-root-token";
+const ROOT: &str = "durable-root-token-0123456789abcdef";
 const ISSUER: &str = "https://issuer.durable.test";
 const AUDIENCE: &str = "https://issuer.durable.test/api/v1";
 const K1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";

@@ -16,8 +16,8 @@ use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenRe
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const ROOT: &str = "root-token-for-tests";
-const ACME_ADMIN: &str = "acme-admin-token";
+const ROOT: &str = "root-token-for-tests-0123456789abcdef";
+const ACME_ADMIN: &str = "acme-admin-token-0123456789abcdef";
 
 struct Running {
     base: String,

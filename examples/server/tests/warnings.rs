@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-const ROOT: &str = "warnings-root-token";
+const ROOT: &str = "warnings-root-token-0123456789abcdef";
 
 #[tokio::test]
 async fn the_admin_api_shows_the_next_warning_and_what_was_sent() {

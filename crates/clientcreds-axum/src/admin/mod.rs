@@ -21,7 +21,9 @@
 //! | `POST /signing-keys/{kid}/withdraw` | withdraw a compromised key |
 //!
 //! Every answer carries `Cache-Control: no-store`; every 4xx carries
-//! [`ErrorBody`](crate::ErrorBody).
+//! [`ErrorBody`](crate::ErrorBody). Failed administrator authentications
+//! go through a failure throttle keyed by the caller's address (see
+//! [`AdminApi::with_throttle`]): 429 with `Retry-After` past its limits.
 
 mod body;
 mod clients;
@@ -30,6 +32,7 @@ mod keys;
 mod lifecycle;
 mod logs;
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -41,7 +44,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use clientcreds_registry::{Actor, KeyManager, Registry};
+use clientcreds_registry::{Actor, AuthThrottle, KeyManager, MemoryThrottle, Registry};
 use clientcreds_store::{TenantId, WarningLedger};
 use serde::de::DeserializeOwned;
 
@@ -52,7 +55,8 @@ pub use json::{
     ActivityJson, AuditJson, ClientJson, Page, SecretJson, expires_at, state_name, status_name,
 };
 
-use crate::{AdminAuth, Error};
+use crate::proxy::{ClientAddress, SourceFinder};
+use crate::{AdminAuth, Error, TrustedProxies};
 
 /// The largest admin request body by default (64 KiB): a client's fields
 /// fit many times over.
@@ -86,11 +90,18 @@ struct Inner {
     key_manager: Option<Arc<KeyManager>>,
     ledger: Option<Arc<dyn WarningLedger>>,
     max_body: usize,
+    sources: SourceFinder,
+    throttle: Arc<dyn AuthThrottle>,
+    /// Keys the throttle's per-credential counters: presented credentials
+    /// are never handed to the throttle, only a keyed hash under this
+    /// router's random key.
+    tags: RandomState,
 }
 
 impl AdminApi {
     /// The client routes over `registry`, for the administrators `auth`
-    /// recognises.
+    /// recognises, behind a [`MemoryThrottle`] with its default limits
+    /// for failed authentications.
     #[must_use]
     pub fn new(registry: Arc<Registry>, auth: impl AdminAuth) -> Self {
         Self {
@@ -100,8 +111,48 @@ impl AdminApi {
                 key_manager: None,
                 ledger: None,
                 max_body: DEFAULT_MAX_BODY,
+                sources: SourceFinder::default(),
+                throttle: Arc::new(MemoryThrottle::default()),
+                tags: RandomState::new(),
             }),
         }
+    }
+
+    /// Replaces the failure throttle of administrator authentication
+    /// (default: a [`MemoryThrottle`] with its default limits).
+    ///
+    /// Before the host's [`AdminAuth`] runs, the throttle admits the
+    /// request by (presented credentials, source) and by source; a refusal
+    /// is 429 with `Retry-After`. Each 401 counts as a failure. The
+    /// credentials (the `Authorization` header, else `Cookie`) reach the
+    /// throttle only as a keyed hash under a key made for this router. So:
+    /// one source guessing tokens is stopped after
+    /// [`ThrottleLimits::per_source`](clientcreds_registry::ThrottleLimits::per_source)
+    /// failures, and an administrator whose token worked from an address
+    /// is not slowed there by others' failures.
+    #[must_use]
+    pub fn with_throttle(mut self, throttle: Arc<dyn AuthThrottle>) -> Self {
+        Arc::make_mut(&mut self.inner).throttle = throttle;
+        self
+    }
+
+    /// Believes the forwarding header of these proxies when finding the
+    /// caller's address for the throttle, as
+    /// [`OAuthRoutes::with_trusted_proxies`](crate::OAuthRoutes::with_trusted_proxies)
+    /// does.
+    #[must_use]
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        Arc::make_mut(&mut self.inner).sources = SourceFinder::proxies(proxies);
+        self
+    }
+
+    /// Finds the caller's address with the host's own function, as
+    /// [`OAuthRoutes::with_client_address`](crate::OAuthRoutes::with_client_address)
+    /// does.
+    #[must_use]
+    pub fn with_client_address(mut self, find: ClientAddress) -> Self {
+        Arc::make_mut(&mut self.inner).sources = SourceFinder::Custom(find);
+        self
     }
 
     /// Adds the signing-key routes (platform admins only).
@@ -191,12 +242,35 @@ impl FromRequestParts<AdminApi> for Admin {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, api: &AdminApi) -> Result<Self, Error> {
-        api.inner
-            .auth
-            .actor(parts)
-            .await
-            .map(Admin)
-            .ok_or(Error::Unauthorized)
+        let inner = &api.inner;
+        let source = inner.sources.find(parts);
+        let key = inner.credential_key(parts);
+        let now = inner.registry.clock().now();
+        if let Err(wait) = inner.throttle.admit(&key, source, now) {
+            let retry_after_secs = u32::try_from(wait.whole_seconds().max(1)).unwrap_or(u32::MAX);
+            return Err(Error::TooManyRequests { retry_after_secs });
+        }
+        if let Some(actor) = inner.auth.actor(parts).await {
+            inner.throttle.succeeded(&key, source, now);
+            Ok(Admin(actor))
+        } else {
+            inner.throttle.failed(&key, source, now);
+            Err(Error::Unauthorized)
+        }
+    }
+}
+
+impl Inner {
+    /// What the throttle keys a request's credentials by: a keyed hash of the
+    /// `Authorization` header (else `Cookie`, else nothing), never the
+    /// credentials themselves.
+    fn credential_key(&self, parts: &Parts) -> String {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .or_else(|| parts.headers.get(header::COOKIE))
+            .map_or(&[][..], HeaderValue::as_bytes);
+        format!("admin:{:016x}", self.tags.hash_one(presented))
     }
 }
 

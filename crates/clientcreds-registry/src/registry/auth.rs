@@ -1,16 +1,14 @@
 //! Authentication: one hash per attempt, and the advisory last-used write.
 
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-
 use clientcreds_secret::{Secret, SecretHash, Verification};
 use clientcreds_store::{
     ClientRecord, ClientStatus, SecretRecord, SecretState, SecretUse, TenantId,
 };
+use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
 
 use crate::view::AuthenticatedClient;
-use crate::{AuthFailure, Error};
+use crate::{AuthFailure, Error, Source};
 
 use super::Registry;
 
@@ -46,9 +44,12 @@ impl Registry {
     }
 
     /// [`Registry::authenticate`] for a caller at `source` (its address as
-    /// the host knows it): the registry's [`AuthThrottle`](crate::AuthThrottle)
-    /// runs before the lookup and the hash, and refuses with
-    /// [`AuthFailure::Throttled`] a source that failed too often.
+    /// the host knows it, see [`Source`]): the registry's
+    /// [`AuthThrottle`](crate::AuthThrottle) runs before the lookup and the
+    /// hash, and refuses with [`AuthFailure::Throttled`] a source that
+    /// failed too often. A secret that matched but may not authenticate
+    /// (revoked, expired, rotated out, or of a client that is not active)
+    /// counts as a failure, never as a success.
     ///
     /// # Errors
     /// As [`Registry::authenticate`].
@@ -56,7 +57,7 @@ impl Registry {
         &self,
         client_id: &str,
         secret: &Secret,
-        source: Option<IpAddr>,
+        source: Option<Source>,
     ) -> Result<AuthenticatedClient, Error> {
         self.authenticate_with_tenant(client_id, secret, source)
             .await
@@ -69,7 +70,7 @@ impl Registry {
         &self,
         client_id: &str,
         secret: &Secret,
-        source: Option<IpAddr>,
+        source: Option<Source>,
     ) -> Result<AuthenticatedClient, (Option<TenantId>, Error)> {
         let now = self.now();
         let deny = |failure| Err((None, Error::Authentication(failure)));
@@ -113,9 +114,13 @@ impl Registry {
         if !verdict.is_valid() {
             return guessed(AuthFailure::BadSecret);
         }
-        self.throttle.succeeded(client_id, source, now);
-        // The secret matched: from here on the tenant may be named.
-        let deny = |failure| Err((Some(record.tenant.clone()), Error::Authentication(failure)));
+        // The secret matched: from here on the tenant may be named. A
+        // secret or client that may not authenticate is a failure for the
+        // throttle: whoever holds a dead secret gains nothing from it.
+        let deny = |failure| {
+            self.throttle.failed(client_id, source, now);
+            Err((Some(record.tenant.clone()), Error::Authentication(failure)))
+        };
         match record.status {
             ClientStatus::Revoked => return deny(AuthFailure::Revoked),
             ClientStatus::Inactive | ClientStatus::Suspended => {
@@ -132,6 +137,7 @@ impl Registry {
             SecretState::Expired => return deny(AuthFailure::Expired),
             SecretState::Revoked => return deny(AuthFailure::Revoked),
         }
+        self.throttle.succeeded(client_id, source, now);
         self.record_use(&record, stored, secret, verdict, now).await;
         let secret_id = stored.secret_id.clone();
         // The record is ours: move its fields out rather than clone them
