@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use clientcreds_store::{
     ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, SecretUse, Store,
-    StoreError, TenantId,
+    AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, SecretUse,
+    Store, StoreError, TenantId,
 };
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -272,8 +272,19 @@ impl ClientStore for BatchedActivity {
         self.inner.client_for_authentication(client_id).await
     }
 
+    async fn authentication_view(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<AuthView>>, StoreError> {
+        self.inner.authentication_view(client_id).await
+    }
+
     async fn list(&self, query: &ClientQuery) -> Result<ClientPage, StoreError> {
         self.inner.list(query).await
+    }
+
+    async fn count_clients(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        self.inner.count_clients(tenant).await
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
