@@ -8,7 +8,12 @@
 //! the lookup, one HMAC check, the status checks).
 //! Figures: docs/PERFORMANCE.md, "The authentication cache".
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stderr
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;
