@@ -116,7 +116,7 @@ async fn propagation(samples: usize, blocked: bool) -> Vec<Duration> {
     } else {
         Duration::from_secs(60)
     };
-    let cache = Arc::new(AuthCache::new(ttl, 10_000));
+    let cache = Arc::new(AuthCache::new(ttl));
     let listener = b.spawn_invalidation_listener(cache.clone());
     while listener.connections() == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -225,11 +225,11 @@ async fn memory_per_cached_client(clients: usize) -> f64 {
         }));
     }
     store.commit(commit).await.unwrap();
-    let cache = Arc::new(AuthCache::new(Duration::from_secs(3_600), clients * 2));
+    let cache = Arc::new(AuthCache::new(Duration::from_secs(3_600)));
     let cached = CachedStore::new(store, cache.clone());
     let before = resident_bytes();
     for id in &ids {
-        cached.client_for_authentication(id).await.unwrap();
+        cached.authentication_view(id).await.unwrap();
     }
     let after = resident_bytes();
     assert_eq!(cache.stats().entries, clients);

@@ -111,7 +111,7 @@ fn baselines(c: &mut Criterion) {
     let creds = fixture.first.as_ref().unwrap();
     let record = fixture
         .rt
-        .block_on(fixture.store.client_for_authentication(&creds.client_id))
+        .block_on(fixture.store.authentication_view(&creds.client_id))
         .unwrap()
         .unwrap();
     let stored = record
@@ -150,7 +150,7 @@ fn authenticate(c: &mut Criterion, fixture: &Fixture, n: usize) {
     };
     // The first success writes the last-used time; with a one-day
     // interval no later call in the run writes again (steady state).
-    assert_eq!(auth().unwrap().client_id, creds.client_id);
+    assert_eq!(auth().unwrap().client_id(), creds.client_id);
 
     let mut group = c.benchmark_group("registry-authenticate");
     group.bench_function(BenchmarkId::from_parameter(n), |b| {
@@ -159,7 +159,7 @@ fn authenticate(c: &mut Criterion, fixture: &Fixture, n: usize) {
     group.finish();
 
     // What authenticate adds to the hash check: the store's lookup, which
-    // returns a clone of the whole record.
+    // returns a shared authentication view.
     let mut group = c.benchmark_group("registry-store-lookup");
     group.bench_function(BenchmarkId::from_parameter(n), |b| {
         b.iter(|| {
@@ -168,7 +168,7 @@ fn authenticate(c: &mut Criterion, fixture: &Fixture, n: usize) {
                 .block_on(
                     fixture
                         .store
-                        .client_for_authentication(black_box(&creds.client_id)),
+                        .authentication_view(black_box(&creds.client_id)),
                 )
                 .unwrap()
                 .unwrap()

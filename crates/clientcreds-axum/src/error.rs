@@ -54,10 +54,12 @@ pub enum Error {
         reason: String,
     },
     /// The client's state forbids the change (409): revoked, already
-    /// replaced, no grace window, or a concurrent change.
+    /// replaced, no grace window, a quota reached, or a concurrent change.
     #[error("conflict ({code}): {reason}")]
     Conflict {
-        /// `revoked`, `already_replaced`, `no_grace_window` or `conflict`.
+        /// `revoked`, `already_replaced`, `no_grace_window`,
+        /// `limit_reached` (the reason names the limit and its value) or
+        /// `conflict`.
         code: &'static str,
         /// Why.
         reason: String,
@@ -216,6 +218,10 @@ impl From<RegistryError> for Error {
             RegistryError::Conflict => Self::Conflict {
                 code: "conflict",
                 reason: "the client changed concurrently; read it again".into(),
+            },
+            error @ RegistryError::LimitReached { .. } => Self::Conflict {
+                code: "limit_reached",
+                reason: error.to_string(),
             },
             other => {
                 tracing::error!(error = %other, "admin operation failed");

@@ -2,7 +2,7 @@
 //! a background writer ([`BatchedActivity`]), and counters for requests
 //! that authenticated no client ([`RefusalCounts`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use clientcreds_store::{
     ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, SecretUse, Store,
-    StoreError, TenantId,
+    AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, SecretUse,
+    Store, StoreError, TenantId,
 };
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
-/// Entries the queue holds before new ones are dropped: 10,000.
+/// Entries the queue holds before entries are dropped: 10,000.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
 /// Most entries written by one call to
 /// [`ActivityLog::record_activities`]: 500.
@@ -26,7 +26,7 @@ pub const DEFAULT_MAX_BATCH: usize = 500;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ActivityWriterOptions {
-    /// Entries held before new ones are dropped (at least 1).
+    /// Entries held before entries are dropped (at least 1).
     pub queue_capacity: usize,
     /// Most entries per write (at least 1).
     pub max_batch: usize,
@@ -61,10 +61,12 @@ impl ActivityWriterOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ActivityStats {
+    /// Entries dropped because the queue was full (new ones refused, and
+    /// queued ones given up to make room for a tenant with fewer), or
+    /// because the writer was closed.
+    pub dropped: u64,
     /// Entries written to the store.
     pub written: u64,
-    /// Entries dropped because the queue was full (or the writer closed).
-    pub dropped: u64,
     /// Entries lost because the store refused their batch.
     pub failed: u64,
     /// Batches written.
@@ -79,23 +81,124 @@ struct Counters {
     batches: AtomicU64,
 }
 
-enum Message {
-    Event(ActivityEvent),
-    Flush(oneshot::Sender<()>),
-    Close(oneshot::Sender<()>),
+/// The queue: entries by arrival number (so batches keep the arrival
+/// order), and each tenant's arrival numbers (so a full queue can give up
+/// the newest entry of the tenant holding the most).
+#[derive(Default)]
+struct Queue {
+    entries: BTreeMap<u64, ActivityEvent>,
+    by_tenant: HashMap<Option<TenantId>, VecDeque<u64>>,
+    next: u64,
+    /// Flush waiters: every entry numbered below the first is written.
+    flushes: Vec<(u64, oneshot::Sender<()>)>,
+    closes: Vec<oneshot::Sender<()>>,
+    /// No entry is accepted any more.
+    closed: bool,
+    /// The writer has finished.
+    done: bool,
+}
+
+impl Queue {
+    /// Queues `event`, or says it was dropped. When full, the newest entry
+    /// of the tenant holding the most entries makes room, if that tenant
+    /// holds more than the event's: each tenant keeps a fair share.
+    fn push(&mut self, event: ActivityEvent, capacity: usize) -> Result<(), ()> {
+        if self.closed {
+            return Err(());
+        }
+        if self.entries.len() >= capacity {
+            let mine = self.by_tenant.get(&event.tenant).map_or(0, VecDeque::len);
+            let victim = self
+                .by_tenant
+                .iter_mut()
+                .max_by_key(|(_, queued)| queued.len())
+                .filter(|(_, queued)| queued.len() > mine + 1)
+                .and_then(|(_, queued)| queued.pop_back());
+            let Some(victim) = victim else {
+                return Err(());
+            };
+            self.entries.remove(&victim);
+            // Dropped, in the victim's stead; the new entry takes its place.
+            self.enqueue(event);
+            return Err(());
+        }
+        self.enqueue(event);
+        Ok(())
+    }
+
+    fn enqueue(&mut self, event: ActivityEvent) {
+        let n = self.next;
+        self.next += 1;
+        self.by_tenant
+            .entry(event.tenant.clone())
+            .or_default()
+            .push_back(n);
+        self.entries.insert(n, event);
+    }
+
+    /// The oldest entries, at most `max`, taken out of the queue.
+    fn take(&mut self, max: usize) -> Vec<ActivityEvent> {
+        let mut batch = Vec::with_capacity(max.min(self.entries.len()));
+        while batch.len() < max {
+            let Some((_, event)) = self.entries.pop_first() else {
+                break;
+            };
+            if let Some(queued) = self.by_tenant.get_mut(&event.tenant) {
+                queued.pop_front();
+                if queued.is_empty() {
+                    self.by_tenant.remove(&event.tenant);
+                }
+            }
+            batch.push(event);
+        }
+        batch
+    }
+
+    /// Answers the flushes whose entries are all written.
+    fn answer_flushes(&mut self) {
+        let first_queued = self.entries.first_key_value().map_or(u64::MAX, |(n, _)| *n);
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flushes)
+            .into_iter()
+            .partition(|(upto, _)| *upto <= first_queued);
+        self.flushes = waiting;
+        for (_, ack) in done {
+            let _ = ack.send(());
+        }
+    }
+}
+
+/// What the writers and the background task share.
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Notify,
+    capacity: usize,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // Every change to the queue completes without a fallible step.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// A store whose activity entries are queued and written in batches by a
 /// background task; everything else goes straight to the wrapped store.
 ///
 /// [`ActivityLog::record_activity`] never waits: it puts the entry in a
-/// bounded queue and returns. When the queue is full the entry is dropped,
-/// counted ([`ActivityStats::dropped`]) and reported with a `tracing`
-/// warning (the first, then every power of two), and the token is issued
-/// as usual. One task takes whatever is queued (up to
+/// bounded queue and returns. One task takes whatever is queued (up to
 /// [`ActivityWriterOptions::max_batch`]) and writes it with
 /// [`ActivityLog::record_activities`], a multi-row insert on the SQL
 /// stores, so entries keep their order (within a client and overall).
+///
+/// **A full queue is shared fairly between tenants.** When it is full, a
+/// new entry takes the place of the newest entry of the tenant holding the
+/// most queued entries, if that tenant holds at least two more than the
+/// new entry's tenant; otherwise the new entry is dropped. So one tenant's
+/// flood fills the queue only while nobody else needs it: every other
+/// tenant's entries still get in, and under contention each tenant keeps
+/// about an equal share. Dropped entries are counted
+/// ([`ActivityStats::dropped`]) and reported with a `tracing` warning
+/// (the first, then every power of two); the token is issued as usual.
 ///
 /// **What a crash can lose:** the entries still queued plus the batch being
 /// written, at most `queue_capacity + max_batch` entries (10,500 by
@@ -122,7 +225,7 @@ enum Message {
 /// ```
 pub struct BatchedActivity {
     inner: Arc<dyn Store>,
-    sender: mpsc::Sender<Message>,
+    shared: Arc<Shared>,
     counters: Arc<Counters>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -143,17 +246,21 @@ impl BatchedActivity {
     /// Outside a tokio runtime (as `tokio::spawn` does).
     #[must_use]
     pub fn spawn(inner: Arc<dyn Store>, options: ActivityWriterOptions) -> Arc<Self> {
-        let (sender, receiver) = mpsc::channel(options.queue_capacity.max(1));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Notify::new(),
+            capacity: options.queue_capacity.max(1),
+        });
         let counters = Arc::new(Counters::default());
         let task = tokio::spawn(write_batches(
             inner.clone(),
-            receiver,
+            shared.clone(),
             options.max_batch.max(1),
             counters.clone(),
         ));
         Arc::new(Self {
             inner,
-            sender,
+            shared,
             counters,
             task: Mutex::new(Some(task)),
         })
@@ -171,19 +278,37 @@ impl BatchedActivity {
     }
 
     /// Waits until every entry queued before this call is written (or
-    /// failed). Returns at once once the writer is closed.
+    /// failed, or dropped). Returns at once once the writer is closed.
     pub async fn flush(&self) {
         let (ack, done) = oneshot::channel();
-        if self.sender.send(Message::Flush(ack)).await.is_ok() {
-            let _ = done.await;
+        {
+            let mut queue = self.shared.lock();
+            if queue.done {
+                return;
+            }
+            let upto = queue.next;
+            queue.flushes.push((upto, ack));
         }
+        self.shared.wake.notify_one();
+        let _ = done.await;
     }
 
     /// Writes everything queued and stops the writer; entries recorded
     /// afterwards are dropped (and counted). Call it on graceful shutdown.
     pub async fn close(&self) {
         let (ack, done) = oneshot::channel();
-        if self.sender.send(Message::Close(ack)).await.is_ok() {
+        let waiting = {
+            let mut queue = self.shared.lock();
+            queue.closed = true;
+            if queue.done {
+                false
+            } else {
+                queue.closes.push(ack);
+                true
+            }
+        };
+        if waiting {
+            self.shared.wake.notify_one();
             let _ = done.await;
         }
         let task = self
@@ -209,49 +334,42 @@ impl BatchedActivity {
 
 async fn write_batches(
     store: Arc<dyn Store>,
-    mut receiver: mpsc::Receiver<Message>,
+    shared: Arc<Shared>,
     max_batch: usize,
     counters: Arc<Counters>,
 ) {
-    let mut batch = Vec::with_capacity(max_batch);
-    let mut acks = Vec::new();
-    let mut closed = Vec::new();
-    while let Some(first) = receiver.recv().await {
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Event(event) => batch.push(event),
-                Message::Flush(ack) => acks.push(ack),
-                // No more sends; what is queued is still received and written.
-                Message::Close(ack) => {
-                    receiver.close();
-                    closed.push(ack);
+    loop {
+        let batch = {
+            let mut queue = shared.lock();
+            let batch = queue.take(max_batch);
+            if batch.is_empty() {
+                queue.answer_flushes();
+                if queue.closed {
+                    queue.done = true;
+                    for ack in queue.closes.drain(..) {
+                        let _ = ack.send(());
+                    }
+                    return;
                 }
             }
-            if batch.len() < max_batch {
-                next = receiver.try_recv().ok();
+            batch
+        };
+        if batch.is_empty() {
+            shared.wake.notified().await;
+            continue;
+        }
+        let n = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+        match store.record_activities(batch).await {
+            Ok(()) => {
+                counters.written.fetch_add(n, Ordering::Relaxed);
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                counters.failed.fetch_add(n, Ordering::Relaxed);
+                tracing::warn!(%error, entries = n, "clientcreds: an activity batch was not written");
             }
         }
-        if !batch.is_empty() {
-            let events = std::mem::replace(&mut batch, Vec::with_capacity(max_batch));
-            let n = u64::try_from(events.len()).unwrap_or(u64::MAX);
-            match store.record_activities(events).await {
-                Ok(()) => {
-                    counters.written.fetch_add(n, Ordering::Relaxed);
-                    counters.batches.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(error) => {
-                    counters.failed.fetch_add(n, Ordering::Relaxed);
-                    tracing::warn!(%error, entries = n, "clientcreds: an activity batch was not written");
-                }
-            }
-        }
-        for ack in acks.drain(..) {
-            let _ = ack.send(());
-        }
-    }
-    for ack in closed {
-        let _ = ack.send(());
+        shared.lock().answer_flushes();
     }
 }
 
@@ -272,8 +390,19 @@ impl ClientStore for BatchedActivity {
         self.inner.client_for_authentication(client_id).await
     }
 
+    async fn authentication_view(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<AuthView>>, StoreError> {
+        self.inner.authentication_view(client_id).await
+    }
+
     async fn list(&self, query: &ClientQuery) -> Result<ClientPage, StoreError> {
         self.inner.list(query).await
+    }
+
+    async fn count_clients(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        self.inner.count_clients(tenant).await
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
@@ -303,8 +432,10 @@ impl AuditLog for BatchedActivity {
 #[async_trait]
 impl ActivityLog for BatchedActivity {
     async fn record_activity(&self, event: ActivityEvent) -> Result<(), StoreError> {
-        if self.sender.try_send(Message::Event(event)).is_err() {
-            self.dropped();
+        let queued = self.shared.lock().push(event, self.shared.capacity);
+        match queued {
+            Ok(()) => self.shared.wake.notify_one(),
+            Err(()) => self.dropped(),
         }
         Ok(())
     }

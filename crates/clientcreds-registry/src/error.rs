@@ -84,6 +84,18 @@ pub enum Error {
     /// `end_grace` on a client with no open grace window.
     #[error("client has no open rotation grace window")]
     NoGraceWindow,
+    /// A quota of [`Limits`](crate::Limits) is reached: `limit` names it
+    /// (`secrets_per_client`, `clients_per_tenant`), `max` is its value.
+    /// Nothing was changed.
+    #[error("limit {limit} reached: at most {max}; {hint}")]
+    LimitReached {
+        /// The limit's name.
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+        /// What to do about it.
+        hint: &'static str,
+    },
     /// The client kept changing underneath this operation (retries exhausted),
     /// or an expected version did not match.
     #[error("client was changed concurrently; retry")]
@@ -155,6 +167,7 @@ impl Error {
             Self::AlreadyReplaced { .. } => "already_replaced".into(),
             Self::NoGraceWindow => "no_grace_window".into(),
             Self::Conflict => "conflict".into(),
+            Self::LimitReached { limit, .. } => format!("limit_reached:{limit}"),
             Self::Authentication(f) => f.code().into(),
             Self::Credential(_) => "credential_error".into(),
             Self::Store(_) => "store_error".into(),

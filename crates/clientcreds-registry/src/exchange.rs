@@ -312,7 +312,12 @@ impl TokenService {
                     jti: response.jti.clone(),
                     scope: response.scope.clone(),
                 };
-                (Some(client.tenant), client.client_id, kind, Ok(response))
+                (
+                    Some(client.tenant().clone()),
+                    client.client_id().to_owned(),
+                    kind,
+                    Ok(response),
+                )
             }
             // No client authenticated: counted, not stored (no tenant could
             // read the entry, and a flood of them must not be a flood of rows).
@@ -421,7 +426,7 @@ impl TokenService {
                 );
             }
         };
-        let tenant = Some(&client.tenant);
+        let tenant = Some(client.tenant());
         let policy = self.registry.policy();
         if policy.require_scope
             && request
@@ -443,7 +448,7 @@ impl TokenService {
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
                     .collect();
-                if requested.iter().any(|s| !client.scopes.contains(s)) {
+                if requested.iter().any(|s| !client.scopes().contains(s)) {
                     return refuse(
                         tenant,
                         "invalid_scope",
@@ -454,11 +459,11 @@ impl TokenService {
                 dedup(requested)
             }
             None => match &policy.default_scope {
-                DefaultScope::AllAllowed => client.scopes.clone(),
+                DefaultScope::AllAllowed => client.scopes().to_vec(),
                 DefaultScope::Empty => Vec::new(),
                 DefaultScope::Fixed(fixed) => fixed
                     .iter()
-                    .filter(|s| client.scopes.contains(s))
+                    .filter(|s| client.scopes().contains(s))
                     .cloned()
                     .collect(),
             },
@@ -470,7 +475,7 @@ impl TokenService {
             .cloned()
             .collect();
         targets = dedup(targets);
-        if targets.iter().any(|t| !client.audiences.contains(t)) {
+        if targets.iter().any(|t| !client.audiences().contains(t)) {
             return refuse(
                 tenant,
                 "invalid_target",
@@ -479,15 +484,15 @@ impl TokenService {
             );
         }
         if targets.is_empty() {
-            targets = if client.audiences.is_empty() {
+            targets = if client.audiences().is_empty() {
                 vec![self.default_audience.clone()]
             } else {
-                client.audiences.clone()
+                client.audiences().to_vec()
             };
         }
         // What the tenant may grant, if the policy narrows it (a client
         // granted more before the policy changed gets no more than this).
-        let grants = policy.grants_for(&client.tenant);
+        let grants = policy.grants_for(client.tenant());
         if !grants.allows_scopes(&scopes) {
             return refuse(
                 tenant,
@@ -496,7 +501,11 @@ impl TokenService {
                 "a scope is not one this tenant may grant",
             );
         }
-        if client.extra_claims.keys().any(|c| !grants.allows_claim(c)) {
+        if client
+            .extra_claims()
+            .keys()
+            .any(|c| !grants.allows_claim(c))
+        {
             return refuse(
                 tenant,
                 "claim_not_granted",
@@ -513,14 +522,14 @@ impl TokenService {
             );
         }
         let minted = self.issuer.mint(&TokenClaims {
-            client_id: &client.client_id,
-            tenant: client.tenant.as_str(),
+            client_id: client.client_id(),
+            tenant: client.tenant().as_str(),
             audience: &targets,
             scopes: &scopes,
-            extra: &client.extra_claims,
-            lifetime: client.token_lifetime,
+            extra: client.extra_claims(),
+            lifetime: client.token_lifetime(),
             now,
-            secret_id: Some(&client.secret_id),
+            secret_id: Some(client.secret_id()),
         });
         match minted {
             Ok(minted) => {

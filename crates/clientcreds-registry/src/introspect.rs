@@ -85,10 +85,11 @@ impl TokenService {
             return Ok(None);
         };
         let policy = registry.policy();
-        if context.tenant() != Some(caller.tenant.as_str())
+        if context.tenant() != Some(caller.tenant().as_str())
             && !policy
                 .cross_tenant_introspectors
-                .contains(&caller.client_id)
+                .iter()
+                .any(|id| id == caller.client_id())
         {
             return Ok(None);
         }

@@ -102,8 +102,9 @@ pub use input::{ClientUpdate, ListQuery, NewClient, RotateOptions};
 pub use introspect::Introspection;
 pub use live::{DEFAULT_MAX_STALE, LiveClientCheck};
 pub use policy::{
-    DEFAULT_WARNING_STAGES, DefaultScope, Grants, MAX_WARNING_STAGE_DAYS, Policy, RotationMode,
-    SecretLifetime,
+    DEFAULT_MAX_CLIENTS_PER_TENANT, DEFAULT_MAX_GRANT_BYTES, DEFAULT_MAX_SECRETS_PER_CLIENT,
+    DEFAULT_WARNING_STAGES, DefaultScope, Grants, Limits, MAX_WARNING_STAGE_DAYS, Policy,
+    RotationMode, SecretLifetime,
 };
 pub use registry::{DEFAULT_ACTIVITY_RETENTION, MAX_PAGE_SIZE, Registry};
 pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep};

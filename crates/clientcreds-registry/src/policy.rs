@@ -123,6 +123,87 @@ fn allows(allowed: Option<&[String]>, asked: &[String]) -> bool {
     allowed.is_none_or(|allowed| asked.iter().all(|a| allowed.contains(a)))
 }
 
+/// Most secrets a client may hold that can still authenticate (active or
+/// in a rotation grace window), by default: 10.
+pub const DEFAULT_MAX_SECRETS_PER_CLIENT: usize = 10;
+/// Most clients a tenant may hold (every status), by default: 10,000.
+pub const DEFAULT_MAX_CLIENTS_PER_TENANT: u64 = 10_000;
+/// Most bytes a client's scopes, audiences and extra claims may take
+/// together, as the JSON they are in a token, by default: 4 KiB. A token
+/// carrying all of them then stays well under the 8 KiB a verifier
+/// accepts by default
+/// ([`DEFAULT_MAX_TOKEN_LEN`](clientcreds_jwt::DEFAULT_MAX_TOKEN_LEN)).
+pub const DEFAULT_MAX_GRANT_BYTES: usize = 4 * 1024;
+
+/// What a tenant administrator can make a registry hold: bounds on
+/// memory and work that the per-field input rules alone do not give.
+///
+/// ```
+/// use clientcreds_registry::{Limits, Policy};
+/// let policy = Policy::default().with_limits(Limits::default().with_max_secrets_per_client(3));
+/// assert_eq!(policy.limits.max_secrets_per_client, 3);
+/// assert_eq!(policy.limits.max_clients_per_tenant, 10_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Most secrets a client may hold that can still authenticate,
+    /// counting the one a rotation adds (default
+    /// [`DEFAULT_MAX_SECRETS_PER_CLIENT`]). Expired, revoked and
+    /// grace-ended secrets do not count (a rotation prunes them). A
+    /// rotation past it is refused with
+    /// [`Error::LimitReached`](crate::Error::LimitReached): end the old
+    /// secrets' grace window first, or rotate with a zero grace window.
+    pub max_secrets_per_client: usize,
+    /// Most clients a tenant may hold, whatever their status (default
+    /// [`DEFAULT_MAX_CLIENTS_PER_TENANT`]). Creating a client, or rotating
+    /// one into a new client, past it is refused with
+    /// [`Error::LimitReached`](crate::Error::LimitReached): delete clients
+    /// first. Counted through the store; one registry checks and adds
+    /// one client at a time, so the bound holds exactly with one
+    /// replica, and with N replicas a tenant can overshoot it by at most
+    /// N − 1 clients (each replica's last concurrent create).
+    pub max_clients_per_tenant: u64,
+    /// Most bytes a client's scopes, audiences and extra claims may take
+    /// together, as JSON (default [`DEFAULT_MAX_GRANT_BYTES`]); refused
+    /// as [`Error::Invalid`](crate::Error::Invalid) on field `grants`. A
+    /// change that does not grow them is never refused for size.
+    pub max_grant_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_secrets_per_client: DEFAULT_MAX_SECRETS_PER_CLIENT,
+            max_clients_per_tenant: DEFAULT_MAX_CLIENTS_PER_TENANT,
+            max_grant_bytes: DEFAULT_MAX_GRANT_BYTES,
+        }
+    }
+}
+
+impl Limits {
+    /// Sets [`Limits::max_secrets_per_client`] (at least 1).
+    #[must_use]
+    pub fn with_max_secrets_per_client(mut self, max: usize) -> Self {
+        self.max_secrets_per_client = max.max(1);
+        self
+    }
+
+    /// Sets [`Limits::max_clients_per_tenant`].
+    #[must_use]
+    pub fn with_max_clients_per_tenant(mut self, max: u64) -> Self {
+        self.max_clients_per_tenant = max;
+        self
+    }
+
+    /// Sets [`Limits::max_grant_bytes`].
+    #[must_use]
+    pub fn with_max_grant_bytes(mut self, max: usize) -> Self {
+        self.max_grant_bytes = max;
+        self
+    }
+}
+
 /// The rules a [`Registry`](crate::Registry) applies. Every field has a
 /// documented default; the reference products are each a few assignments
 /// away (see the crate docs).
@@ -171,6 +252,8 @@ pub struct Policy {
     /// none: a client introspects only its own tenant's tokens). Only the
     /// host's configuration can name them, never a tenant administrator.
     pub cross_tenant_introspectors: Vec<String>,
+    /// Quotas and size bounds (see [`Limits`]).
+    pub limits: Limits,
 }
 
 impl Default for Policy {
@@ -190,6 +273,7 @@ impl Default for Policy {
             tenant_grants: BTreeMap::new(),
             default_grants: Grants::any(),
             cross_tenant_introspectors: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -300,6 +384,13 @@ impl Policy {
     #[must_use]
     pub fn with_cross_tenant_introspector(mut self, client_id: impl Into<String>) -> Self {
         self.cross_tenant_introspectors.push(client_id.into());
+        self
+    }
+
+    /// Sets [`Policy::limits`].
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 

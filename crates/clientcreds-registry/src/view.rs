@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use clientcreds_secret::{Secret, SecretId};
 use clientcreds_store::{
-    ClaimValue, ClientRecord, EffectiveStatus, SecretRecord, SecretState, TenantId,
+    AuthView, ClaimValue, ClientRecord, EffectiveStatus, SecretRecord, SecretState, TenantId,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -182,20 +183,69 @@ pub struct ClientList {
 }
 
 /// A client that proved its credentials, with what a token needs.
+///
+/// It shares the store's [`AuthView`] of the client (behind an `Arc`)
+/// rather than copying its scopes, audiences and claims, so
+/// authenticating costs the same for a small and a large client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticatedClient {
+    view: Arc<AuthView>,
+    /// Index of the secret used in `view.secrets`.
+    secret: usize,
+    token_lifetime: time::Duration,
+}
+
+impl AuthenticatedClient {
+    pub(crate) fn new(view: Arc<AuthView>, secret: usize, token_lifetime: time::Duration) -> Self {
+        Self {
+            view,
+            secret,
+            token_lifetime,
+        }
+    }
+
     /// Tenant.
-    pub tenant: TenantId,
+    #[must_use]
+    pub fn tenant(&self) -> &TenantId {
+        &self.view.tenant
+    }
+
     /// Client id.
-    pub client_id: String,
-    /// The secret that was used.
-    pub secret_id: String,
+    #[must_use]
+    pub fn client_id(&self) -> &str {
+        &self.view.client_id
+    }
+
+    /// The id of the secret that was used.
+    #[must_use]
+    pub fn secret_id(&self) -> &str {
+        self.view
+            .secrets
+            .get(self.secret)
+            .map_or("", |s| s.secret_id.as_str())
+    }
+
     /// Allowed scopes.
-    pub scopes: Vec<String>,
+    #[must_use]
+    pub fn scopes(&self) -> &[String] {
+        &self.view.scopes
+    }
+
     /// Allowed audiences.
-    pub audiences: Vec<String>,
+    #[must_use]
+    pub fn audiences(&self) -> &[String] {
+        &self.view.audiences
+    }
+
     /// Extra claims for its tokens.
-    pub extra_claims: BTreeMap<String, ClaimValue>,
+    #[must_use]
+    pub fn extra_claims(&self) -> &BTreeMap<String, ClaimValue> {
+        &self.view.extra_claims
+    }
+
     /// Token lifetime: the client's override or the policy's.
-    pub token_lifetime: time::Duration,
+    #[must_use]
+    pub fn token_lifetime(&self) -> time::Duration {
+        self.token_lifetime
+    }
 }

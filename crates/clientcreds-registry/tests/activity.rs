@@ -356,3 +356,76 @@ async fn retention_prunes_activity_older_than_the_age_and_audit_only_when_asked(
     assert_eq!(registry.prune_audit(Duration::days(1)).await.unwrap(), 1);
     assert!(registry.prune_activity(Duration::days(-1)).await.is_err());
 }
+
+fn denied(tenant: &TenantId, n: usize) -> ActivityEvent {
+    ActivityEvent {
+        at: OffsetDateTime::UNIX_EPOCH + Duration::seconds(i64::try_from(n).unwrap()),
+        tenant: Some(tenant.clone()),
+        client_id: format!("cc_{}_{n}", tenant.as_str()),
+        kind: ActivityKind::TokenDenied {
+            reason: "bad_secret".to_owned(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn one_tenants_flood_leaves_the_other_tenants_their_share_of_the_queue() {
+    let gate = Arc::new(Semaphore::new(0));
+    let store = Arc::new(SlowActivity::new(Some(gate.clone()), StdDuration::ZERO));
+    let writer = BatchedActivity::spawn(
+        store.clone(),
+        ActivityWriterOptions::default()
+            .with_queue_capacity(10)
+            .with_max_batch(1),
+    );
+    let (flood, quiet, late) = (
+        TenantId::new("flood").unwrap(),
+        TenantId::new("quiet").unwrap(),
+        TenantId::new("late").unwrap(),
+    );
+    // The writer is stuck on its first batch; the flood fills the queue.
+    for n in 0..500 {
+        writer.record_activity(denied(&flood, n)).await.unwrap();
+    }
+    // A quiet tenant's few entries still get in, in their order.
+    for n in 0..3 {
+        writer.record_activity(denied(&quiet, n)).await.unwrap();
+    }
+    // A second flood gets about half of what is left, no more.
+    for n in 0..500 {
+        writer.record_activity(denied(&late, n)).await.unwrap();
+    }
+    gate.add_permits(10_000);
+    writer.close().await;
+
+    let written = |t: &TenantId| {
+        let store = store.clone();
+        let t = t.clone();
+        async move { store.entries(&t).await }
+    };
+    let quiet_entries = written(&quiet).await;
+    let names: Vec<&str> = quiet_entries
+        .iter()
+        .map(|r| r.event.client_id.as_str())
+        .collect();
+    assert_eq!(names, ["cc_quiet_0", "cc_quiet_1", "cc_quiet_2"]);
+    let (flood_n, late_n) = (written(&flood).await.len(), written(&late).await.len());
+    // One thread: the writer took nothing before the floods were done, so
+    // ten queued entries: 3 quiet, the rest split.
+    assert_eq!(flood_n + late_n + 3, 10, "{flood_n} + {late_n}");
+    assert!(
+        (3..=4).contains(&late_n) && (3..=4).contains(&flood_n),
+        "the floods share what the quiet tenant leaves: {flood_n} / {late_n}"
+    );
+    let stats = writer.stats();
+    assert_eq!(stats.written, 10);
+    assert_eq!(stats.written + stats.dropped, 1_003, "{stats:?}");
+    // The flood's entries that were kept are its oldest, in order.
+    let kept: Vec<String> = written(&flood)
+        .await
+        .iter()
+        .map(|r| r.event.client_id.clone())
+        .collect();
+    let expected: Vec<String> = (0..flood_n).map(|n| format!("cc_flood_{n}")).collect();
+    assert_eq!(kept, expected);
+}

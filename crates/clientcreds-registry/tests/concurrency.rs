@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use clientcreds_registry::{
-    Actor, AuthFailure, ClientUpdate, ClientView, Error, NewClient, Policy, Registry,
+    Actor, AuthFailure, ClientUpdate, ClientView, Error, Limits, NewClient, Policy, Registry,
     RotateOptions, RotationMode,
 };
 use clientcreds_secret::{PepperKey, Secret, SecretHasher};
@@ -78,7 +78,11 @@ struct World {
 
 fn world() -> World {
     let hasher = SecretHasher::hmac_sha256(PepperKey::new("k1", &[9; 32]).unwrap()).unwrap();
-    let policy = Policy::default().with_prefix("conc_");
+    // Every rotation of a round keeps its predecessors in their grace
+    // window: room for all of them.
+    let policy = Policy::default()
+        .with_prefix("conc_")
+        .with_limits(Limits::default().with_max_secrets_per_client(TASKS * OPS_PER_TASK + 1));
     let registry = Registry::new(Arc::new(MemoryStore::new()), hasher, policy).unwrap();
     let tenant = TenantId::new("tenant-c").unwrap();
     World {

@@ -931,7 +931,7 @@ impl Harness {
                 &Secret::from(presented.secret_text.as_str()),
             )
             .await
-            .map(|client| (client.client_id, client.secret_id))
+            .map(|client| (client.client_id().to_owned(), client.secret_id().to_owned()))
             .map_err(|e| Fail::of(&e));
         let expected = self.model.authenticate(presented);
         let what = format!(

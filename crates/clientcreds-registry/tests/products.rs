@@ -189,9 +189,9 @@ async fn product_b_scoped_client_replaced_by_delete_and_create() {
         )
         .await
         .unwrap();
-    assert_eq!(client.scopes, [scope]);
-    assert_eq!(client.audiences, ["https://api.oleria.example"]);
-    assert_eq!(client.token_lifetime, Duration::hours(1));
+    assert_eq!(client.scopes(), [scope]);
+    assert_eq!(client.audiences(), ["https://api.oleria.example"]);
+    assert_eq!(client.token_lifetime(), Duration::hours(1));
 
     // "Roll out the new credentials before deleting the old key."
     let second = w
@@ -246,8 +246,8 @@ async fn product_c_roles_and_30_minute_tokens() {
         )
         .await
         .unwrap();
-    assert_eq!(client.token_lifetime, Duration::minutes(30));
-    assert_eq!(client.extra_claims["roles"], roles(&["corpus_reader"]));
+    assert_eq!(client.token_lifetime(), Duration::minutes(30));
+    assert_eq!(client.extra_claims()["roles"], roles(&["corpus_reader"]));
 
     // "Role mismatch: edit roles in Console."
     let mut claims = std::collections::BTreeMap::new();
@@ -273,7 +273,7 @@ async fn product_c_roles_and_30_minute_tokens() {
         .await
         .unwrap();
     assert_eq!(
-        client.extra_claims["roles"],
+        client.extra_claims()["roles"],
         roles(&["corpus_reader", "corpus_writer"])
     );
 

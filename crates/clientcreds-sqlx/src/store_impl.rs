@@ -249,6 +249,15 @@ macro_rules! sql_store {
                 self.load(None, client_id).await
             }
 
+            async fn count_clients(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clientcreds_clients WHERE tenant = $1")
+                    .bind(tenant.as_str())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                u64::try_from(count).map_err(|_| corrupt("negative count"))
+            }
+
             async fn list(&self, query: &ClientQuery) -> Result<ClientPage, StoreError> {
                 let (mut after_created, mut after_id) = match &query.after {
                     Some(cursor) => decode_cursor(cursor)?,

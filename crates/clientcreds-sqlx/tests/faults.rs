@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use clientcreds_registry::{
-    Actor, AuthFailure, ClientUpdate, Error, ManualClock, NewClient, Policy, Registry,
+    Actor, AuthFailure, ClientUpdate, Error, Limits, ManualClock, NewClient, Policy, Registry,
     RotateOptions, SecretLifetime,
 };
 use clientcreds_secret::Secret;
@@ -86,7 +86,12 @@ fn plan(task: usize, step: usize) -> (usize, Op) {
 }
 
 async fn concurrent_changes(store: Arc<dyn Store>) {
-    let registry = Arc::new(common::registry(store.clone()));
+    // Every rotation keeps its predecessors in their grace window: room
+    // for all of them.
+    let policy = Policy::default()
+        .with_prefix("acme_")
+        .with_limits(Limits::default().with_max_secrets_per_client(TASKS * OPS_PER_TASK + 1));
+    let registry = Arc::new(Registry::new(store.clone(), common::hasher(), policy).unwrap());
     let tenant = TenantId::new("tenant-1").unwrap();
     let admin = Actor::tenant_admin(tenant.clone(), "alice");
     let mut clients: Vec<(String, Secret)> = Vec::new();

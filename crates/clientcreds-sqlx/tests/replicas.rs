@@ -49,9 +49,9 @@ fn replica(store: Arc<dyn clientcreds_store::Store>, cache: Arc<AuthCache>) -> R
 /// listening); B's listener is listening when this returns.
 async fn pair(ttl: Duration) -> (Replica, Replica, PgStore, InvalidationListener) {
     let (a, b) = common::postgres_replicas().await;
-    let cache_a = Arc::new(AuthCache::new(ttl, 1_000));
+    let cache_a = Arc::new(AuthCache::new(ttl));
     let replica_a = replica(Arc::new(a), cache_a);
-    let cache_b = Arc::new(AuthCache::new(ttl, 1_000));
+    let cache_b = Arc::new(AuthCache::new(ttl));
     let listener = b.spawn_invalidation_listener(cache_b.clone());
     wait_for("B's listener to listen", || listener.connections() >= 1).await;
     let replica_b = replica(
@@ -216,7 +216,7 @@ async fn with_notifications_lost_the_ttl_bounds_staleness() {
     // B listens on another channel: its listener is healthy, but hears
     // nothing of A's commits.
     let b = b.with_notify_channel(common::unique_name("cc_elsewhere"));
-    let cache_b = Arc::new(AuthCache::new(ttl, 1_000));
+    let cache_b = Arc::new(AuthCache::new(ttl));
     let listener = b.spawn_invalidation_listener(cache_b.clone());
     wait_for("B's listener to listen", || listener.connections() >= 1).await;
     let a = replica(Arc::new(a), Arc::new(AuthCache::default()));

@@ -14,25 +14,29 @@ use time::OffsetDateTime;
 
 use crate::{
     ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, KeyChange, KeyRing,
-    KeyStore, SecretUse, StoreError, TenantId, Write,
+    AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, KeyChange,
+    KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write,
 };
 
 /// How long an entry is trusted without hearing of a change: 5 seconds.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
-/// How many client ids an [`AuthCache`] holds by default (known and
-/// unknown together).
-pub const DEFAULT_CAPACITY: usize = 100_000;
+/// How many bytes of memory an [`AuthCache`] spends by default: 64 MiB
+/// (about 100,000 typical clients, or 2,000 of the largest the registry
+/// accepts), a quarter of it at most on unknown ids.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Longest client id (in bytes) the cache keeps an entry for. Longer ids
 /// read the store every time (the registry refuses malformed ids before any
 /// lookup, so real traffic never reaches this bound).
 pub const MAX_CACHED_ID_LEN: usize = 128;
+/// What an entry costs beyond its id and its view: the map slot, the
+/// entry, the reference counts.
+const ENTRY_OVERHEAD: usize = 96;
 
 /// The shared cache behind one or more [`CachedStore`]s. Cheap to share as
 /// `Arc<AuthCache>`; every method takes `&self`.
 ///
 /// The token endpoint reads a client by id on every request
-/// ([`ClientStore::client_for_authentication`]). On a database that read is
+/// ([`ClientStore::authentication_view`]). On a database that read is
 /// most of a token's cost, so [`CachedStore`] answers it from memory for a
 /// short time-to-live, and keeps the cache right three ways:
 ///
@@ -51,20 +55,36 @@ pub const MAX_CACHED_ID_LEN: usize = 128;
 ///    everything else fails (a notification lost while the channel looked
 ///    healthy).
 ///
+/// **What it holds.** An entry is a client's [`AuthView`] (what
+/// authentication reads, without names, descriptions or labels) behind an
+/// `Arc`: a hit costs one reference-count increment whatever the client's
+/// size. Memory is bounded in bytes ([`DEFAULT_MAX_BYTES`]; each entry is
+/// charged its id, [`AuthView::memory_bytes`] and a fixed overhead), not in
+/// entries, so a tenant's large clients cannot multiply the footprint. An
+/// entry found expired is removed by the lookup that finds it; when full,
+/// expired entries are swept first, then others make room.
+///
 /// Unknown client ids are cached too, as "no such client", in the same map
 /// and through the same code path as known ones, so a cached unknown id
 /// costs what a cached known id costs and timing does not tell them apart.
-/// Entries are bounded ([`DEFAULT_CAPACITY`] in all, at most a quarter of
-/// them unknown ids, so a flood of made-up ids cannot push real clients
-/// out), and ids longer than [`MAX_CACHED_ID_LEN`] bytes are never cached.
+/// They may use at most a quarter of the bytes, so a flood of made-up ids
+/// cannot push real clients out, and ids longer than
+/// [`MAX_CACHED_ID_LEN`] bytes are never cached.
+///
+/// **What timing tells.** A hit answers in well under a microsecond; a
+/// miss costs the wrapped store's read (a round trip on a database). So
+/// an observer who can time token requests to one replica can tell
+/// whether a client id was presented to that replica within the last TTL
+/// (docs/SECURITY.md, "the cache as a timing oracle", gives the measured
+/// figures). It never tells whether an id exists.
 ///
 /// Advisory last-used writes ([`ClientStore::record_use`]) through the
-/// wrapper also update the cached record, so the registry still writes
+/// wrapper also update the cached view, so the registry still writes
 /// last-used times once per interval rather than on every request.
 pub struct AuthCache {
     ttl: Duration,
-    capacity: usize,
-    unknown_capacity: usize,
+    max_bytes: usize,
+    unknown_max_bytes: usize,
     state: Mutex<State>,
     /// Picks an id's invalidation stripe.
     stripe_hasher: std::collections::hash_map::RandomState,
@@ -81,7 +101,10 @@ const STRIPES: usize = 64;
 
 struct State {
     entries: HashMap<String, Entry>,
-    unknown: usize,
+    /// Bytes charged for every entry.
+    bytes: usize,
+    /// Bytes charged for entries of unknown ids.
+    unknown_bytes: usize,
     last_sweep: Option<Instant>,
     flushes: u64,
     stripes: [u64; STRIPES],
@@ -91,11 +114,34 @@ impl Default for State {
     fn default() -> Self {
         Self {
             entries: HashMap::new(),
-            unknown: 0,
+            bytes: 0,
+            unknown_bytes: 0,
             last_sweep: None,
             flushes: 0,
             stripes: [0; STRIPES],
         }
+    }
+}
+
+impl State {
+    /// Removes `client_id`'s entry and its charge.
+    fn remove(&mut self, client_id: &str) {
+        if let Some(old) = self.entries.remove(client_id) {
+            self.uncharge(&old);
+        }
+    }
+
+    fn uncharge(&mut self, entry: &Entry) {
+        self.bytes = self.bytes.saturating_sub(entry.bytes);
+        if entry.view.is_none() {
+            self.unknown_bytes = self.unknown_bytes.saturating_sub(entry.bytes);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+        self.unknown_bytes = 0;
     }
 }
 
@@ -108,7 +154,9 @@ pub(crate) struct Ticket {
 
 struct Entry {
     filled: Instant,
-    record: Option<Arc<ClientRecord>>,
+    /// What the entry is charged.
+    bytes: usize,
+    view: Cached,
 }
 
 #[derive(Default)]
@@ -117,6 +165,7 @@ struct Counters {
     misses: AtomicU64,
     invalidations: AtomicU64,
     flushes: AtomicU64,
+    evictions: AtomicU64,
 }
 
 /// A snapshot of an [`AuthCache`]'s counters.
@@ -133,8 +182,13 @@ pub struct CacheStats {
     pub invalidations: u64,
     /// Times the whole cache was emptied.
     pub flushes: u64,
+    /// Entries removed to make room or because they had expired.
+    pub evictions: u64,
     /// Entries held now.
     pub entries: usize,
+    /// Bytes charged for the entries held now (at most the cache's
+    /// budget).
+    pub bytes: usize,
     /// Whether the cache is in use (`false` while the invalidation channel
     /// is down).
     pub available: bool,
@@ -144,7 +198,7 @@ impl fmt::Debug for AuthCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthCache")
             .field("ttl", &self.ttl)
-            .field("capacity", &self.capacity)
+            .field("max_bytes", &self.max_bytes)
             .field("stats", &self.stats())
             .finish()
     }
@@ -152,31 +206,31 @@ impl fmt::Debug for AuthCache {
 
 impl Default for AuthCache {
     fn default() -> Self {
-        Self::new(DEFAULT_TTL, DEFAULT_CAPACITY)
+        Self::new(DEFAULT_TTL)
     }
 }
 
-/// A cached answer: `Some(record)` for a known client, `None` for an id
+/// A cached answer: `Some(view)` for a known client, `None` for an id
 /// that does not exist.
-pub(crate) type Cached = Option<Arc<ClientRecord>>;
+pub(crate) type Cached = Option<Arc<AuthView>>;
 
 impl AuthCache {
-    /// A cache trusting entries for `ttl`, holding at most `capacity` ids
-    /// (at least 4; a quarter of them may be unknown ids).
+    /// A cache trusting entries for `ttl`, spending at most
+    /// [`DEFAULT_MAX_BYTES`] (see [`AuthCache::with_max_bytes`]).
     ///
     /// ```
     /// use std::time::Duration;
     /// use clientcreds_store::AuthCache;
-    /// let cache = AuthCache::new(Duration::from_secs(2), 10_000);
+    /// let cache = AuthCache::new(Duration::from_secs(2)).with_max_bytes(16 << 20);
     /// assert!(cache.stats().available);
+    /// assert_eq!(cache.max_bytes(), 16 << 20);
     /// ```
     #[must_use]
-    pub fn new(ttl: Duration, capacity: usize) -> Self {
-        let capacity = capacity.max(4);
+    pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            capacity,
-            unknown_capacity: capacity / 4,
+            max_bytes: DEFAULT_MAX_BYTES,
+            unknown_max_bytes: DEFAULT_MAX_BYTES / 4,
             state: Mutex::new(State::default()),
             stripe_hasher: std::collections::hash_map::RandomState::new(),
             available: AtomicBool::new(true),
@@ -184,10 +238,26 @@ impl AuthCache {
         }
     }
 
+    /// Spends at most `max_bytes` (at least 4 KiB; a quarter of it at most
+    /// on unknown ids). A client whose entry alone exceeds the budget is
+    /// never cached.
+    #[must_use]
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes.max(4096);
+        self.unknown_max_bytes = self.max_bytes / 4;
+        self
+    }
+
     /// The time-to-live.
     #[must_use]
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// The byte budget.
+    #[must_use]
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
     }
 
     /// Forgets `client_id` (its client changed somewhere).
@@ -197,11 +267,7 @@ impl AuthCache {
         if let Some(slot) = state.stripes.get_mut(stripe) {
             *slot += 1;
         }
-        if let Some(entry) = state.entries.remove(client_id)
-            && entry.record.is_none()
-        {
-            state.unknown -= 1;
-        }
+        state.remove(client_id);
         drop(state);
         self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
     }
@@ -210,8 +276,7 @@ impl AuthCache {
     pub fn flush(&self) {
         let mut state = self.lock();
         state.flushes += 1;
-        state.entries.clear();
-        state.unknown = 0;
+        state.clear();
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -235,12 +300,18 @@ impl AuthCache {
     /// The counters and size now.
     #[must_use]
     pub fn stats(&self) -> CacheStats {
+        let (entries, bytes) = {
+            let state = self.lock();
+            (state.entries.len(), state.bytes)
+        };
         CacheStats {
             hits: self.counters.hits.load(Ordering::Relaxed),
             misses: self.counters.misses.load(Ordering::Relaxed),
             invalidations: self.counters.invalidations.load(Ordering::Relaxed),
             flushes: self.counters.flushes.load(Ordering::Relaxed),
-            entries: self.lock().entries.len(),
+            evictions: self.counters.evictions.load(Ordering::Relaxed),
+            entries,
+            bytes,
             available: self.is_available(),
         }
     }
@@ -257,7 +328,7 @@ impl AuthCache {
 
     /// A fresh cached answer for `client_id`; `Err(ticket)` when the store
     /// must be read, with what a later [`AuthCache::fill`] must match
-    /// (`None`: do not fill).
+    /// (`None`: do not fill). An expired entry is removed here.
     /// Known and unknown ids take the same path.
     pub(crate) fn lookup(&self, client_id: &str) -> Result<Cached, Option<Ticket>> {
         if client_id.len() > MAX_CACHED_ID_LEN || !self.is_available() {
@@ -265,29 +336,49 @@ impl AuthCache {
             return Err(None);
         }
         let stripe = self.stripe(client_id);
-        let state = self.lock();
+        let mut state = self.lock();
         let ticket = Ticket {
             flushes: state.flushes,
             stripe: state.stripes.get(stripe).copied().unwrap_or(0),
         };
-        match state.entries.get(client_id) {
-            Some(entry) if entry.filled.elapsed() < self.ttl => {
-                let record = entry.record.clone();
-                drop(state);
-                self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                Ok(record)
+        let fresh = match state.entries.get(client_id) {
+            Some(entry) if entry.filled.elapsed() < self.ttl => Some(entry.view.clone()),
+            Some(_) => {
+                state.remove(client_id);
+                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+                None
             }
-            _ => {
-                drop(state);
-                self.counters.misses.fetch_add(1, Ordering::Relaxed);
-                Err(Some(ticket))
-            }
+            None => None,
+        };
+        drop(state);
+        if let Some(view) = fresh {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            Ok(view)
+        } else {
+            self.counters.misses.fetch_add(1, Ordering::Relaxed);
+            Err(Some(ticket))
         }
     }
 
-    /// Keeps `record` for `client_id`, unless something was invalidated
-    /// since `ticket` was taken or the cache is off.
-    pub(crate) fn fill(&self, client_id: &str, record: Cached, ticket: Ticket) {
+    /// What an entry for `client_id` holding `view` is charged.
+    fn cost(client_id: &str, view: Option<&AuthView>) -> usize {
+        ENTRY_OVERHEAD + client_id.len() + view.map_or(0, AuthView::memory_bytes)
+    }
+
+    /// Keeps `view` for `client_id`, unless something was invalidated
+    /// since `ticket` was taken, the cache is off, or the entry alone
+    /// exceeds the budget.
+    pub(crate) fn fill(&self, client_id: &str, view: Cached, ticket: Ticket) {
+        let bytes = Self::cost(client_id, view.as_deref());
+        let unknown = view.is_none();
+        let budget = if unknown {
+            self.unknown_max_bytes
+        } else {
+            self.max_bytes
+        };
+        if bytes > budget {
+            return;
+        }
         let stripe = self.stripe(client_id);
         let mut state = self.lock();
         let now_ticket = Ticket {
@@ -298,102 +389,129 @@ impl AuthCache {
             return;
         }
         let now = Instant::now();
-        let unknown = record.is_none();
-        if let Some(old) = state.entries.remove(client_id)
-            && old.record.is_none()
-        {
-            state.unknown -= 1;
+        state.remove(client_id);
+        if !self.fits(&state, unknown, bytes) {
+            self.make_room(&mut state, unknown, bytes, now);
         }
-        let full = if unknown {
-            state.unknown >= self.unknown_capacity
-        } else {
-            state.entries.len() >= self.capacity
-        };
-        if full {
-            self.make_room(&mut state, unknown, now);
-        }
+        state.bytes += bytes;
         if unknown {
-            state.unknown += 1;
+            state.unknown_bytes += bytes;
         }
         state.entries.insert(
             client_id.to_owned(),
             Entry {
                 filled: now,
-                record,
+                bytes,
+                view,
             },
         );
     }
 
-    /// Drops expired entries (at most once per quarter TTL), then, if still
-    /// full, one entry of the kind being added.
-    fn make_room(&self, state: &mut State, unknown: bool, now: Instant) {
+    /// Whether `bytes` more of this kind fit in the budget.
+    fn fits(&self, state: &State, unknown: bool, bytes: usize) -> bool {
+        state.bytes + bytes <= self.max_bytes
+            && (!unknown || state.unknown_bytes + bytes <= self.unknown_max_bytes)
+    }
+
+    /// Drops expired entries (at most once per quarter TTL), then, if
+    /// `bytes` of this kind still do not fit, other entries (only unknown
+    /// ones to make room for an unknown id) until they fit with an eighth
+    /// of the budget to spare, so the next fills do not each pay a pass.
+    fn make_room(&self, state: &mut State, unknown: bool, bytes: usize, now: Instant) {
         let sweep_due = state
             .last_sweep
             .is_none_or(|at| now.duration_since(at) >= self.ttl / 4);
+        let before = state.entries.len();
         if sweep_due {
             state.last_sweep = Some(now);
             let ttl = self.ttl;
-            state
-                .entries
-                .retain(|_, e| now.duration_since(e.filled) < ttl);
-            state.unknown = state
-                .entries
-                .values()
-                .filter(|e| e.record.is_none())
-                .count();
+            let (mut freed, mut freed_unknown) = (0, 0);
+            state.entries.retain(|_, e| {
+                let keep = now.duration_since(e.filled) < ttl;
+                if !keep {
+                    freed += e.bytes;
+                    if e.view.is_none() {
+                        freed_unknown += e.bytes;
+                    }
+                }
+                keep
+            });
+            state.bytes = state.bytes.saturating_sub(freed);
+            state.unknown_bytes = state.unknown_bytes.saturating_sub(freed_unknown);
         }
-        let still_full = if unknown {
-            state.unknown >= self.unknown_capacity
-        } else {
-            state.entries.len() >= self.capacity
-        };
-        if !still_full {
-            return;
+        if !self.fits(state, unknown, bytes) {
+            let (limit, used) = if unknown {
+                (self.unknown_max_bytes, state.unknown_bytes)
+            } else {
+                (self.max_bytes, state.bytes)
+            };
+            let target = limit - limit / 8;
+            let mut excess = (used + bytes).saturating_sub(target);
+            let (mut freed, mut freed_unknown) = (0, 0);
+            state.entries.retain(|_, e| {
+                if excess == 0 || (unknown && e.view.is_some()) {
+                    return true;
+                }
+                excess = excess.saturating_sub(e.bytes);
+                freed += e.bytes;
+                if e.view.is_none() {
+                    freed_unknown += e.bytes;
+                }
+                false
+            });
+            state.bytes = state.bytes.saturating_sub(freed);
+            state.unknown_bytes = state.unknown_bytes.saturating_sub(freed_unknown);
         }
-        let victim = state
-            .entries
-            .iter()
-            .find(|(_, e)| !unknown || e.record.is_none())
-            .map(|(k, _)| k.clone());
-        if let Some(victim) = victim
-            && let Some(old) = state.entries.remove(&victim)
-            && old.record.is_none()
-        {
-            state.unknown -= 1;
-        }
+        let evicted = u64::try_from(before - state.entries.len()).unwrap_or(u64::MAX);
+        self.counters
+            .evictions
+            .fetch_add(evicted, Ordering::Relaxed);
     }
 
-    /// Applies an advisory use to the cached record, so that the registry
+    /// Applies an advisory use to the cached view, so that the registry
     /// sees the last-used time it just wrote.
     pub(crate) fn note_use(&self, usage: &SecretUse) {
         let mut state = self.lock();
-        let Some(Entry {
-            record: Some(record),
+        let State {
+            entries,
+            bytes: total,
             ..
-        }) = state.entries.get_mut(&usage.client_id)
+        } = &mut *state;
+        let Some(Entry {
+            view: Some(view),
+            bytes,
+            ..
+        }) = entries.get_mut(&usage.client_id)
         else {
             return;
         };
-        if record.tenant != usage.tenant {
+        if view.tenant != usage.tenant {
             return;
         }
-        let record = Arc::make_mut(record);
-        record.last_used_at = record.last_used_at.max(Some(usage.at));
-        if let Some(secret) = record
+        let Some(position) = view
             .secrets
-            .iter_mut()
-            .find(|s| s.secret_id == usage.secret_id)
-        {
+            .iter()
+            .position(|s| s.secret_id == usage.secret_id)
+        else {
+            return;
+        };
+        let view = Arc::make_mut(view);
+        if let Some(secret) = view.secrets.get_mut(position) {
             secret.last_used_at = secret.last_used_at.max(Some(usage.at));
             if let Some(hash) = &usage.rehash {
                 secret.hash = hash.clone();
             }
         }
+        let charged = Self::cost(&usage.client_id, Some(view));
+        *total = (*total + charged).saturating_sub(*bytes);
+        *bytes = charged;
     }
 }
 
-/// A store whose [`ClientStore::client_for_authentication`] is answered by
-/// an [`AuthCache`]; everything else goes to the wrapped store. Implements
+/// A store whose [`ClientStore::authentication_view`] is answered by an
+/// [`AuthCache`]; everything else (the whole record of
+/// [`ClientStore::client_for_authentication`] too) goes to the wrapped
+/// store. Implements
 /// every trait the wrapped store implements among [`ClientStore`],
 /// [`AuditLog`], [`ActivityLog`] and [`KeyStore`].
 ///
@@ -404,8 +522,8 @@ impl AuthCache {
 ///
 /// let cache = Arc::new(AuthCache::default());
 /// let store: Arc<dyn Store> = Arc::new(CachedStore::new(MemoryStore::new(), cache.clone()));
-/// assert!(store.client_for_authentication("cc_unknown").await?.is_none());
-/// assert!(store.client_for_authentication("cc_unknown").await?.is_none());
+/// assert!(store.authentication_view("cc_unknown").await?.is_none());
+/// assert!(store.authentication_view("cc_unknown").await?.is_none());
 /// assert_eq!(cache.stats().hits, 1);
 /// # Ok::<(), clientcreds_store::StoreError>(())
 /// # }).unwrap();
@@ -451,13 +569,20 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
         &self,
         client_id: &str,
     ) -> Result<Option<ClientRecord>, StoreError> {
+        // The whole record is not what the cache keeps: always fresh.
+        self.inner.client_for_authentication(client_id).await
+    }
+
+    async fn authentication_view(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<AuthView>>, StoreError> {
         match self.cache.lookup(client_id) {
-            Ok(cached) => Ok(cached.map(|record| ClientRecord::clone(&record))),
+            Ok(cached) => Ok(cached),
             Err(ticket) => {
-                let found = self.inner.client_for_authentication(client_id).await?;
+                let found = self.inner.authentication_view(client_id).await?;
                 if let Some(ticket) = ticket {
-                    self.cache
-                        .fill(client_id, found.clone().map(Arc::new), ticket);
+                    self.cache.fill(client_id, found.clone(), ticket);
                 }
                 Ok(found)
             }
@@ -466,6 +591,10 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
 
     async fn list(&self, query: &ClientQuery) -> Result<ClientPage, StoreError> {
         self.inner.list(query).await
+    }
+
+    async fn count_clients(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        self.inner.count_clients(tenant).await
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {

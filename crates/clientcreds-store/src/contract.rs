@@ -8,7 +8,7 @@ use clientcreds_secret::SecretHash;
 use time::OffsetDateTime;
 
 use crate::{
-    ActivityEvent, ActivityQuery, ActivityRecord, AuditEvent, AuditQuery, AuditRecord,
+    ActivityEvent, ActivityQuery, ActivityRecord, AuditEvent, AuditQuery, AuditRecord, AuthView,
     ClientRecord, StatusFilter, StoreError, TenantId,
 };
 
@@ -190,8 +190,55 @@ pub trait ClientStore: Send + Sync + Debug {
         client_id: &str,
     ) -> Result<Option<ClientRecord>, StoreError>;
 
+    /// What authenticating `client_id` needs of its client (any tenant),
+    /// shared: the token endpoint's read. `None` when no client has this
+    /// exact id.
+    ///
+    /// The default trims [`ClientStore::client_for_authentication`]'s
+    /// record. [`MemoryStore`](crate::MemoryStore) keeps the view beside
+    /// each record and hands out a reference to it, and
+    /// [`CachedStore`](crate::CachedStore) answers it from memory; a
+    /// wrapper around another store should forward it (as it forwards
+    /// every other method), or it bypasses the wrapped store's own answer.
+    async fn authentication_view(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<AuthView>>, StoreError> {
+        Ok(self
+            .client_for_authentication(client_id)
+            .await?
+            .map(|record| Arc::new(AuthView::from(record))))
+    }
+
     /// One page of a tenant's clients.
     async fn list(&self, query: &ClientQuery) -> Result<ClientPage, StoreError>;
+
+    /// How many clients `tenant` has (every status). The registry checks
+    /// it against its per-tenant quota before a client is added.
+    ///
+    /// The default pages through [`ClientStore::list`] (correct, but reads
+    /// every client); the stores of this crate and of `clientcreds-sqlx`
+    /// count without reading records.
+    async fn count_clients(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        let mut query = ClientQuery {
+            tenant: tenant.clone(),
+            now: OffsetDateTime::UNIX_EPOCH,
+            status: None,
+            search: None,
+            owner: None,
+            limit: 500,
+            after: None,
+        };
+        let mut count = 0_u64;
+        loop {
+            let page = self.list(&query).await?;
+            count += u64::try_from(page.clients.len()).unwrap_or(u64::MAX);
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(count),
+            }
+        }
+    }
 
     /// Applies every write and appends the audit event, atomically.
     ///
@@ -279,8 +326,14 @@ macro_rules! forward {
             async fn client_for_authentication(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
                 (**self).client_for_authentication(client_id).await
             }
+            async fn authentication_view(&self, client_id: &str) -> Result<Option<Arc<AuthView>>, StoreError> {
+                (**self).authentication_view(client_id).await
+            }
             async fn list(&self, query: &ClientQuery) -> Result<ClientPage, StoreError> {
                 (**self).list(query).await
+            }
+            async fn count_clients(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+                (**self).count_clients(tenant).await
             }
             async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
                 (**self).commit(commit).await

@@ -43,6 +43,7 @@
 
 #![forbid(unsafe_code)]
 
+mod auth_view;
 mod cache;
 mod contract;
 mod error;
@@ -55,8 +56,9 @@ mod warnings;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use auth_view::{AuthSecret, AuthView};
 pub use cache::{
-    AuthCache, CacheStats, CachedStore, DEFAULT_CAPACITY, DEFAULT_TTL, MAX_CACHED_ID_LEN,
+    AuthCache, CacheStats, CachedStore, DEFAULT_MAX_BYTES, DEFAULT_TTL, MAX_CACHED_ID_LEN,
 };
 pub use contract::{
     ActivityLog, AuditLog, ClientPage, ClientQuery, ClientStore, Commit, Cursor, SecretUse, Store,

@@ -2,15 +2,16 @@
 //! conformance kit.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::{
     ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor, KeyChange,
-    KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write, sort_keys, validate_stored_key,
+    AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor,
+    KeyChange, KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write, sort_keys,
+    validate_stored_key,
 };
 use crate::{
     Claim, DueWarning, WarningKey, WarningLedger, WarningOutcome, WarningRecord, WarningState,
@@ -52,6 +53,11 @@ pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
 #[derive(Debug)]
 struct Inner {
     clients: HashMap<String, ClientRecord>,
+    /// Each client's authentication view, rebuilt when it changes: the
+    /// token endpoint's read is a reference-count increment.
+    views: HashMap<String, Arc<AuthView>>,
+    /// Clients per tenant.
+    counts: HashMap<TenantId, u64>,
     order: BTreeSet<OrderKey>,
     audit: BoundedLog<AuditRecord>,
     activity: BoundedLog<ActivityRecord>,
@@ -66,6 +72,8 @@ impl Default for Inner {
     fn default() -> Self {
         Self {
             clients: HashMap::new(),
+            views: HashMap::new(),
+            counts: HashMap::new(),
             order: BTreeSet::new(),
             audit: BoundedLog::new(DEFAULT_LOG_CAPACITY),
             activity: BoundedLog::new(DEFAULT_LOG_CAPACITY),
@@ -291,6 +299,9 @@ impl Inner {
 
     fn index(&mut self, record: &ClientRecord) {
         self.order.insert(order_key(record));
+        self.views
+            .insert(record.client_id.clone(), Arc::new(AuthView::of(record)));
+        *self.counts.entry(record.tenant.clone()).or_default() += 1;
         for secret in &record.secrets {
             if let Some(due) = secret.warning_due {
                 self.warning_index.insert((
@@ -304,6 +315,10 @@ impl Inner {
 
     fn unindex(&mut self, record: &ClientRecord) {
         self.order.remove(&order_key(record));
+        self.views.remove(&record.client_id);
+        if let Some(count) = self.counts.get_mut(&record.tenant) {
+            *count = count.saturating_sub(1);
+        }
         for secret in &record.secrets {
             if let Some(due) = secret.warning_due {
                 self.warning_index.remove(&(
@@ -341,6 +356,17 @@ impl ClientStore for MemoryStore {
         client_id: &str,
     ) -> Result<Option<ClientRecord>, StoreError> {
         Ok(self.read(|inner| inner.clients.get(client_id).cloned()))
+    }
+
+    async fn authentication_view(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<AuthView>>, StoreError> {
+        Ok(self.read(|inner| inner.views.get(client_id).cloned()))
+    }
+
+    async fn count_clients(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        Ok(self.read(|inner| inner.counts.get(tenant).copied().unwrap_or(0)))
     }
 
     async fn list(&self, query: &ClientQuery) -> Result<ClientPage, StoreError> {
@@ -409,6 +435,8 @@ impl ClientStore for MemoryStore {
                     secret.hash = hash.clone();
                 }
             }
+            let view = Arc::new(AuthView::of(client));
+            inner.views.insert(usage.client_id.clone(), view);
             Ok(())
         })
     }

@@ -178,6 +178,27 @@ pub enum SecretState {
 }
 
 impl SecretState {
+    /// The standing at `now` of a secret with these instants (the one rule
+    /// [`SecretRecord::state`] and [`AuthSecret::state`](crate::AuthSecret::state) share).
+    pub(crate) fn derive(
+        revoked_at: Option<OffsetDateTime>,
+        grace_until: Option<OffsetDateTime>,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Self {
+        if revoked_at.is_some() {
+            Self::Revoked
+        } else if grace_until.is_some_and(|g| g <= now) {
+            Self::GraceEnded
+        } else if expires_at.is_some_and(|e| e <= now) {
+            Self::Expired
+        } else if let Some(until) = grace_until {
+            Self::Expiring { until }
+        } else {
+            Self::Active
+        }
+    }
+
     /// Whether a secret in this state may authenticate.
     #[must_use]
     pub fn is_usable(self) -> bool {
@@ -232,17 +253,7 @@ impl SecretRecord {
     /// The secret's standing at `now`.
     #[must_use]
     pub fn state(&self, now: OffsetDateTime) -> SecretState {
-        if self.revoked_at.is_some() {
-            SecretState::Revoked
-        } else if self.grace_until.is_some_and(|g| g <= now) {
-            SecretState::GraceEnded
-        } else if self.expires_at.is_some_and(|e| e <= now) {
-            SecretState::Expired
-        } else if let Some(until) = self.grace_until {
-            SecretState::Expiring { until }
-        } else {
-            SecretState::Active
-        }
+        SecretState::derive(self.revoked_at, self.grace_until, self.expires_at, now)
     }
 }
 

@@ -87,9 +87,9 @@ pub struct Config {
     /// off). On PostgreSQL, notifications invalidate entries at once; the
     /// TTL bounds staleness if they are lost.
     pub auth_cache_ttl: Duration,
-    /// Client ids the authentication cache holds
-    /// (`CLIENTCREDS_AUTH_CACHE_SIZE`, default 100000).
-    pub auth_cache_size: usize,
+    /// Bytes of memory the authentication cache may spend
+    /// (`CLIENTCREDS_AUTH_CACHE_BYTES`, default 67108864: 64 MiB).
+    pub auth_cache_bytes: usize,
     /// Activity older than this is pruned (`CLIENTCREDS_ACTIVITY_RETENTION`,
     /// default 30d).
     pub activity_retention: Duration,
@@ -243,10 +243,13 @@ impl Config {
             };
         }
         config.auth_cache_ttl = duration("CLIENTCREDS_AUTH_CACHE_TTL", config.auth_cache_ttl)?;
-        if let Some(size) = var("CLIENTCREDS_AUTH_CACHE_SIZE") {
-            config.auth_cache_size = size
-                .parse()
-                .map_err(|_| format!("CLIENTCREDS_AUTH_CACHE_SIZE: `{size}` is not a count"))?;
+        if var("CLIENTCREDS_AUTH_CACHE_SIZE").is_some() {
+            return Err("CLIENTCREDS_AUTH_CACHE_SIZE (entries) is replaced by CLIENTCREDS_AUTH_CACHE_BYTES (memory)".into());
+        }
+        if let Some(bytes) = var("CLIENTCREDS_AUTH_CACHE_BYTES") {
+            config.auth_cache_bytes = bytes.parse().map_err(|_| {
+                format!("CLIENTCREDS_AUTH_CACHE_BYTES: `{bytes}` is not a number of bytes")
+            })?;
         }
         config.activity_retention =
             duration("CLIENTCREDS_ACTIVITY_RETENTION", config.activity_retention)?;
@@ -292,7 +295,7 @@ impl Config {
             warning_domains: Vec::new(),
             require_scope: false,
             auth_cache_ttl: Duration::seconds(5),
-            auth_cache_size: clientcreds_store::DEFAULT_CAPACITY,
+            auth_cache_bytes: clientcreds_store::DEFAULT_MAX_BYTES,
             activity_retention: clientcreds_registry::DEFAULT_ACTIVITY_RETENTION,
             audit_retention: None,
             retention_interval: Duration::hours(1),

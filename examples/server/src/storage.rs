@@ -34,7 +34,8 @@ pub(crate) struct StorageTasks {
 pub(crate) async fn open(config: &Config) -> Result<Storage, Box<dyn std::error::Error>> {
     let url = config.database_url.as_deref();
     let ttl = std::time::Duration::try_from(config.auth_cache_ttl).unwrap_or_default();
-    let cache = (!ttl.is_zero()).then(|| Arc::new(AuthCache::new(ttl, config.auth_cache_size)));
+    let cache = (!ttl.is_zero())
+        .then(|| Arc::new(AuthCache::new(ttl).with_max_bytes(config.auth_cache_bytes)));
     let mut tasks = StorageTasks::default();
     let (store, key_store, ledger): (Arc<dyn Store>, Arc<dyn KeyStore>, Arc<dyn WarningLedger>) =
         match url {

@@ -2,7 +2,8 @@
 
 use clientcreds_secret::{Secret, SecretHash, Verification};
 use clientcreds_store::{
-    ClientRecord, ClientStatus, SecretRecord, SecretState, SecretUse, TenantId,
+    AuthSecret, AuthView, ClientRecord, ClientStatus, SecretRecord, SecretState, SecretUse,
+    TenantId,
 };
 use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
@@ -17,7 +18,7 @@ impl Registry {
     ///
     /// The secret's text names its record, so exactly one hash is checked;
     /// an unknown client or secret id costs the same dummy check, and an
-    /// unknown client id goes on with a copy of a dummy record, so timing
+    /// unknown client id goes on with a shared dummy view, so timing
     /// tells neither whether a client exists nor whether a secret id is
     /// one of its own. Malformed text is refused before any lookup. The
     /// client's state is judged only after the secret matched. On success,
@@ -90,22 +91,30 @@ impl Registry {
         };
         let found = self
             .store
-            .client_for_authentication(client_id)
+            .authentication_view(client_id)
             .await
             .map_err(|e| (None, e.into()))?;
-        // An unknown id does the work of a known one: it copies a record of
-        // the usual shape, whose secret ids no presented secret can name.
-        let (record, known) = match found {
-            Some(record) => (record, true),
+        // An unknown id does the work of a known one: it takes a shared
+        // view of the usual shape, whose secret ids no presented secret
+        // can name.
+        let (view, known) = match found {
+            Some(view) => (view, true),
             None => (self.dummy.clone(), false),
         };
-        let Some(stored) = record.secret(secret_id.as_str()) else {
+        let Some(position) = view
+            .secrets
+            .iter()
+            .position(|s| s.secret_id == secret_id.as_str())
+        else {
             let _ = self.hasher.verify_dummy(secret);
             return guessed(if known {
                 AuthFailure::BadSecret
             } else {
                 AuthFailure::UnknownClient
             });
+        };
+        let Some(stored) = view.secrets.get(position) else {
+            return guessed(AuthFailure::BadSecret);
         };
         let verdict = self
             .hasher
@@ -119,16 +128,16 @@ impl Registry {
         // throttle: whoever holds a dead secret gains nothing from it.
         let deny = |failure| {
             self.throttle.failed(client_id, source, now);
-            Err((Some(record.tenant.clone()), Error::Authentication(failure)))
+            Err((Some(view.tenant.clone()), Error::Authentication(failure)))
         };
-        match record.status {
+        match view.status {
             ClientStatus::Revoked => return deny(AuthFailure::Revoked),
             ClientStatus::Inactive | ClientStatus::Suspended => {
                 return deny(AuthFailure::Inactive);
             }
             ClientStatus::Active => {}
         }
-        if record.grace_until.is_some_and(|g| g <= now) {
+        if view.grace_until.is_some_and(|g| g <= now) {
             return deny(AuthFailure::GraceEnded);
         }
         match stored.state(now) {
@@ -138,31 +147,22 @@ impl Registry {
             SecretState::Revoked => return deny(AuthFailure::Revoked),
         }
         self.throttle.succeeded(client_id, source, now);
-        self.record_use(&record, stored, secret, verdict, now).await;
-        let secret_id = stored.secret_id.clone();
-        // The record is ours: move its fields out rather than clone them
-        // (this is the token endpoint's hot path).
-        let token_lifetime = record
+        self.record_use(&view, stored, secret, verdict, now).await;
+        let token_lifetime = view
             .token_lifetime_secs
             .map_or(self.policy.token_lifetime, |s| {
                 Duration::seconds(i64::from(s))
             });
-        Ok(AuthenticatedClient {
-            tenant: record.tenant,
-            client_id: record.client_id,
-            secret_id,
-            scopes: record.scopes,
-            audiences: record.audiences,
-            extra_claims: record.extra_claims,
-            token_lifetime,
-        })
+        // The view is shared, not copied (this is the token endpoint's
+        // hot path).
+        Ok(AuthenticatedClient::new(view, position, token_lifetime))
     }
 
     /// The advisory write after a successful authentication.
     async fn record_use(
         &self,
-        record: &ClientRecord,
-        stored: &SecretRecord,
+        record: &AuthView,
+        stored: &AuthSecret,
         secret: &Secret,
         verdict: Verification,
         now: OffsetDateTime,

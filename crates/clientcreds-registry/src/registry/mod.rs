@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use clientcreds_secret::{CredentialFormat, SecretHasher};
 use clientcreds_store::{
-    AuditAction, AuditOutcome, AuditQuery, AuditRecord, ClientQuery, ClientRecord, ClientStatus,
+    AuditAction, AuditOutcome, AuditQuery, AuditRecord, AuthView, ClientQuery, ClientStatus,
     Commit, Cursor, SecretState, Store, StoreError, TenantId, Write,
 };
 
@@ -54,7 +54,7 @@ pub const MAX_PAGE_SIZE: usize = 500;
 /// let issued = registry.create(&admin, &tenant, NewClient::named("billing-sync").with_scopes(["invoices:read"])).await?;
 /// let creds = &issued.credentials;
 /// let client = registry.authenticate(&creds.client_id, &creds.client_secret).await?;
-/// assert_eq!(client.scopes, ["invoices:read"]);
+/// assert_eq!(client.scopes(), ["invoices:read"]);
 ///
 /// let rotated = registry.rotate(&admin, &tenant, &creds.client_id, RotateOptions::default()).await?;
 /// // Within the grace window both secrets work.
@@ -71,7 +71,11 @@ pub struct Registry {
     policy: Policy,
     throttle: Arc<dyn AuthThrottle>,
     /// What an unknown client id is checked against (equal work).
-    dummy: ClientRecord,
+    dummy: Arc<AuthView>,
+    /// Held from counting a tenant's clients to committing a new one, so
+    /// that this registry's concurrent creates cannot overshoot the
+    /// tenant quota together.
+    inserts: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for Registry {
@@ -106,7 +110,7 @@ impl Registry {
         let format = CredentialFormat::new(&policy.prefix)
             .map_err(|e| Error::invalid("prefix", e.to_string()))?;
         check_policy(&policy)?;
-        let dummy = auth::dummy_record(&policy.prefix)?;
+        let dummy = Arc::new(AuthView::from(auth::dummy_record(&policy.prefix)?));
         Ok(Self {
             store,
             hasher,
@@ -115,6 +119,7 @@ impl Registry {
             policy,
             throttle: Arc::new(MemoryThrottle::default()),
             dummy,
+            inserts: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -174,6 +179,12 @@ impl Registry {
                     .await;
             }
         };
+        let _inserting = self.inserts.lock().await;
+        if let Err(e) = self.check_tenant_quota(tenant).await {
+            return self
+                .refuse(actor, tenant, None, AuditAction::Create, e)
+                .await;
+        }
         for _ in 0..MAX_ATTEMPTS {
             let client_id = self.format.generate_client_id()?.into_string();
             let (secret, issued) = self.issue_secret(new.secret_lifetime, now, "initial")?;
@@ -332,6 +343,7 @@ impl Registry {
                 if let Some(lifetime) = checked.token_lifetime_secs {
                     next.token_lifetime_secs = lifetime;
                 }
+                self.check_grant_bytes(&next, Some(record))?;
                 let action = match next_status(actor, record.status, checked.status)? {
                     Some(status) => {
                         next.status = status;
@@ -392,6 +404,20 @@ impl Registry {
                 .refuse(actor, tenant, Some(client_id), AuditAction::Rotate, e)
                 .await;
         }
+        // A rotation into a new client adds one to the tenant.
+        let _inserting = match mode {
+            RotationMode::ReplaceClient => {
+                let guard = self.inserts.lock().await;
+                if let Err(e) = self.check_tenant_quota(tenant).await {
+                    return self
+                        .refuse(actor, tenant, Some(client_id), AuditAction::Rotate, e)
+                        .await;
+                }
+                Some(guard)
+            }
+            RotationMode::ReplaceSecret => None,
+        };
+        let max_secrets = self.policy.limits.max_secrets_per_client;
         self.change(
             actor,
             tenant,
@@ -417,6 +443,20 @@ impl Registry {
                         for old in &mut next.secrets {
                             old.grace_until =
                                 Some(old.grace_until.map_or(grace_end, |g| g.min(grace_end)));
+                        }
+                        // What still authenticates once the new one is in
+                        // (a zero grace window closes the old ones now).
+                        let usable = next
+                            .secrets
+                            .iter()
+                            .filter(|s| s.state(now).is_usable())
+                            .count();
+                        if usable >= max_secrets {
+                            return Err(Error::LimitReached {
+                                limit: "secrets_per_client",
+                                max: u64::try_from(max_secrets).unwrap_or(u64::MAX),
+                                hint: "end the grace window of the older secrets, or rotate with a zero grace window",
+                            });
                         }
                         let detail = Some(format!(
                             "mode=replace_secret secret_id={} grace_seconds={}",

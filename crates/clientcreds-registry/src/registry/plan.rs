@@ -157,7 +157,44 @@ impl Registry {
             &record.audiences,
             record.extra_claims.keys(),
         )?;
+        self.check_grant_bytes(&record, None)?;
         Ok(record)
+    }
+
+    /// Refuses a client whose scopes, audiences and extra claims together
+    /// exceed [`Limits::max_grant_bytes`](crate::Limits::max_grant_bytes)
+    /// as JSON, unless it is no larger than `before` (the record it
+    /// replaces).
+    pub(super) fn check_grant_bytes(
+        &self,
+        record: &ClientRecord,
+        before: Option<&ClientRecord>,
+    ) -> Result<(), Error> {
+        let max = self.policy.limits.max_grant_bytes;
+        let size = grant_bytes(record);
+        if size <= max || before.is_some_and(|b| size <= grant_bytes(b)) {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            "grants",
+            format!(
+                "scopes, audiences and extra claims take {size} bytes together; at most {max} (they travel in every token)"
+            ),
+        ))
+    }
+
+    /// Refuses one more client in `tenant` once it holds
+    /// [`Limits::max_clients_per_tenant`](crate::Limits::max_clients_per_tenant).
+    pub(super) async fn check_tenant_quota(&self, tenant: &TenantId) -> Result<(), Error> {
+        let max = self.policy.limits.max_clients_per_tenant;
+        if self.store.count_clients(tenant).await? >= max {
+            return Err(Error::LimitReached {
+                limit: "clients_per_tenant",
+                max,
+                hint: "delete clients that are no longer used",
+            });
+        }
+        Ok(())
     }
 
     pub(super) fn issue_secret(
@@ -319,6 +356,12 @@ impl Registry {
             detail,
         }
     }
+}
+
+/// The JSON size of what a client's tokens carry from its record.
+fn grant_bytes(record: &ClientRecord) -> usize {
+    serde_json::to_vec(&(&record.scopes, &record.audiences, &record.extra_claims))
+        .map_or(usize::MAX, |json| json.len())
 }
 
 pub(super) fn credentials(client_id: String, issued: IssuedSecret) -> Credentials {

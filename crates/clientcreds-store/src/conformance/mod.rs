@@ -27,7 +27,8 @@
 //!
 //! # What is checked
 //!
-//! - Reads: [`insert_and_read`], [`time_round_trip`].
+//! - Reads: [`insert_and_read`], [`authentication_view_and_count`],
+//!   [`time_round_trip`].
 //! - Writes: [`duplicate_insert`], [`update_with_version`],
 //!   [`delete_with_version`], [`atomic_commit`], [`concurrent_writers`].
 //! - Logs: [`audit_trail`], [`activity_log`], [`activity_batch`],
@@ -78,6 +79,7 @@ mod keys;
 mod listing;
 mod logs;
 mod support;
+mod views;
 mod warnings;
 
 pub use clients::{
@@ -93,6 +95,7 @@ pub use listing::{
     list_stable_pages, list_status, list_tenant_and_order,
 };
 pub use logs::{activity_batch, activity_log, activity_retention, audit_retention, audit_trail};
+pub use views::authentication_view_and_count;
 pub use warnings::{
     run_warning_ledger, warnings_claim_and_finish, warnings_concurrent_claims,
     warnings_due_and_advance,
@@ -109,6 +112,7 @@ where
     Fut: Future<Output = S>,
 {
     insert_and_read(&make().await).await;
+    authentication_view_and_count(&make().await).await;
     duplicate_insert(&make().await).await;
     update_with_version(&make().await).await;
     delete_with_version(&make().await).await;
