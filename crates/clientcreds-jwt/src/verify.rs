@@ -22,8 +22,14 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 pub struct Validation {
     /// The only accepted `iss`.
     pub issuer: String,
-    /// Accepted audiences: the token's `aud` must name at least one.
+    /// Accepted audiences: the token's `aud` must name at least one
+    /// (unless [`Validation::any_audience`]).
     pub audiences: Vec<String>,
+    /// Accepts a token for any audience: `aud` must still be present and
+    /// well-formed, and every other rule holds (default `false`). For the
+    /// issuer's own introspection only, which answers for every audience
+    /// the issuer mints for; a resource server never sets it.
+    pub any_audience: bool,
     /// Clock skew allowed on `exp`, `nbf` and `iat` (default 60 s, at most
     /// [`MAX_LEEWAY`]).
     pub leeway: Duration,
@@ -59,6 +65,7 @@ impl Validation {
         Self {
             issuer: issuer.into(),
             audiences: vec![audience.into()],
+            any_audience: false,
             leeway: Duration::seconds(60),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             tenant_claim: DEFAULT_TENANT_CLAIM.to_owned(),
@@ -315,6 +322,19 @@ impl TokenVerifier {
         &self.validation
     }
 
+    /// The same keys and rules, but any audience accepted
+    /// ([`Validation::any_audience`]): what an issuer's introspection
+    /// verifies with, since it answers for every audience it mints for.
+    #[must_use]
+    pub fn with_any_audience(&self) -> Self {
+        let mut validation = self.validation.clone();
+        validation.any_audience = true;
+        Self {
+            keys: self.keys.clone(),
+            validation,
+        }
+    }
+
     /// Verifies at the system clock's now.
     ///
     /// # Errors
@@ -449,9 +469,10 @@ impl TokenVerifier {
             Some(_) => return Err(VerifyError::InvalidClaim("aud")),
             None => return Err(VerifyError::MissingClaim("aud")),
         };
-        if !audience
-            .iter()
-            .any(|a| self.validation.audiences.contains(a))
+        if !self.validation.any_audience
+            && !audience
+                .iter()
+                .any(|a| self.validation.audiences.contains(a))
         {
             return Err(VerifyError::WrongAudience);
         }

@@ -33,7 +33,12 @@ impl TokenService {
     ///
     /// - The asking client must authenticate (else `invalid_client`, which
     ///   the HTTP binding sends as 401 with a challenge).
-    /// - The token must verify with `verifier` at the registry's clock.
+    /// - The token must verify with `verifier`'s keys, issuer and rules at
+    ///   the registry's clock, for any audience: the issuer answers for
+    ///   every audience it mints for (the default audience and every one a
+    ///   client may be granted), not only for `verifier`'s own
+    ///   ([`TokenVerifier::with_any_audience`]). The answer names the
+    ///   token's `aud`; the resource server that asked checks it is its own.
     /// - The asking client must belong to the token's tenant, or be one of
     ///   [`Policy::cross_tenant_introspectors`](crate::Policy::cross_tenant_introspectors);
     ///   otherwise the token is reported inactive (RFC 7662 §2.2: the
@@ -81,7 +86,7 @@ impl TokenService {
             Err(_) => return Err(unavailable),
         };
         let now = registry.now();
-        let Ok(context) = verifier.verify_at(request.token, now) else {
+        let Ok(context) = verifier.with_any_audience().verify_at(request.token, now) else {
             return Ok(None);
         };
         let policy = registry.policy();

@@ -107,7 +107,7 @@ pub use policy::{
     RotationMode, SecretLifetime,
 };
 pub use registry::{DEFAULT_ACTIVITY_RETENTION, MAX_PAGE_SIZE, Registry};
-pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep};
+pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep, SIGNING_KEY_AUDIT_TENANT};
 pub use throttle::{AuthThrottle, MemoryThrottle, Source, ThrottleLimits};
 pub use validate::{
     MAX_DESCRIPTION_CHARS, MAX_LIST_ITEMS, MAX_NAME_CHARS, MAX_TOKEN_LIFETIME_SECS,

@@ -18,10 +18,14 @@ pub const MIN_TOKEN_LIFETIME_SECS: u32 = 60;
 pub const MAX_TOKEN_LIFETIME_SECS: u32 = 86_400;
 
 /// Claim names a client may not set beyond the token's own
-/// ([`clientcreds_jwt::RESERVED_CLAIMS`]): the default tenant claim and
-/// registered claims that would lie about who or how the client is.
+/// ([`clientcreds_jwt::RESERVED_CLAIMS`]): the default tenant claim,
+/// registered claims that would lie about who or how the client is, and
+/// names resource servers read as the token's scope (`scp`) or, in an RFC
+/// 7662 introspection answer, as the user behind it (`username`).
 const ALSO_RESERVED_CLAIMS: &[&str] = &[
     clientcreds_jwt::DEFAULT_TENANT_CLAIM,
+    "scp",
+    "username",
     "azp",
     "cnf",
     "act",

@@ -243,6 +243,8 @@ fn action_name(action: AuditAction) -> &'static str {
         AuditAction::Revoke => "revoke",
         AuditAction::Delete => "delete",
         AuditAction::Read => "read",
+        AuditAction::RotateSigningKey => "rotate_signing_key",
+        AuditAction::WithdrawSigningKey => "withdraw_signing_key",
     }
 }
 

@@ -44,6 +44,8 @@ async fn reserved_claim_names_are_refused_as_extra_claims() {
         "auth_time",
         "acr",
         "amr",
+        "scp",
+        "username",
     ]);
     for name in names {
         let new = NewClient::named("c").with_claim(name, ClaimValue::Text("x".into()));

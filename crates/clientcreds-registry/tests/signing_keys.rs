@@ -24,6 +24,10 @@ const K1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 const K2: &str = "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
 const K1_IMPOSTOR: &str = "k1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
 
+fn op() -> clientcreds_registry::Actor {
+    clientcreds_registry::Actor::platform_admin("ops")
+}
+
 fn start_instant() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
 }
@@ -346,7 +350,7 @@ async fn withdrawing_the_signer_kills_its_tokens_and_a_new_key_signs() {
     let compromised = a.key_set().signing_key().unwrap().kid().to_owned();
     let token = mint(&a.key_set(), clock.now());
 
-    a.withdraw(&compromised).await.unwrap();
+    a.withdraw(&op(), &compromised).await.unwrap();
     assert!(a.key_set().verifying_key(&compromised).is_none());
     let signer = a.key_set().signing_key().unwrap().kid().to_owned();
     assert_ne!(signer, compromised);
@@ -362,7 +366,7 @@ async fn withdrawing_the_signer_kills_its_tokens_and_a_new_key_signs() {
     assert_eq!(b.key_set().signing_key().unwrap().kid(), signer);
 
     assert!(matches!(
-        a.withdraw("no-such-kid").await,
+        a.withdraw(&op(), "no-such-kid").await,
         Err(Error::NotFound)
     ));
 }
@@ -373,7 +377,7 @@ async fn withdrawing_the_signer_promotes_a_published_next_key() {
     let clock = Arc::new(ManualClock::new(start_instant()));
     let m = manager(&store, K1, &clock).await.unwrap();
     let first = m.key_set().signing_key().unwrap().kid().to_owned();
-    let next = m.rotate_now().await.unwrap();
+    let next = m.rotate_now(&op()).await.unwrap();
     // Rotate now publishes at once and signs after the lead.
     assert!(m.key_set().verifying_key(&next).is_some());
     assert_eq!(m.key_set().signing_key().unwrap().kid(), first);
@@ -382,8 +386,8 @@ async fn withdrawing_the_signer_promotes_a_published_next_key() {
     assert_eq!(m.key_set().signing_key().unwrap().kid(), next);
 
     // A next key, then the signer withdrawn: the next key signs at once.
-    let third = m.rotate_now().await.unwrap();
-    m.withdraw(&next).await.unwrap();
+    let third = m.rotate_now(&op()).await.unwrap();
+    m.withdraw(&op(), &next).await.unwrap();
     assert_eq!(m.key_set().signing_key().unwrap().kid(), third);
     assert_eq!(store.signing_keys().await.unwrap().keys.len(), 2);
 }
@@ -453,8 +457,8 @@ async fn withdrawing_the_next_key_keeps_the_current_one_signing() {
     let clock = Arc::new(ManualClock::new(start_instant()));
     let m = manager(&store, K1, &clock).await.unwrap();
     let first = m.key_set().signing_key().unwrap().kid().to_owned();
-    let next = m.rotate_now().await.unwrap();
-    m.withdraw(&next).await.unwrap();
+    let next = m.rotate_now(&op()).await.unwrap();
+    m.withdraw(&op(), &next).await.unwrap();
     // Past the withdrawn key's planned start: the first key still signs.
     clock.advance(Duration::minutes(45));
     m.reload().await.unwrap();

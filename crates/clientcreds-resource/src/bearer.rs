@@ -74,7 +74,9 @@ pub enum BearerChallenge {
     /// 403 `insufficient_scope`, naming the scope required.
     InsufficientScope(InsufficientScope),
     /// 503: the token could not be checked because no usable key set could
-    /// be had (see [`Error::KeysUnavailable`]). The token is refused (fail
+    /// be had (see [`Error::KeysUnavailable`]), or the opt-in live check
+    /// could not reach the client store
+    /// ([`VerifyError::CheckUnavailable`]). The token is refused (fail
     /// closed), but it is not the caller's fault, so no `invalid_token`:
     /// a client should retry later rather than fetch a new token.
     Unavailable,
@@ -90,15 +92,20 @@ impl From<BearerError> for BearerChallenge {
 }
 
 impl From<VerifyError> for BearerChallenge {
+    /// 401 `invalid_token`, except [`VerifyError::CheckUnavailable`] (an
+    /// outage of the live check, not the token's fault): 503.
     fn from(error: VerifyError) -> Self {
-        Self::InvalidToken(error)
+        match error {
+            VerifyError::CheckUnavailable => Self::Unavailable,
+            other => Self::InvalidToken(other),
+        }
     }
 }
 
 impl From<Error> for BearerChallenge {
     fn from(error: Error) -> Self {
         match error {
-            Error::Token(reason) => Self::InvalidToken(reason),
+            Error::Token(reason) => Self::from(reason),
             _ => Self::Unavailable,
         }
     }

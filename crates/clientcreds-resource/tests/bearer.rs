@@ -229,4 +229,13 @@ fn a_key_set_outage_is_503_without_a_challenge_and_token_errors_are_invalid_toke
         BearerChallenge::from(Error::Token(VerifyError::UnknownKid)),
         BearerChallenge::InvalidToken(VerifyError::UnknownKid)
     );
+    // A live-check outage is the server's, like a key-set outage.
+    assert_eq!(
+        BearerChallenge::from(VerifyError::CheckUnavailable),
+        BearerChallenge::Unavailable
+    );
+    assert_eq!(
+        BearerChallenge::from(Error::Token(VerifyError::CheckUnavailable)),
+        BearerChallenge::Unavailable
+    );
 }

@@ -365,7 +365,7 @@ impl LiveCheck for Refusing {
 }
 
 #[tokio::test]
-async fn the_live_check_runs_after_verification_and_its_refusal_is_invalid_token() {
+async fn the_live_check_runs_after_verification_its_refusal_is_invalid_token_and_its_outage_503() {
     let (server, id, (), token) = setup().await;
     let check = Arc::new(Refusing::default());
     let layer = BearerAuthLayer::new(server.verifier.clone()).with_live_check(check.clone());
@@ -385,15 +385,19 @@ async fn the_live_check_runs_after_verification_and_its_refusal_is_invalid_token
         "invalid_token",
     );
 
+    // A live-check outage is not the token's fault: 503 with Retry-After
+    // and no `invalid_token` (a caller keeps its token and retries, rather
+    // than dropping it and stampeding the token endpoint).
     check.down.store(true, Ordering::SeqCst);
     let (response, seen) = send(&layer, Some(&authorization)).await;
-    assert_refused(
-        &response,
-        &seen,
-        401,
-        "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"token's client could not be checked\"",
-        "invalid_token",
+    assert_eq!(response.status(), 503, "{}", response.body());
+    assert_eq!(header(&response, "retry-after"), Some("5"));
+    assert_eq!(header(&response, "www-authenticate"), None);
+    assert_eq!(
+        json(&response),
+        json!({ "error": "temporarily_unavailable" })
     );
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0, "refused: fail closed");
 
     // A token that fails verification never reaches the check.
     let calls = check.calls.load(Ordering::SeqCst);

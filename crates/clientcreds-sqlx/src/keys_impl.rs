@@ -48,6 +48,15 @@ macro_rules! sql_key_store {
                 if rows.is_empty() {
                     return Err(corrupt("the key ring row is missing: run the migrations"));
                 }
+                // Read after the keys: the set only grows, so every kid
+                // withdrawn before the keys were read is here.
+                ring.withdrawn = sqlx::query_scalar::<_, String>(
+                    "SELECT kid FROM clientcreds_withdrawn_keys ORDER BY kid",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                ring.withdrawn.sort();
                 Ok(ring)
             }
 
@@ -77,6 +86,14 @@ macro_rules! sql_key_store {
                 for change in changes {
                     match change {
                         KeyChange::Insert(key) => {
+                            let withdrawn = sqlx::query("SELECT 1 FROM clientcreds_withdrawn_keys WHERE kid = $1")
+                                .bind(&key.kid)
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                            if withdrawn.is_some() {
+                                return Err(StoreError::InvalidKey { reason: "this kid was withdrawn" });
+                            }
                             let inserted = sqlx::query(
                                 "INSERT INTO clientcreds_signing_keys (kid, algorithm, public_jwk, sealed_private_key, \
                                  created_at, publish_from, sign_from, sign_until, unpublish_after) \
@@ -131,6 +148,24 @@ macro_rules! sql_key_store {
                                 return Err(StoreError::NotFound);
                             }
                         }
+                        KeyChange::Withdraw { kid } => {
+                            if kid.is_empty() || kid.len() > clientcreds_store::MAX_KID_LEN {
+                                return Err(StoreError::InvalidKey { reason: "kid must be 1 to 128 bytes" });
+                            }
+                            sqlx::query("DELETE FROM clientcreds_signing_keys WHERE kid = $1")
+                                .bind(kid)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                            sqlx::query(
+                                "INSERT INTO clientcreds_withdrawn_keys (kid) VALUES ($1) ON CONFLICT (kid) DO NOTHING",
+                            )
+                            .bind(kid)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                        KeyChange::Audit(event) => Self::insert_audit(&mut tx, event).await?,
                         _ => return Err(StoreError::InvalidKey { reason: "unsupported change" }),
                     }
                 }

@@ -12,10 +12,15 @@
 //! `clientcreds_clients` (unique client id, indexes for tenant + creation
 //! order, tenant + status, tenant + owner, a version column),
 //! `clientcreds_secrets` (one row per secret, cascading on delete),
-//! `clientcreds_audit` and `clientcreds_activity` (sequence-numbered),
+//! `clientcreds_audit` and `clientcreds_activity` (sequence-numbered in
+//! commit order: on PostgreSQL each appending transaction takes a
+//! transaction-scoped advisory lock per log first, so a reader paging by
+//! sequence never skips a late commit),
 //! `clientcreds_signing_keys` (public JWK in clear, private key sealed by
-//! the issuer) and `clientcreds_key_ring` (one revision row that every key
-//! change is conditional on).
+//! the issuer), `clientcreds_key_ring` (one revision row that every key
+//! change is conditional on), `clientcreds_withdrawn_keys` (kids withdrawn
+//! for good) and `clientcreds_warnings` (the warning ledger, keyed by
+//! tenant, client, secret, stage and recipient).
 //! Times are stored as microseconds since the Unix epoch in `BIGINT`
 //! columns: exact round trips, no time-zone or precision drift between
 //! the two databases and the in-memory store.
@@ -69,7 +74,7 @@ mod store_impl;
 mod warnings_impl;
 
 #[cfg(feature = "postgres")]
-pub use pg_listen::InvalidationListener;
+pub use pg_listen::{DEFAULT_LISTENER_HEARTBEAT, InvalidationListener};
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_NOTIFY_CHANNEL, PgStore};
 #[cfg(feature = "sqlite")]

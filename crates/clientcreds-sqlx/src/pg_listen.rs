@@ -14,6 +14,9 @@ use crate::PgStore;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// The listener's default heartbeat ([`PgStore::with_listener_heartbeat`]).
+pub const DEFAULT_LISTENER_HEARTBEAT: Duration = Duration::from_secs(15);
+
 /// A running listener that invalidates an [`AuthCache`] with every client
 /// another replica changes. Dropping it stops the listener and turns the
 /// cache off (every lookup then reads the store): keep it as long as the
@@ -48,9 +51,13 @@ impl PgStore {
     /// The cache is off (flushed and bypassed) until the listener is
     /// listening, and again whenever its connection drops; the listener
     /// reconnects with a backoff from 100 ms to 5 s, and turns the cache on
-    /// again, flushed, once it listens. So a replica either hears every
-    /// change or reads the store; the cache's time-to-live bounds what a
-    /// notification lost on a connection that looked healthy can cost.
+    /// again, flushed, once it listens. A connection that stays silent for
+    /// a heartbeat ([`PgStore::with_listener_heartbeat`], default 15 s) is
+    /// proved alive with a query on it, bounded by the same time, so one
+    /// that died without a word is noticed within two heartbeats. So a
+    /// replica either hears every change or reads the store; the cache's
+    /// time-to-live bounds what a notification lost on a connection that
+    /// looked healthy can cost.
     ///
     /// ```no_run
     /// # async fn run(store: clientcreds_sqlx::PgStore) {
@@ -70,6 +77,7 @@ impl PgStore {
         let task = tokio::spawn(listen(
             self.pool().clone(),
             self.notify_channel().to_owned(),
+            self.listener_heartbeat(),
             cache.clone(),
             connections.clone(),
         ));
@@ -81,29 +89,26 @@ impl PgStore {
     }
 }
 
-async fn listen(pool: PgPool, channel: String, cache: Arc<AuthCache>, connections: Arc<AtomicU64>) {
+async fn listen(
+    pool: PgPool,
+    channel: String,
+    heartbeat: Duration,
+    cache: Arc<AuthCache>,
+    connections: Arc<AtomicU64>,
+) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match subscribe(&pool, &channel).await {
+        // Bounded: a pooled connection that died silently must not hold
+        // the listener for ever either.
+        let subscribed = tokio::time::timeout(heartbeat, subscribe(&pool, &channel))
+            .await
+            .unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut));
+        match subscribed {
             Ok(mut listener) => {
                 cache.set_available(true);
                 connections.fetch_add(1, Ordering::AcqRel);
                 backoff = FIRST_BACKOFF;
-                loop {
-                    match listener.try_recv().await {
-                        Ok(Some(notification)) => cache.invalidate(notification.payload()),
-                        Ok(None) => {
-                            tracing::warn!(
-                                "clientcreds: cache invalidation connection lost; cache off until it is back"
-                            );
-                            break;
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "clientcreds: cache invalidation listener failed; cache off until it is back");
-                            break;
-                        }
-                    }
-                }
+                hear(&mut listener, heartbeat, &cache).await;
             }
             Err(error) => {
                 tracing::warn!(%error, "clientcreds: cannot listen for cache invalidations; cache off");
@@ -112,6 +117,43 @@ async fn listen(pool: PgPool, channel: String, cache: Arc<AuthCache>, connection
         cache.set_available(false);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Invalidates what `listener` announces until its connection is lost,
+/// proving it alive after every `heartbeat` of silence. (Receiving is
+/// cancel-safe in sqlx: a wait cut short by the heartbeat loses nothing.)
+async fn hear(listener: &mut PgListener, heartbeat: Duration, cache: &AuthCache) {
+    loop {
+        match tokio::time::timeout(heartbeat, listener.try_recv()).await {
+            Ok(Ok(Some(notification))) => cache.invalidate(notification.payload()),
+            Ok(Ok(None)) => {
+                tracing::warn!(
+                    "clientcreds: cache invalidation connection lost; cache off until it is back"
+                );
+                return;
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "clientcreds: cache invalidation listener failed; cache off until it is back");
+                return;
+            }
+            Err(_silent) => {
+                let ping = sqlx::query("SELECT 1").execute(&mut *listener);
+                match tokio::time::timeout(heartbeat, ping).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "clientcreds: cache invalidation connection failed its heartbeat; cache off until it is back");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            "clientcreds: cache invalidation connection did not answer its heartbeat; cache off until it is back"
+                        );
+                        return;
+                    }
+                }
+            }
+        }
     }
 }
 

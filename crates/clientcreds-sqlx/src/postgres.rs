@@ -42,6 +42,7 @@ pub const DEFAULT_NOTIFY_CHANNEL: &str = "clientcreds_clients";
 pub struct PgStore {
     pool: PgPool,
     channel: String,
+    heartbeat: std::time::Duration,
 }
 
 impl PgStore {
@@ -66,7 +67,26 @@ impl PgStore {
         Self {
             pool,
             channel: DEFAULT_NOTIFY_CHANNEL.to_owned(),
+            heartbeat: crate::pg_listen::DEFAULT_LISTENER_HEARTBEAT,
         }
+    }
+
+    /// How long the invalidation listener waits on a silent connection
+    /// before it proves the connection alive with a query, and how long
+    /// that query may take (default 15 s): a connection that died without
+    /// a word (a dropped route, a proxy that cut it) is noticed within
+    /// twice this, and the cache is off until the listener is back. At
+    /// least 100 ms.
+    #[must_use]
+    pub fn with_listener_heartbeat(mut self, heartbeat: std::time::Duration) -> Self {
+        self.heartbeat = heartbeat.max(std::time::Duration::from_millis(100));
+        self
+    }
+
+    /// The listener's heartbeat ([`PgStore::with_listener_heartbeat`]).
+    #[must_use]
+    pub fn listener_heartbeat(&self) -> std::time::Duration {
+        self.heartbeat
     }
 
     /// Announces changes on `channel` instead of
@@ -98,6 +118,26 @@ impl PgStore {
                 .await
                 .map_err(db)?;
         }
+        Ok(())
+    }
+
+    /// Makes a log's sequence commit-ordered: every transaction that
+    /// appends to `log` takes this transaction-scoped advisory lock before
+    /// its first row, so the next appender takes its sequence numbers only
+    /// once this one has committed (PostgreSQL releases a transaction's
+    /// locks after its commit is visible). A reader paging by sequence
+    /// then never passes a number whose row becomes visible later: without
+    /// it, a slow transaction's row could commit behind a cursor and be
+    /// skipped for good.
+    async fn lock_log(
+        tx: &mut sqlx::Transaction<'_, Postgres>,
+        log: crate::store_impl::LogTable,
+    ) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(log.lock_key())
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 

@@ -4,6 +4,27 @@
 //! in increasing order), row-value comparisons, a `CASE` instead of
 //! `GREATEST`, and `RETURNING`-free statements.
 
+/// The two logs paged by sequence number.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LogTable {
+    /// `clientcreds_audit`.
+    Audit,
+    /// `clientcreds_activity`.
+    Activity,
+}
+
+impl LogTable {
+    /// The PostgreSQL advisory-lock key that orders the log's appenders
+    /// (`clcaudit`, `clcactiv` as ASCII).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn lock_key(self) -> i64 {
+        match self {
+            Self::Audit => 0x636c_6361_7564_6974,
+            Self::Activity => 0x636c_6361_6374_6976,
+        }
+    }
+}
+
 /// Implements the three store traits for `$store` (a struct with a
 /// `pool: $pool` field) over database `$db`.
 macro_rules! sql_store {
@@ -38,6 +59,11 @@ macro_rules! sql_store {
             }
 
             async fn load(&self, tenant: Option<&TenantId>, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+                // No stored id holds a NUL byte, which PostgreSQL refuses
+                // in text: no such client, not a store failure.
+                if client_id.contains('\0') {
+                    return Ok(None);
+                }
                 let sql = format!(
                     "SELECT {SELECT_COLUMNS} FROM clientcreds_clients c \
                      LEFT JOIN clientcreds_secrets s ON s.client_id = c.client_id \
@@ -61,6 +87,9 @@ macro_rules! sql_store {
                 client_id: Option<&String>,
                 limit: usize,
             ) -> Result<Vec<<$db as sqlx::Database>::Row>, StoreError> {
+                if client_id.is_some_and(|id| id.contains('\0')) {
+                    return Ok(Vec::new());
+                }
                 let after = i64::try_from(after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
                 let client_clause = if client_id.is_some() { "AND client_id = $3" } else { "AND $3 = $3" };
                 let sql = format!(
@@ -221,6 +250,7 @@ macro_rules! sql_store {
 
             async fn insert_audit(tx: &mut sqlx::Transaction<'_, $db>, event: &AuditEvent) -> Result<(), StoreError> {
                 let row = AuditRow::encode(event)?;
+                Self::lock_log(tx, crate::store_impl::LogTable::Audit).await?;
                 sqlx::query(
                     "INSERT INTO clientcreds_audit (at, tenant, client_id, actor, action, outcome, detail) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -415,15 +445,17 @@ macro_rules! sql_store {
         #[async_trait]
         impl ActivityLog for $store {
             async fn record_activity(&self, event: ActivityEvent) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                Self::lock_log(&mut tx, crate::store_impl::LogTable::Activity).await?;
                 sqlx::query("INSERT INTO clientcreds_activity (at, tenant, client_id, kind) VALUES ($1, $2, $3, $4)")
                     .bind(micros(event.at))
                     .bind(event.tenant.as_ref().map(|t| t.as_str().to_owned()))
                     .bind(&event.client_id)
                     .bind(to_json(&event.kind)?)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                Ok(())
+                tx.commit().await.map_err(db)
             }
 
             async fn record_activities(&self, events: Vec<ActivityEvent>) -> Result<(), StoreError> {
@@ -434,6 +466,7 @@ macro_rules! sql_store {
                     return Ok(());
                 }
                 let mut tx = self.pool.begin().await.map_err(db)?;
+                Self::lock_log(&mut tx, crate::store_impl::LogTable::Activity).await?;
                 for chunk in events.chunks(ACTIVITY_ROWS) {
                     let mut sql = String::from("INSERT INTO clientcreds_activity (at, tenant, client_id, kind) VALUES ");
                     for i in 0..chunk.len() {

@@ -71,7 +71,7 @@ macro_rules! sql_warning_ledger {
                     "INSERT INTO clientcreds_warnings (secret_id, stage_days, recipient, tenant, client_id, \
                      state, attempts, next_attempt_at, detail, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, 'pending', 1, $6, '', $7) \
-                     ON CONFLICT (secret_id, stage_days, recipient) DO UPDATE \
+                     ON CONFLICT (tenant, client_id, secret_id, stage_days, recipient) DO UPDATE \
                      SET attempts = clientcreds_warnings.attempts + 1, next_attempt_at = $6, updated_at = $7 \
                      WHERE clientcreds_warnings.state = 'pending' AND clientcreds_warnings.next_attempt_at <= $7 \
                      RETURNING attempts",
@@ -94,8 +94,10 @@ macro_rules! sql_warning_ledger {
                 }
                 let row = sqlx::query(
                     "SELECT state, next_attempt_at FROM clientcreds_warnings \
-                     WHERE secret_id = $1 AND stage_days = $2 AND recipient = $3",
+                     WHERE tenant = $1 AND client_id = $2 AND secret_id = $3 AND stage_days = $4 AND recipient = $5",
                 )
+                .bind(key.tenant.as_str())
+                .bind(&key.client_id)
                 .bind(&key.secret_id)
                 .bind(i32::try_from(key.stage_days).unwrap_or(i32::MAX))
                 .bind(&key.recipient)
@@ -128,13 +130,15 @@ macro_rules! sql_warning_ledger {
                 };
                 let done = sqlx::query(
                     "UPDATE clientcreds_warnings SET state = $1, next_attempt_at = $2, detail = $3, updated_at = $4 \
-                     WHERE secret_id = $5 AND stage_days = $6 AND recipient = $7 \
-                     AND state = 'pending' AND attempts = $8",
+                     WHERE tenant = $5 AND client_id = $6 AND secret_id = $7 AND stage_days = $8 \
+                     AND recipient = $9 AND state = 'pending' AND attempts = $10",
                 )
                 .bind(state)
                 .bind(micros(next))
                 .bind(detail)
                 .bind(micros(now))
+                .bind(key.tenant.as_str())
+                .bind(&key.client_id)
                 .bind(&key.secret_id)
                 .bind(i32::try_from(key.stage_days).unwrap_or(i32::MAX))
                 .bind(&key.recipient)
@@ -184,6 +188,26 @@ macro_rules! sql_warning_ledger {
                     .collect::<Result<Vec<_>, StoreError>>()?;
                 clientcreds_store::sort_warnings(&mut records);
                 Ok(records)
+            }
+
+            async fn sent_warnings(
+                &self,
+                tenant: &TenantId,
+                recipient: &str,
+                since: time::OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS sent FROM clientcreds_warnings \
+                     WHERE tenant = $1 AND recipient = $2 AND state = 'sent' AND updated_at >= $3",
+                )
+                .bind(tenant.as_str())
+                .bind(recipient)
+                .bind(micros(since))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                let sent: i64 = row.try_get("sent").map_err(db)?;
+                u64::try_from(sent).map_err(|_| corrupt("negative count"))
             }
         }
     };

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::StoreError;
+use crate::{AuditEvent, StoreError};
 
 /// Longest `kid` a store accepts, in bytes.
 pub const MAX_KID_LEN: usize = 128;
@@ -71,6 +71,20 @@ pub struct KeyRing {
     pub revision: u64,
     /// The keys, ordered by `sign_from`, then `kid`.
     pub keys: Vec<StoredKey>,
+    /// The kids withdrawn for good ([`KeyChange::Withdraw`]), sorted. A
+    /// key whose kid is here must never sign or be published again, even
+    /// if its row comes back (restored from a backup, say).
+    pub withdrawn: Vec<String>,
+}
+
+impl KeyRing {
+    /// Whether `kid` was withdrawn for good.
+    #[must_use]
+    pub fn is_withdrawn(&self, kid: &str) -> bool {
+        self.withdrawn
+            .binary_search_by(|w| w.as_str().cmp(kid))
+            .is_ok()
+    }
 }
 
 /// One change to the stored signing keys.
@@ -88,6 +102,19 @@ pub enum KeyChange {
         /// The kid.
         kid: String,
     },
+    /// Deletes the key with this kid if it is stored, and records the kid
+    /// as withdrawn for good ([`KeyRing::withdrawn`]): an insert of it is
+    /// refused from then on ([`StoreError::InvalidKey`]).
+    Withdraw {
+        /// The kid.
+        kid: String,
+    },
+    /// Appends this record to the store's audit trail, in the same
+    /// transaction as the other changes (for a store that is also an
+    /// [`AuditLog`](crate::AuditLog); any other refuses it with
+    /// [`StoreError::InvalidKey`]): an operator's rotation or withdrawal
+    /// and its record are written together or not at all.
+    Audit(AuditEvent),
 }
 
 /// Where signing keys live. Object safe, `Send + Sync + Debug`, with
@@ -106,8 +133,9 @@ pub trait KeyStore: Send + Sync + Debug {
     /// [`StoreError::Conflict`] when the revision moved on;
     /// [`StoreError::Duplicate`] when an insert's kid exists;
     /// [`StoreError::NotFound`] when an update or remove names no key;
-    /// [`StoreError::InvalidKey`] for an empty or over-long kid or
-    /// instants out of order. In every case nothing is written.
+    /// [`StoreError::InvalidKey`] for an empty or over-long kid, instants
+    /// out of order, or an insert of a withdrawn kid. In every case nothing
+    /// is written.
     async fn change_signing_keys(
         &self,
         expected_revision: u64,

@@ -43,8 +43,14 @@ pub enum AuditAction {
     Revoke,
     /// Deleted.
     Delete,
-    /// Read (get, list, audit query): recorded only when refused.
+    /// Read (get, list, audit query): recorded only when refused, and for
+    /// a platform admin's read of another tenant's client activity.
     Read,
+    /// An operator's "rotate now" of the issuer's signing keys (detail:
+    /// the next key's kid).
+    RotateSigningKey,
+    /// An operator's withdrawal of a signing key (detail: its kid).
+    WithdrawSigningKey,
 }
 
 /// How an action ended.

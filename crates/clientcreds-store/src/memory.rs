@@ -64,8 +64,22 @@ struct Inner {
     keys: KeyRing,
     /// Secrets with a warning due: (due, client id, secret id).
     warning_index: BTreeSet<(OffsetDateTime, String, String)>,
-    /// The warning ledger, by (secret id, stage, recipient).
-    warnings: BTreeMap<(String, u32, String), WarningRecord>,
+    /// The warning ledger, by its whole key.
+    warnings: BTreeMap<LedgerKey, WarningRecord>,
+}
+
+/// A warning's place in the ledger: (tenant, client id, secret id, stage,
+/// recipient).
+type LedgerKey = (TenantId, String, String, u32, String);
+
+fn ledger_key(key: &WarningKey) -> LedgerKey {
+    (
+        key.tenant.clone(),
+        key.client_id.clone(),
+        key.secret_id.clone(),
+        key.stage_days,
+        key.recipient.clone(),
+    )
 }
 
 impl Default for Inner {
@@ -515,10 +529,17 @@ impl KeyStore for MemoryStore {
             }
             // Apply to a copy, then swap: a failing change writes nothing.
             let mut keys = inner.keys.keys.clone();
+            let mut withdrawn = inner.keys.withdrawn.clone();
+            let mut audit = Vec::new();
             for change in changes {
                 match change {
                     KeyChange::Insert(key) => {
                         validate_stored_key(key)?;
+                        if withdrawn.contains(&key.kid) {
+                            return Err(StoreError::InvalidKey {
+                                reason: "this kid was withdrawn",
+                            });
+                        }
                         if keys.iter().any(|k| k.kid == key.kid) {
                             return Err(StoreError::Duplicate);
                         }
@@ -539,13 +560,33 @@ impl KeyStore for MemoryStore {
                             return Err(StoreError::NotFound);
                         }
                     }
+                    KeyChange::Withdraw { kid } => {
+                        if kid.is_empty() || kid.len() > crate::MAX_KID_LEN {
+                            return Err(StoreError::InvalidKey {
+                                reason: "kid must be 1 to 128 bytes",
+                            });
+                        }
+                        keys.retain(|k| &k.kid != kid);
+                        if !withdrawn.contains(kid) {
+                            withdrawn.push(kid.clone());
+                        }
+                    }
+                    KeyChange::Audit(event) => audit.push(event.clone()),
                 }
             }
             sort_keys(&mut keys);
+            withdrawn.sort();
             let revision = expected_revision
                 .checked_add(1)
                 .ok_or(StoreError::Conflict)?;
-            inner.keys = KeyRing { revision, keys };
+            inner.keys = KeyRing {
+                revision,
+                keys,
+                withdrawn,
+            };
+            for event in audit {
+                inner.push_audit(event);
+            }
             Ok(revision)
         })
     }
@@ -620,15 +661,17 @@ impl WarningLedger for MemoryStore {
         lease_until: OffsetDateTime,
     ) -> Result<Claim, StoreError> {
         Ok(self.write(|inner| {
-            let id = (key.secret_id.clone(), key.stage_days, key.recipient.clone());
-            let record = inner.warnings.entry(id).or_insert_with(|| WarningRecord {
-                key: key.clone(),
-                state: WarningState::Pending,
-                attempts: 0,
-                next_attempt_at: now,
-                detail: String::new(),
-                updated_at: now,
-            });
+            let record = inner
+                .warnings
+                .entry(ledger_key(key))
+                .or_insert_with(|| WarningRecord {
+                    key: key.clone(),
+                    state: WarningState::Pending,
+                    attempts: 0,
+                    next_attempt_at: now,
+                    detail: String::new(),
+                    updated_at: now,
+                });
             // While a lease is held, `next_attempt_at` is its end.
             match record.state {
                 WarningState::Pending if record.next_attempt_at <= now => {
@@ -655,10 +698,9 @@ impl WarningLedger for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         Ok(self.write(|inner| {
-            let id = (key.secret_id.clone(), key.stage_days, key.recipient.clone());
             let Some(record) = inner
                 .warnings
-                .get_mut(&id)
+                .get_mut(&ledger_key(key))
                 .filter(|r| r.state == WarningState::Pending && r.attempts == attempt)
             else {
                 return false;
@@ -699,5 +741,26 @@ impl WarningLedger for MemoryStore {
         });
         sort_warnings(&mut records);
         Ok(records)
+    }
+
+    async fn sent_warnings(
+        &self,
+        tenant: &TenantId,
+        recipient: &str,
+        since: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        Ok(u64::try_from(self.read(|inner| {
+            inner
+                .warnings
+                .values()
+                .filter(|r| {
+                    r.state == WarningState::Sent
+                        && &r.key.tenant == tenant
+                        && r.key.recipient == recipient
+                        && r.updated_at >= since
+                })
+                .count()
+        }))
+        .unwrap_or(u64::MAX))
     }
 }

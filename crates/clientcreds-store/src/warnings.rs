@@ -32,6 +32,10 @@ pub struct DueWarning {
 }
 
 /// One warning: a stage of a secret's schedule, for one recipient.
+///
+/// Every field is part of the ledger's key: a secret id is unique within
+/// its client only (48 random bits), so two clients' secrets may share one,
+/// and their warnings are still two warnings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WarningKey {
     /// The client's tenant.
@@ -197,6 +201,16 @@ pub trait WarningLedger: Send + Sync + Debug {
         tenant: &TenantId,
         client_id: &str,
     ) -> Result<Vec<WarningRecord>, StoreError>;
+
+    /// How many warnings of `tenant`'s clients were sent to `recipient`
+    /// (state sent, finished at or after `since`): what a runner's
+    /// per-recipient rate limit counts. Reads through an index.
+    async fn sent_warnings(
+        &self,
+        tenant: &TenantId,
+        recipient: &str,
+        since: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Sorts records in the order [`WarningLedger::warnings`] promises.
@@ -228,6 +242,9 @@ macro_rules! forward_warnings {
             }
             async fn warnings(&self, tenant: &TenantId, client_id: &str) -> Result<Vec<WarningRecord>, StoreError> {
                 (**self).warnings(tenant, client_id).await
+            }
+            async fn sent_warnings(&self, tenant: &TenantId, recipient: &str, since: OffsetDateTime) -> Result<u64, StoreError> {
+                (**self).sent_warnings(tenant, recipient, since).await
             }
         }
     )*};

@@ -79,6 +79,11 @@ pub struct Config {
     /// (`CLIENTCREDS_WARNING_DOMAINS="example.com,example.org"`); required
     /// with `CLIENTCREDS_SMTP_URL`.
     pub warning_domains: Vec<String>,
+    /// Tenants whose warnings may go to other domains than
+    /// `warning_domains`
+    /// (`CLIENTCREDS_WARNING_TENANT_DOMAINS="acme=acme.com,acme.org;globex=globex.com"`):
+    /// each listed tenant's warnings go to its own domains only.
+    pub warning_tenant_domains: Vec<(String, Vec<String>)>,
     /// Token requests must name a `scope` (`CLIENTCREDS_REQUIRE_SCOPE=true`,
     /// default `false`; product B).
     pub require_scope: bool,
@@ -228,6 +233,9 @@ impl Config {
                 .filter(|d| !d.is_empty())
                 .collect();
         }
+        if let Some(tenants) = var("CLIENTCREDS_WARNING_TENANT_DOMAINS") {
+            config.warning_tenant_domains = tenant_domains(&tenants)?;
+        }
         if let Some(locale) = var("CLIENTCREDS_WARNING_LOCALE") {
             config.warning_locale = locale;
         }
@@ -293,6 +301,7 @@ impl Config {
             warning_link: "{issuer}/admin/v1/tenants/{tenant}/clients/{client_id}".to_owned(),
             warning_locale: "en".to_owned(),
             warning_domains: Vec::new(),
+            warning_tenant_domains: Vec::new(),
             require_scope: false,
             auth_cache_ttl: Duration::seconds(5),
             auth_cache_bytes: clientcreds_store::DEFAULT_MAX_BYTES,
@@ -374,6 +383,30 @@ fn trusted_proxies(list: Option<&str>, header: Option<&str>) -> Result<TrustedPr
         ));
     }
     Ok(proxies.with_header(header))
+}
+
+/// `acme=acme.com,acme.org;globex=globex.com`.
+fn tenant_domains(text: &str) -> Result<Vec<(String, Vec<String>)>, String> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (tenant, domains) = entry.split_once('=').ok_or_else(|| {
+                format!("CLIENTCREDS_WARNING_TENANT_DOMAINS: `{entry}` is not tenant=domain,...")
+            })?;
+            let domains: Vec<String> = domains
+                .split(',')
+                .map(|d| d.trim().to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect();
+            if tenant.trim().is_empty() || domains.is_empty() {
+                return Err(format!(
+                    "CLIENTCREDS_WARNING_TENANT_DOMAINS: `{entry}` names no tenant or no domain"
+                ));
+            }
+            Ok((tenant.trim().to_owned(), domains))
+        })
+        .collect()
 }
 
 /// `500ms`, `90s`, `15m`, `24h`, `30d`.

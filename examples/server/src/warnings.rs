@@ -7,37 +7,49 @@ use std::sync::{Arc, Weak};
 use async_trait::async_trait;
 use clientcreds_registry::Error;
 use clientcreds_registry::warnings::{
-    Contact, Directory, Notifier, SmtpNotifier, TracingNotifier, WarningConfig, WarningRunner,
+    Contact, Directory, Notifier, RecipientDomains, SmtpNotifier, TracingNotifier, WarningConfig,
+    WarningRunner,
 };
-use clientcreds_store::{Store, WarningLedger};
+use clientcreds_store::{Store, TenantId, WarningLedger};
 
 use crate::Config;
 
 /// The reference server has no user directory of its own: a user id that
-/// is an e-mail address in one of `CLIENTCREDS_WARNING_DOMAINS` is its own
-/// contact (in `CLIENTCREDS_WARNING_LOCALE`, default `en`); any other is
-/// undeliverable, and the admin sees so. The allow-list keeps a tenant
-/// admin from making the server mail arbitrary addresses (an owner is any
-/// text the admin chose); without SMTP every address is accepted, since
-/// warnings then only reach the log.
+/// is an e-mail address is its own contact (in
+/// `CLIENTCREDS_WARNING_LOCALE`, default `en`); any other is undeliverable,
+/// and the admin sees so. The runner's recipient domains
+/// (`CLIENTCREDS_WARNING_DOMAINS`, per tenant
+/// `CLIENTCREDS_WARNING_TENANT_DOMAINS`) keep a tenant admin from making
+/// the server mail arbitrary addresses (an owner is any text the admin
+/// chose); without SMTP every address is accepted, since warnings then only
+/// reach the log.
 #[derive(Debug)]
 struct AddressDirectory {
     locale: String,
-    /// Lowercase domains; empty = any (log-only mode).
-    domains: Vec<String>,
 }
 
 #[async_trait]
 impl Directory for AddressDirectory {
     async fn contact(&self, user_id: &str) -> Result<Option<Contact>, Error> {
-        let allowed = user_id.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && (self.domains.is_empty()
-                    || self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)))
-        });
-        Ok(allowed.then(|| Contact::new(user_id, user_id, user_id, &self.locale)))
+        let address = user_id
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+        Ok(address.then(|| Contact::new(user_id, user_id, user_id, &self.locale)))
     }
+}
+
+/// The domains `config` allows: any without SMTP (log lines only).
+fn recipient_domains(config: &Config) -> Result<RecipientDomains, String> {
+    if config.smtp_url.is_none() {
+        return Ok(RecipientDomains::any());
+    }
+    let mut domains = RecipientDomains::only(config.warning_domains.iter().cloned());
+    for (tenant, own) in &config.warning_tenant_domains {
+        let tenant = TenantId::new(tenant.clone())
+            .map_err(|e| format!("CLIENTCREDS_WARNING_TENANT_DOMAINS: {e}"))?;
+        domains = domains.with_tenant(tenant, own.iter().cloned());
+    }
+    Ok(domains)
 }
 
 /// The runner `config` describes.
@@ -70,10 +82,11 @@ pub(crate) fn runner(
         ledger,
         Arc::new(AddressDirectory {
             locale: config.warning_locale.clone(),
-            domains: config.warning_domains.clone(),
         }),
         notifier,
-        WarningConfig::default().with_action_url(link),
+        WarningConfig::default()
+            .with_action_url(link)
+            .with_recipient_domains(recipient_domains(config)?),
     ))
 }
 

@@ -51,7 +51,7 @@ pub(super) async fn rotate(
     State(api): State<AdminApi>,
     Admin(actor): Admin,
 ) -> Result<Json<Value>, Error> {
-    let kid = platform(&api, &actor)?.rotate_now().await?;
+    let kid = platform(&api, &actor)?.rotate_now(&actor).await?;
     tracing::info!(admin = actor.user_id(), %kid, "signing key rotation requested");
     Ok(Json(json!({ "next_kid": kid })))
 }
@@ -63,7 +63,7 @@ pub(super) async fn withdraw(
     Admin(actor): Admin,
     Path(kid): Path<String>,
 ) -> Result<StatusCode, Error> {
-    platform(&api, &actor)?.withdraw(&kid).await?;
+    platform(&api, &actor)?.withdraw(&actor, &kid).await?;
     tracing::warn!(admin = actor.user_id(), %kid, "signing key withdrawn");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use clientcreds_registry::{Actor, Error as RegistryError, MAX_PAGE_SIZE};
-use clientcreds_store::{ActivityQuery, TenantId};
+use clientcreds_store::TenantId;
 use serde_json::{Value, json};
 
 use super::{
@@ -82,22 +82,12 @@ async fn activity(
     client_id: Option<String>,
     params: PageParams,
 ) -> Result<Json<Page<ActivityJson>>, Error> {
-    if !actor.may_access(&tenant) {
-        return Err(Error::NotFound);
-    }
     let limit = page_size(params.limit)?;
-    let query = ActivityQuery {
-        tenant,
-        client_id,
-        after_seq: params.after,
-        limit,
-    };
+    // Authorizes, and records a platform admin's read in the tenant's trail.
     let records = api
         .registry()
-        .store()
-        .activity(&query)
-        .await
-        .map_err(RegistryError::from)?;
+        .activity(actor, &tenant, client_id.as_deref(), params.after, limit)
+        .await?;
     let records = records.iter().map(ActivityJson::from).collect();
     Ok(Json(Page::of(records, limit, |r: &ActivityJson| r.seq)))
 }

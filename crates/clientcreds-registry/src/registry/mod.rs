@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use clientcreds_secret::{CredentialFormat, SecretHasher};
 use clientcreds_store::{
-    AuditAction, AuditOutcome, AuditQuery, AuditRecord, AuthView, ClientQuery, ClientStatus,
-    Commit, Cursor, SecretState, Store, StoreError, TenantId, Write,
+    ActivityQuery, ActivityRecord, AuditAction, AuditOutcome, AuditQuery, AuditRecord, AuthView,
+    ClientQuery, ClientStatus, Commit, Cursor, SecretState, Store, StoreError, TenantId, Write,
 };
 
 use self::plan::{add, check_policy, check_update, credentials};
@@ -647,8 +647,18 @@ impl Registry {
         after_seq: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, Error> {
-        self.authorize(actor, tenant, client_id, AuditAction::Read)
-            .await?;
+        // A malformed id has no records.
+        let malformed = client_id.is_some_and(|id| self.format.parse_client_id(id).is_err());
+        self.authorize(
+            actor,
+            tenant,
+            client_id.filter(|_| !malformed),
+            AuditAction::Read,
+        )
+        .await?;
+        if malformed {
+            return Ok(Vec::new());
+        }
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
             return Err(Error::invalid(
                 "limit",
@@ -662,6 +672,66 @@ impl Registry {
             limit,
         };
         Ok(self.store.audit(&query).await?)
+    }
+
+    /// A tenant's token activity (or one client's), oldest first, after
+    /// `after_seq`.
+    ///
+    /// A read by someone outside the tenant (a platform administrator) is
+    /// recorded in the tenant's audit trail first (action
+    /// [`AuditAction::Read`], detail `activity`), so the tenant sees who
+    /// looked; if that record cannot be written, nothing is read.
+    ///
+    /// A `client_id` this registry never issues has no records.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the actor may not see the tenant;
+    /// [`Error::Invalid`] for a bad `limit`; [`Error::Store`].
+    pub async fn activity(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: Option<&str>,
+        after_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<ActivityRecord>, Error> {
+        // A malformed id has no records (and never reaches the store).
+        let malformed = client_id.is_some_and(|id| self.format.parse_client_id(id).is_err());
+        self.authorize(
+            actor,
+            tenant,
+            client_id.filter(|_| !malformed),
+            AuditAction::Read,
+        )
+        .await?;
+        if malformed {
+            return Ok(Vec::new());
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be 1 to {MAX_PAGE_SIZE}"),
+            ));
+        }
+        if matches!(actor, Actor::PlatformAdmin { .. }) {
+            let event = self.event(
+                actor,
+                tenant,
+                client_id,
+                AuditAction::Read,
+                AuditOutcome::Success,
+                Some("activity".to_owned()),
+                self.now(),
+            );
+            self.store.append_audit(event).await?;
+        }
+        let query = ActivityQuery {
+            tenant: tenant.clone(),
+            client_id: client_id.map(str::to_owned),
+            after_seq,
+            limit,
+        };
+        Ok(self.store.activity(&query).await?)
     }
 }
 

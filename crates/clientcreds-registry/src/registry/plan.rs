@@ -291,6 +291,13 @@ impl Registry {
         action: AuditAction,
     ) -> Result<(), Error> {
         if actor.may_access(tenant) {
+            // An id this registry never issues names no client, and never
+            // reaches the store (a NUL byte is an error on PostgreSQL).
+            if client_id.is_some_and(|id| self.format.parse_client_id(id).is_err()) {
+                return self
+                    .refuse(actor, tenant, client_id, action, Error::NotFound)
+                    .await;
+            }
             Ok(())
         } else {
             self.refuse(actor, tenant, client_id, action, Error::NotFound)

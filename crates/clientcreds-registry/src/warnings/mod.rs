@@ -20,6 +20,16 @@
 //!   it once; a notifier failure is retried on a later run with backoff; a
 //!   recipient the directory does not know is recorded as undeliverable.
 //!
+//! - **Abuse.** A warning carries text a tenant admin chose (the client's
+//!   name) to the owner the admin named. [`WarningConfig::recipient_domains`]
+//!   keeps each tenant's warnings inside its own e-mail domains (an
+//!   address outside is recorded undeliverable), and
+//!   [`WarningConfig::recipient_limit`] caps what one tenant sends one
+//!   recipient per window (the rest wait for a later run). What tenants
+//!   read in the ledger is generic ([`DELIVERY_FAILED`]): a mail server's
+//!   answer (which may say whether a mailbox exists) goes to the
+//!   platform's log only.
+//!
 //! Delivery is at least once in one case only: a runner that dies after
 //! the notifier accepted a message and before it recorded the send lets
 //! another runner send it again once the lease ends. Keep the notifier's
@@ -35,7 +45,9 @@ pub use message::{
     Contact, Directory, ExpiryWarning, Message, Notification, Notifier, Renderer, TracingNotifier,
 };
 pub use render::DefaultRenderer;
-pub use runner::{RunReport, WarningConfig, WarningRunner};
+pub use runner::{
+    DELIVERY_FAILED, DOMAIN_REFUSED, RecipientDomains, RunReport, WarningConfig, WarningRunner,
+};
 #[cfg(feature = "smtp")]
 pub use smtp::SmtpNotifier;
 

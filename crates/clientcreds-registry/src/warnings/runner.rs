@@ -1,12 +1,13 @@
 //! The warning runner: due secrets in, one message per stage and recipient out.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
 use clientcreds_store::{
-    Claim, ClientRecord, ClientStatus, DueWarning, SecretRecord, Store, WarningKey, WarningLedger,
-    WarningOutcome,
+    Claim, ClientRecord, ClientStatus, DueWarning, SecretRecord, Store, TenantId, WarningKey,
+    WarningLedger, WarningOutcome,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -41,7 +42,105 @@ pub struct WarningConfig {
     /// undeliverable (default 10: about 17 hours of backoff), so that a
     /// permanently refused address cannot stay due for ever.
     pub max_attempts: u32,
+    /// The e-mail domains each tenant's warnings may go to (default: any).
+    /// An owner is text a tenant admin chose; where the host's directory
+    /// turns it into an address, this keeps a tenant's warnings inside the
+    /// tenant's own domains.
+    pub recipient_domains: RecipientDomains,
+    /// At most this many warnings of one tenant go to one recipient per
+    /// [`WarningConfig::recipient_window`] (default 50); the rest wait for a
+    /// later run. Counted in the ledger, so across runners (each may
+    /// overshoot by the warnings it has in flight).
+    pub recipient_limit: u64,
+    /// The window of [`WarningConfig::recipient_limit`] (default 24 hours).
+    pub recipient_window: Duration,
 }
+
+/// The e-mail domains expiry warnings may go to: one list for every tenant,
+/// and lists of their own for some tenants. Domains match the address's
+/// part after its last `@` exactly, ignoring ASCII case (a subdomain is
+/// another domain).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RecipientDomains {
+    /// For every tenant without a list of its own; `None`: any domain.
+    pub default: Option<Vec<String>>,
+    /// Per tenant, replacing [`RecipientDomains::default`].
+    pub tenants: BTreeMap<TenantId, Vec<String>>,
+}
+
+impl RecipientDomains {
+    /// Any domain, for every tenant.
+    #[must_use]
+    pub fn any() -> Self {
+        Self::default()
+    }
+
+    /// These domains for every tenant without a list of its own.
+    #[must_use]
+    pub fn only<I, S>(domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            default: Some(lowercase(domains)),
+            tenants: BTreeMap::new(),
+        }
+    }
+
+    /// Gives `tenant` a list of its own.
+    #[must_use]
+    pub fn with_tenant<I, S>(mut self, tenant: TenantId, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tenants.insert(tenant, lowercase(domains));
+        self
+    }
+
+    /// Whether `tenant`'s warnings may go to `address`.
+    #[must_use]
+    pub fn allows(&self, tenant: &TenantId, address: &str) -> bool {
+        let Some(domains) = self.tenants.get(tenant).or(self.default.as_ref()) else {
+            return true;
+        };
+        let Some((local, domain)) = address.rsplit_once('@') else {
+            return false;
+        };
+        // A display form (`Name <a@b>`) or trailing junk is not an address
+        // this check can vouch for.
+        let plain = |c: char| !c.is_whitespace() && !matches!(c, '<' | '>' | ',' | ';' | '"');
+        !local.is_empty()
+            && local.chars().all(plain)
+            && domain.chars().all(plain)
+            && domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+fn lowercase<I, S>(domains: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    domains
+        .into_iter()
+        .map(|d| d.into().trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+/// What a tenant sees (in the ledger's `detail`) when the notifier or the
+/// directory fails: the error's own text may be a mail server's answer
+/// about a mailbox, and stays in the platform's logs.
+pub const DELIVERY_FAILED: &str = "the mail system did not accept the warning; it is retried \
+     later (the platform's logs have the details)";
+
+/// What a tenant sees when a recipient's address is outside the domains
+/// its warnings may go to.
+pub const DOMAIN_REFUSED: &str = "the recipient's address is not in a domain this tenant's \
+     warnings may go to";
 
 impl Default for WarningConfig {
     fn default() -> Self {
@@ -53,6 +152,9 @@ impl Default for WarningConfig {
             max_backoff: Duration::hours(6),
             batch: 1_000,
             max_attempts: 10,
+            recipient_domains: RecipientDomains::any(),
+            recipient_limit: 50,
+            recipient_window: Duration::days(1),
         }
     }
 }
@@ -94,6 +196,22 @@ impl WarningConfig {
         self
     }
 
+    /// Sets [`WarningConfig::recipient_domains`].
+    #[must_use]
+    pub fn with_recipient_domains(mut self, domains: RecipientDomains) -> Self {
+        self.recipient_domains = domains;
+        self
+    }
+
+    /// Sets [`WarningConfig::recipient_limit`] (at least 1) and
+    /// [`WarningConfig::recipient_window`].
+    #[must_use]
+    pub fn with_recipient_limit(mut self, limit: u64, window: Duration) -> Self {
+        self.recipient_limit = limit.max(1);
+        self.recipient_window = window;
+        self
+    }
+
     /// Sets [`WarningConfig::batch`].
     #[must_use]
     pub fn with_batch(mut self, batch: usize) -> Self {
@@ -118,6 +236,9 @@ pub struct RunReport {
     pub failed: usize,
     /// Warnings another runner held, or that were backing off.
     pub busy: usize,
+    /// Warnings held back by the per-recipient rate limit (sent by a later
+    /// run).
+    pub rate_limited: usize,
 }
 
 /// Sends the expiry warnings that are due. Run [`WarningRunner::run_due`]
@@ -289,6 +410,26 @@ impl WarningRunner {
             stage_days: warning.stage_days,
             recipient: recipient.to_owned(),
         };
+        // The rate limit first: a warning held back is not claimed, so it
+        // costs no attempt and goes out on a later run.
+        let since = now - self.config.recipient_window;
+        let sent = self
+            .ledger
+            .sent_warnings(&warning.tenant, recipient, since)
+            .await
+            .map_err(Error::Store)?;
+        report.store_calls += 1;
+        if sent >= self.config.recipient_limit {
+            tracing::warn!(
+                tenant = %warning.tenant,
+                client_id = %warning.client_id,
+                recipient,
+                sent,
+                "expiry warning held back by the per-recipient rate limit"
+            );
+            report.rate_limited += 1;
+            return Ok(false);
+        }
         let claim = self
             .ledger
             .claim_warning(&key, now, now + self.config.lease)
@@ -304,11 +445,27 @@ impl WarningRunner {
             }
         };
         let outcome = match self.directory.contact(recipient).await {
+            Ok(Some(contact))
+                if !self
+                    .config
+                    .recipient_domains
+                    .allows(&warning.tenant, &contact.address) =>
+            {
+                tracing::warn!(
+                    tenant = %warning.tenant,
+                    client_id = %warning.client_id,
+                    recipient,
+                    "expiry warning not sent: the address is outside the tenant's recipient domains"
+                );
+                WarningOutcome::Undeliverable {
+                    reason: DOMAIN_REFUSED.to_owned(),
+                }
+            }
             Ok(Some(contact)) => self.send(warning, contact, attempt, now).await,
             Ok(None) => WarningOutcome::Undeliverable {
                 reason: "the directory has no address for this user".to_owned(),
             },
-            Err(error) => self.failed(&error, attempt, now),
+            Err(error) => self.failed(warning, recipient, &error, attempt, now),
         };
         let outcome = match outcome {
             WarningOutcome::Failed { reason, .. } if attempt >= self.config.max_attempts => {
@@ -347,11 +504,21 @@ impl WarningRunner {
         };
         match self.notifier.notify(&notification).await {
             Ok(()) => WarningOutcome::Sent,
-            Err(error) => self.failed(&error, attempt, now),
+            Err(error) => self.failed(warning, &notification.contact.user_id, &error, attempt, now),
         }
     }
 
-    fn failed(&self, error: &Error, attempt: u32, now: OffsetDateTime) -> WarningOutcome {
+    /// A failed attempt: the error's text (a mail server's answer, say,
+    /// which tells whether a mailbox exists) goes to the platform's log
+    /// only; the ledger, which tenants read, gets [`DELIVERY_FAILED`].
+    fn failed(
+        &self,
+        warning: &ExpiryWarning,
+        recipient: &str,
+        error: &Error,
+        attempt: u32,
+        now: OffsetDateTime,
+    ) -> WarningOutcome {
         let doublings = attempt.saturating_sub(1).min(20);
         let backoff = self
             .config
@@ -359,9 +526,17 @@ impl WarningRunner {
             .checked_mul(1 << doublings)
             .unwrap_or(self.config.max_backoff)
             .min(self.config.max_backoff);
-        tracing::warn!(%error, attempt, "expiry warning not delivered; will retry");
+        tracing::warn!(
+            %error,
+            tenant = %warning.tenant,
+            client_id = %warning.client_id,
+            stage_days = warning.stage_days,
+            recipient,
+            attempt,
+            "expiry warning not delivered; will retry"
+        );
         WarningOutcome::Failed {
-            reason: error.to_string(),
+            reason: DELIVERY_FAILED.to_owned(),
             retry_at: now + backoff,
         }
     }

@@ -28,6 +28,72 @@ where
     key_store_compare_and_set(&make().await).await;
     key_store_atomic_changes(&make().await).await;
     key_store_concurrent_rotation(&make().await).await;
+    key_store_withdrawn(&make().await).await;
+}
+
+/// Checks [`KeyChange::Withdraw`]: it deletes the key and records its kid
+/// in [`KeyRing::withdrawn`] for good (sorted; a kid that is not stored is
+/// recorded too, once); an insert of a withdrawn kid is then refused with
+/// [`StoreError::InvalidKey`] and writes nothing.
+pub async fn key_store_withdrawn(store: &dyn KeyStore) {
+    let c = Check("key_store_withdrawn");
+    c.ok(
+        "inserting two keys",
+        store
+            .change_signing_keys(
+                0,
+                &[
+                    KeyChange::Insert(key("kid-b", 0)),
+                    KeyChange::Insert(key("kid-a", 10)),
+                ],
+            )
+            .await,
+    );
+    let revision = c.ok(
+        "withdrawing one stored and one unknown kid",
+        store
+            .change_signing_keys(
+                1,
+                &[
+                    KeyChange::Withdraw {
+                        kid: "kid-b".into(),
+                    },
+                    KeyChange::Withdraw {
+                        kid: "kid-0".into(),
+                    },
+                    KeyChange::Withdraw {
+                        kid: "kid-b".into(),
+                    },
+                ],
+            )
+            .await,
+    );
+    c.eq("the revision after a withdrawal", revision, 2);
+    let ring = c.ok("reading the keys", store.signing_keys().await);
+    c.eq(
+        "keys after a withdrawal",
+        ring.keys.clone(),
+        vec![key("kid-a", 10)],
+    );
+    c.eq(
+        "withdrawn kids, sorted, once each",
+        ring.withdrawn.clone(),
+        vec!["kid-0".to_owned(), "kid-b".to_owned()],
+    );
+    c.that(
+        "is_withdrawn",
+        ring.is_withdrawn("kid-b") && !ring.is_withdrawn("kid-a"),
+    );
+    c.eq(
+        "inserting a withdrawn kid again",
+        store
+            .change_signing_keys(2, &[KeyChange::Insert(key("kid-b", 20))])
+            .await
+            .map_err(|e| matches!(e, StoreError::InvalidKey { .. })),
+        Err(true),
+    );
+    let after = c.ok("reading the keys", store.signing_keys().await);
+    c.eq("a refused insert writes nothing", after, ring);
 }
 
 /// Checks that an empty store is revision 0 with no keys; that inserted

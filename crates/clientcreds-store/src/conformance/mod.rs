@@ -36,10 +36,12 @@
 //! - Advisory use: [`record_use`].
 //! - Signing keys ([`run_key_store`], for a [`KeyStore`](crate::KeyStore)):
 //!   [`key_store_round_trip`], [`key_store_compare_and_set`],
-//!   [`key_store_atomic_changes`], [`key_store_concurrent_rotation`].
+//!   [`key_store_atomic_changes`], [`key_store_concurrent_rotation`],
+//!   [`key_store_withdrawn`].
 //! - Expiry warnings ([`run_warning_ledger`], for a store that is also a
 //!   [`WarningLedger`](crate::WarningLedger)): [`warnings_due_and_advance`],
-//!   [`warnings_claim_and_finish`], [`warnings_concurrent_claims`].
+//!   [`warnings_claim_and_finish`], [`warnings_concurrent_claims`],
+//!   [`warnings_keyed_by_client`].
 //! - Listing: [`list_tenant_and_order`], [`list_pages`],
 //!   [`list_stable_pages`], [`list_cursor_after_delete`], [`list_search`],
 //!   [`list_owner`], [`list_status`], [`list_invalid_cursor`].
@@ -88,7 +90,7 @@ pub use clients::{
 };
 pub use keys::{
     key_store_atomic_changes, key_store_compare_and_set, key_store_concurrent_rotation,
-    key_store_round_trip, run_key_store,
+    key_store_round_trip, key_store_withdrawn, run_key_store,
 };
 pub use listing::{
     list_cursor_after_delete, list_invalid_cursor, list_owner, list_pages, list_search,
@@ -98,7 +100,7 @@ pub use logs::{activity_batch, activity_log, activity_retention, audit_retention
 pub use views::authentication_view_and_count;
 pub use warnings::{
     run_warning_ledger, warnings_claim_and_finish, warnings_concurrent_claims,
-    warnings_due_and_advance,
+    warnings_due_and_advance, warnings_keyed_by_client,
 };
 
 /// Runs every check, each against a fresh, empty store made by `make`.

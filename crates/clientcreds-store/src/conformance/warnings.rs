@@ -34,6 +34,8 @@ where
     warnings_claim_and_finish(&store).await;
     let store = make().await;
     warnings_concurrent_claims(&store).await;
+    let store = make().await;
+    warnings_keyed_by_client(&store).await;
 }
 
 /// Checks that [`WarningLedger::due_warnings`] returns exactly the secrets
@@ -357,6 +359,120 @@ pub async fn warnings_claim_and_finish(ledger: &dyn WarningLedger) {
             ledger.warnings(&tenant_b(), "cc_claim").await,
         ),
         Vec::new(),
+    );
+}
+
+/// Checks that the ledger keys a warning by tenant and client as well as
+/// by secret, stage and recipient: a secret id is unique within its client
+/// only, so another client's secret with the same id (in the same tenant or
+/// another) has warnings of its own, which a send of the first never
+/// finishes. Also checks [`WarningLedger::sent_warnings`]: it counts the
+/// sends to a recipient in one tenant since an instant, and nothing else.
+pub async fn warnings_keyed_by_client(ledger: &dyn WarningLedger) {
+    let c = Check("warnings_keyed_by_client");
+    let first = WarningKey {
+        tenant: tenant_a(),
+        client_id: "cc_twin_1".into(),
+        secret_id: "cc_twin-s1".into(),
+        stage_days: 7,
+        recipient: "alice".into(),
+    };
+    let mut same_tenant = first.clone();
+    same_tenant.client_id = "cc_twin_2".into();
+    let mut other_tenant = first.clone();
+    other_tenant.tenant = tenant_b();
+    c.eq(
+        "a first claim",
+        c.ok(
+            "claiming",
+            ledger.claim_warning(&first, at(0), at(60)).await,
+        ),
+        Claim::Claimed { attempt: 1 },
+    );
+    c.eq(
+        "a send",
+        c.ok(
+            "finishing",
+            ledger
+                .finish_warning(&first, 1, &WarningOutcome::Sent, at(1))
+                .await,
+        ),
+        true,
+    );
+    c.eq(
+        "another client's secret with the same id",
+        c.ok(
+            "claiming",
+            ledger.claim_warning(&same_tenant, at(2), at(60)).await,
+        ),
+        Claim::Claimed { attempt: 1 },
+    );
+    c.eq(
+        "the same client id and secret id in another tenant",
+        c.ok(
+            "claiming",
+            ledger.claim_warning(&other_tenant, at(2), at(60)).await,
+        ),
+        Claim::Claimed { attempt: 1 },
+    );
+    c.eq(
+        "finishing the first client's claim does not touch the second's",
+        c.ok(
+            "finishing",
+            ledger
+                .finish_warning(&first, 1, &WarningOutcome::Sent, at(3))
+                .await,
+        ),
+        false,
+    );
+    c.ok(
+        "finishing",
+        ledger
+            .finish_warning(&same_tenant, 1, &WarningOutcome::Sent, at(10))
+            .await,
+    );
+    for (client, records) in [("cc_twin_1", 1), ("cc_twin_2", 1)] {
+        c.eq(
+            "each client reads its own records",
+            c.ok(
+                "reading records",
+                ledger.warnings(&tenant_a(), client).await,
+            )
+            .len(),
+            records,
+        );
+    }
+    c.eq(
+        "sends to alice in tenant a",
+        c.ok(
+            "counting",
+            ledger.sent_warnings(&tenant_a(), "alice", at(0)).await,
+        ),
+        2,
+    );
+    c.eq(
+        "sends to alice in tenant a since the second",
+        c.ok(
+            "counting",
+            ledger.sent_warnings(&tenant_a(), "alice", at(5)).await,
+        ),
+        1,
+    );
+    c.eq(
+        "a pending warning is not a send",
+        c.ok(
+            "counting",
+            ledger.sent_warnings(&tenant_b(), "alice", at(0)).await,
+        ),
+        0,
+    );
+    c.eq(
+        "another recipient",
+        c.ok(
+            "counting",
+            ledger.sent_warnings(&tenant_a(), "bob", at(0)).await,
+        ),
+        0,
     );
 }
 

@@ -1,145 +1,28 @@
 //! The key manager: signing keys kept in a [`KeyStore`], sealed under the
+//! master keys, rotated publish-before-sign.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use clientcreds_jwt::{Algorithm, KeySet, MAX_LEEWAY, SigningKey, VerifyingKey};
+use clientcreds_jwt::{Algorithm, KeySet, SigningKey, VerifyingKey};
 use clientcreds_secret::MasterKeys;
-use clientcreds_store::{KeyChange, KeyRing, KeyStore, StoreError, StoredKey};
-use time::{Duration, OffsetDateTime};
+use clientcreds_store::{
+    AuditAction, AuditEvent, AuditOutcome, KeyChange, KeyRing, KeyStore, StoreError, StoredKey,
+    TenantId,
+};
+use time::OffsetDateTime;
 
-use crate::validate::MAX_TOKEN_LIFETIME_SECS;
-use crate::{Clock, Error};
+use crate::{Actor, Clock, Error};
 
-/// How a [`KeyManager`] rotates signing keys.
-///
-/// ```
-/// use clientcreds_registry::KeyRotationPolicy;
-/// use time::Duration;
-///
-/// let policy = KeyRotationPolicy::default().with_rotate_every(Duration::days(7));
-/// assert!(policy.validate().is_ok());
-/// assert!(policy.with_publish_lead(Duration::seconds(1)).validate().is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct KeyRotationPolicy {
-    /// The algorithm of new keys (asymmetric only; default EdDSA).
-    pub algorithm: Algorithm,
-    /// How long each key signs (default 30 days).
-    pub rotate_every: Duration,
-    /// How long a new key is published before it signs (default 24 h).
-    /// At least [`KeyRotationPolicy::jwks_max_age`] plus
-    /// [`KeyRotationPolicy::refresh_every`], so that every verifier that
-    /// honours the JWKS cache lifetime holds a key before it signs.
-    pub publish_lead: Duration,
-    /// How long a key stays published after it stops signing, on top of
-    /// [`KeyRotationPolicy::refresh_every`]: the longest token lifetime plus
-    /// leeway (default 24 h + 5 min).
-    pub keep_after_signing: Duration,
-    /// The JWKS cache lifetime the host announces (`Cache-Control:
-    /// max-age`; default 15 min).
-    pub jwks_max_age: Duration,
-    /// How often each replica reloads the keys and performs due steps
-    /// (default 60 s).
-    pub refresh_every: Duration,
-}
+mod policy;
 
-impl Default for KeyRotationPolicy {
-    fn default() -> Self {
-        Self {
-            algorithm: Algorithm::EdDSA,
-            rotate_every: Duration::days(30),
-            publish_lead: Duration::hours(24),
-            keep_after_signing: Duration::seconds(i64::from(MAX_TOKEN_LIFETIME_SECS)) + MAX_LEEWAY,
-            jwks_max_age: Duration::minutes(15),
-            refresh_every: Duration::seconds(60),
-        }
-    }
-}
+pub use policy::KeyRotationPolicy;
 
-impl KeyRotationPolicy {
-    /// Sets [`KeyRotationPolicy::algorithm`].
-    #[must_use]
-    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
-        self.algorithm = algorithm;
-        self
-    }
-
-    /// Sets [`KeyRotationPolicy::rotate_every`].
-    #[must_use]
-    pub fn with_rotate_every(mut self, every: Duration) -> Self {
-        self.rotate_every = every;
-        self
-    }
-
-    /// Sets [`KeyRotationPolicy::publish_lead`].
-    #[must_use]
-    pub fn with_publish_lead(mut self, lead: Duration) -> Self {
-        self.publish_lead = lead;
-        self
-    }
-
-    /// Sets [`KeyRotationPolicy::keep_after_signing`].
-    #[must_use]
-    pub fn with_keep_after_signing(mut self, keep: Duration) -> Self {
-        self.keep_after_signing = keep;
-        self
-    }
-
-    /// Sets [`KeyRotationPolicy::jwks_max_age`].
-    #[must_use]
-    pub fn with_jwks_max_age(mut self, max_age: Duration) -> Self {
-        self.jwks_max_age = max_age;
-        self
-    }
-
-    /// Sets [`KeyRotationPolicy::refresh_every`].
-    #[must_use]
-    pub fn with_refresh_every(mut self, every: Duration) -> Self {
-        self.refresh_every = every;
-        self
-    }
-
-    /// Checks that the policy never lets a verifier meet a token whose key
-    /// it could not yet have, nor drops a key while its tokens live.
-    ///
-    /// # Errors
-    /// [`Error::KeyPolicy`] naming what to change.
-    pub fn validate(&self) -> Result<(), Error> {
-        let fail = |reason| Err(Error::KeyPolicy { reason });
-        let ten_years = Duration::days(3_650);
-        if [
-            self.rotate_every,
-            self.publish_lead,
-            self.keep_after_signing,
-            self.jwks_max_age,
-            self.refresh_every,
-        ]
-        .iter()
-        .any(|d| *d > ten_years)
-        {
-            return fail("every duration must be at most 10 years");
-        }
-        if self.algorithm == Algorithm::HS256 {
-            return fail("HS256 keys cannot be published; choose EdDSA, ES256 or RS256");
-        }
-        if !self.refresh_every.is_positive() || !self.jwks_max_age.is_positive() {
-            return fail("refresh_every and jwks_max_age must be positive");
-        }
-        if self.publish_lead < self.jwks_max_age + self.refresh_every {
-            return fail("publish_lead must be at least jwks_max_age + refresh_every");
-        }
-        if self.rotate_every <= self.publish_lead {
-            return fail("rotate_every must be longer than publish_lead");
-        }
-        if self.keep_after_signing < Duration::seconds(60) {
-            return fail("keep_after_signing must cover the longest token lifetime plus leeway");
-        }
-        Ok(())
-    }
-}
+/// The tenant the audit records of signing-key operations are filed under
+/// unless [`KeyManager::with_audit_tenant`] names another (keys belong to
+/// the platform, not to a tenant; keep this id out of real tenants).
+pub const SIGNING_KEY_AUDIT_TENANT: &str = "_platform";
 
 /// What one [`KeyManager::tick`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -154,6 +37,13 @@ pub struct KeyStep {
     /// Whether another replica changed the keys first (this tick then only
     /// reloaded).
     pub lost_race: bool,
+    /// Kids of stored keys that do not open here (sealed under a master
+    /// key this replica lacks, or damaged): skipped, neither signing nor
+    /// published, and reported (`tracing` error the first time).
+    pub unreadable: Vec<String>,
+    /// Kids of stored keys that were withdrawn for good and came back (a
+    /// row restored from a backup, say): removed again, never loaded.
+    pub removed_withdrawn: Vec<String>,
 }
 
 /// A stored key's schedule and status, for operators. No key material.
@@ -239,6 +129,10 @@ pub struct KeyManager {
     /// moves the key set on in time (a retired key stops signing, an
     /// unpublished one leaves the JWKS) from what was last known.
     last: Mutex<Option<KeyRing>>,
+    /// Kids of stored keys that did not open here, as last loaded.
+    unreadable: Mutex<BTreeSet<String>>,
+    /// Where operators' rotations and withdrawals are audited.
+    audit_tenant: TenantId,
 }
 
 impl fmt::Debug for KeyManager {
@@ -252,14 +146,20 @@ impl fmt::Debug for KeyManager {
 }
 
 impl KeyManager {
-    /// Validates the policy, opens every stored key (so a wrong master key
-    /// is an error now, not a lock-out later), performs any due step (on
-    /// the first start: creates the first key) and loads the key set.
+    /// Validates the policy, opens every stored key, performs any due step
+    /// (on the first start: creates the first key) and loads the key set.
+    ///
+    /// A stored key that does not open (sealed under a master key this
+    /// replica lacks, or a damaged row) is skipped and reported
+    /// ([`KeyManager::unreadable`], a `tracing` error): one bad row must not
+    /// stop every replica. Start fails only when no key that opens can sign
+    /// now, so a wrong master key is still an error at start, not a
+    /// lock-out later.
     ///
     /// # Errors
-    /// [`Error::KeyPolicy`]; [`Error::SealedSigningKey`] when a stored key
-    /// does not open under `master`; [`Error::SigningKey`] when one is not
-    /// a usable key; [`Error::Store`].
+    /// [`Error::KeyPolicy`]; [`Error::SealedSigningKey`] (or
+    /// [`Error::SigningKey`]) for the key that should sign now when it does
+    /// not open under `master`; [`Error::Store`].
     pub async fn start(
         store: Arc<dyn KeyStore>,
         master: Arc<MasterKeys>,
@@ -275,13 +175,60 @@ impl KeyManager {
             keys: Arc::new(KeySet::empty()),
             opened: Mutex::new(HashMap::new()),
             last: Mutex::new(None),
+            unreadable: Mutex::new(BTreeSet::new()),
+            audit_tenant: TenantId::new(SIGNING_KEY_AUDIT_TENANT)
+                .map_err(|_| Error::invalid("audit_tenant", "not a tenant id"))?,
         };
+        // Before anything is written: a replica that opens none of the
+        // stored keys has the wrong master keys (it must not make keys the
+        // others cannot open), and one that cannot open the key that signs
+        // now cannot mint. Any other unreadable key is skipped.
         let ring = manager.store.signing_keys().await.map_err(Error::Store)?;
-        for stored in &ring.keys {
-            manager.open(stored)?;
+        let keys = usable(&ring);
+        let mut first_failure = None;
+        let mut opened = 0_usize;
+        for stored in &keys {
+            match manager.open(stored) {
+                Ok(_) => opened += 1,
+                Err(error) => {
+                    first_failure.get_or_insert(error);
+                }
+            }
+        }
+        if let Some(error) = first_failure.filter(|_| opened == 0) {
+            return Err(error);
+        }
+        if let Some(signer) = current_signer(&keys, manager.now()) {
+            manager.open(signer)?;
         }
         manager.tick().await?;
+        if manager.keys.signing_key().is_none() {
+            return Err(Error::KeyPolicy {
+                reason: "no stored key that opens here can sign now",
+            });
+        }
         Ok(manager)
+    }
+
+    /// Files the audit records of [`KeyManager::rotate_now`] and
+    /// [`KeyManager::withdraw`] under `tenant` (default
+    /// [`SIGNING_KEY_AUDIT_TENANT`]).
+    #[must_use]
+    pub fn with_audit_tenant(mut self, tenant: TenantId) -> Self {
+        self.audit_tenant = tenant;
+        self
+    }
+
+    /// Kids of stored keys that did not open at the last load (skipped:
+    /// neither signing nor published here).
+    #[must_use]
+    pub fn unreadable(&self) -> Vec<String> {
+        self.unreadable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// The key set to hand to a `TokenIssuer` and `TokenVerifier`. It is
@@ -324,6 +271,7 @@ impl KeyManager {
         // A fresh instant: after a lost race the winner's key may have been
         // made a moment after `now`, and must sign here at once too.
         self.load(&ring, self.now())?;
+        step.unreadable = self.unreadable();
         Ok(step)
     }
 
@@ -341,15 +289,20 @@ impl KeyManager {
     /// published, it is brought forward to sign as soon as it has been
     /// published for the lead time. Returns the next key's kid.
     ///
+    /// The change and its audit record (action
+    /// [`AuditAction::RotateSigningKey`], by `actor`) are one store
+    /// transaction.
+    ///
     /// # Errors
     /// [`Error::Conflict`] when another replica changed the keys meanwhile
     /// (retry); [`Error::Store`]; [`Error::SigningKey`].
-    pub async fn rotate_now(&self) -> Result<String, Error> {
+    pub async fn rotate_now(&self, actor: &Actor) -> Result<String, Error> {
         let now = self.now();
         let ring = self.store.signing_keys().await.map_err(Error::Store)?;
+        let live = usable(&ring);
         let mut changes = Vec::new();
-        let current = current_signer(&ring.keys, now);
-        let next_kid = match successor(&ring.keys, current, now) {
+        let current = current_signer(&live, now);
+        let next_kid = match successor(&live, current, now) {
             Some(next) => {
                 let sign_from = (next.publish_from + self.policy.publish_lead).max(now);
                 if sign_from < next.sign_from {
@@ -373,6 +326,9 @@ impl KeyManager {
                 kid
             }
         };
+        if !changes.is_empty() {
+            changes.push(self.audit(actor, AuditAction::RotateSigningKey, &next_kid, now));
+        }
         let mut step = KeyStep::default();
         let ring = self.apply(ring, &changes, &mut step).await?;
         if step.lost_race {
@@ -388,21 +344,30 @@ impl KeyManager {
     /// signs at once, or else a new key is made that signs at once (a
     /// verifier holding an older JWKS then refetches on the unknown kid).
     ///
+    /// Its kid is recorded as withdrawn for good ([`KeyChange::Withdraw`]):
+    /// if its row comes back (a restored backup of the keys), no replica
+    /// loads it and the next tick removes it again. The change and its audit
+    /// record (action [`AuditAction::WithdrawSigningKey`], by `actor`) are
+    /// one store transaction.
+    ///
     /// # Errors
     /// [`Error::NotFound`] when no stored key has this kid;
     /// [`Error::Conflict`] when another replica changed the keys meanwhile
     /// (retry); [`Error::Store`]; [`Error::SigningKey`].
-    pub async fn withdraw(&self, kid: &str) -> Result<(), Error> {
+    pub async fn withdraw(&self, actor: &Actor, kid: &str) -> Result<(), Error> {
         let now = self.now();
         let ring = self.store.signing_keys().await.map_err(Error::Store)?;
         if !ring.keys.iter().any(|k| k.kid == kid) {
             return Err(Error::NotFound);
         }
         let remaining: Vec<StoredKey> =
-            ring.keys.iter().filter(|k| k.kid != kid).cloned().collect();
-        let mut changes = vec![KeyChange::Remove {
-            kid: kid.to_owned(),
-        }];
+            usable(&ring).into_iter().filter(|k| k.kid != kid).collect();
+        let mut changes = vec![
+            KeyChange::Withdraw {
+                kid: kid.to_owned(),
+            },
+            self.audit(actor, AuditAction::WithdrawSigningKey, kid, now),
+        ];
         let remaining_signer = current_signer(&remaining, now);
         if let Some(current) = remaining_signer
             && current.sign_until.is_some()
@@ -469,6 +434,25 @@ impl KeyManager {
         crate::clock::now_micros(self.clock.as_ref())
     }
 
+    /// The audit record of an operator's change, as a change of its own.
+    fn audit(
+        &self,
+        actor: &Actor,
+        action: AuditAction,
+        kid: &str,
+        at: OffsetDateTime,
+    ) -> KeyChange {
+        KeyChange::Audit(AuditEvent {
+            at,
+            actor: actor.audit(),
+            tenant: self.audit_tenant.clone(),
+            client_id: None,
+            action,
+            outcome: AuditOutcome::Success,
+            detail: Some(kid.to_owned()),
+        })
+    }
+
     /// The changes due at `now`.
     fn due_changes(
         &self,
@@ -477,7 +461,17 @@ impl KeyManager {
     ) -> Result<(Vec<KeyChange>, KeyStep), Error> {
         let mut changes = Vec::new();
         let mut step = KeyStep::default();
-        for key in &ring.keys {
+        for key in ring.keys.iter().filter(|k| ring.is_withdrawn(&k.kid)) {
+            tracing::error!(
+                kid = %key.kid,
+                "a withdrawn signing key is back in the store (restored from a backup?): removing it"
+            );
+            changes.push(KeyChange::Remove {
+                kid: key.kid.clone(),
+            });
+            step.removed_withdrawn.push(key.kid.clone());
+        }
+        for key in ring.keys.iter().filter(|k| !ring.is_withdrawn(&k.kid)) {
             if key.unpublish_after.is_some_and(|end| end <= now) {
                 changes.push(KeyChange::Remove {
                     kid: key.kid.clone(),
@@ -485,11 +479,9 @@ impl KeyManager {
                 step.purged.push(key.kid.clone());
             }
         }
-        let live: Vec<StoredKey> = ring
-            .keys
-            .iter()
+        let live: Vec<StoredKey> = usable(ring)
+            .into_iter()
             .filter(|k| !step.purged.contains(&k.kid))
-            .cloned()
             .collect();
         let current = current_signer(&live, now);
         match current {
@@ -514,17 +506,18 @@ impl KeyManager {
             _ => {}
         }
         // Keys sealed under an older master key are re-sealed under the
-        // current one, so the old master key can be retired.
+        // current one, so the old master key can be retired. A key that
+        // does not open is left as it is (and reported by the load): it
+        // must not stop the rest of the rotation.
         for key in &live {
             if MasterKeys::sealed_key_id(&key.sealed_private_key) != Some(self.master.current_id())
             {
-                let plaintext = self
+                let Ok(plaintext) = self
                     .master
                     .open(&aad(&key.kid, &key.algorithm), &key.sealed_private_key)
-                    .map_err(|source| Error::SealedSigningKey {
-                        kid: key.kid.clone(),
-                        source,
-                    })?;
+                else {
+                    continue;
+                };
                 let mut resealed = match changes.iter().find_map(|c| match c {
                     KeyChange::Update(k) if k.kid == key.kid => Some(k.clone()),
                     _ => None,
@@ -567,21 +560,53 @@ impl KeyManager {
         }
     }
 
-    /// Rebuilds the key set from `ring` as of `now`.
+    /// Rebuilds the key set from `ring` as of `now`. Withdrawn kids are
+    /// never loaded; a key that does not open is skipped and reported.
     fn load(&self, ring: &KeyRing, now: OffsetDateTime) -> Result<(), Error> {
-        let signer = current_signer(&ring.keys, now);
-        let signing = signer.map(|k| self.open(k)).transpose()?;
+        let keys = usable(ring);
+        let mut unreadable = BTreeSet::new();
+        let mut opened_or_skip = |key: &StoredKey| match self.open(key) {
+            Ok(opened) => Some(opened),
+            Err(error) => {
+                unreadable.insert(key.kid.clone());
+                let known = self
+                    .unreadable
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .contains(&key.kid);
+                if !known {
+                    tracing::error!(
+                        kid = %key.kid,
+                        %error,
+                        "a stored signing key does not open here: skipped (neither signing nor \
+                         published by this replica); withdraw it or configure its master key"
+                    );
+                }
+                None
+            }
+        };
+        let signer = current_signer(&keys, now);
+        let signing = signer.and_then(&mut opened_or_skip);
         let mut published = Vec::new();
-        for key in ring.keys.iter().filter(|k| is_published(k, now)) {
+        for key in keys.iter().filter(|k| is_published(k, now)) {
             if signer.is_some_and(|s| s.kid == key.kid) {
                 continue;
             }
-            let opened = self.open(key)?;
+            let Some(opened) = opened_or_skip(key) else {
+                continue;
+            };
             published.push((
                 Arc::new(VerifyingKey::clone(opened.verifying_key())),
                 key.unpublish_after,
             ));
         }
+        if signer.is_some() && signing.is_none() {
+            tracing::error!("the signing key does not open here: this replica cannot mint tokens");
+        }
+        *self
+            .unreadable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = unreadable;
         // Keys no longer stored are forgotten.
         {
             let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
@@ -679,6 +704,15 @@ impl KeyManager {
             Some(until + self.policy.keep_after_signing + self.policy.refresh_every);
         retired
     }
+}
+
+/// The stored keys that were not withdrawn for good.
+fn usable(ring: &KeyRing) -> Vec<StoredKey> {
+    ring.keys
+        .iter()
+        .filter(|k| !ring.is_withdrawn(&k.kid))
+        .cloned()
+        .collect()
 }
 
 /// The associated data a signing key is sealed with: its kid and
