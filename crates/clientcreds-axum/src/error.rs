@@ -197,7 +197,10 @@ impl From<RegistryError> for Error {
                 reason: "the client changed concurrently; read it again".into(),
             },
             other => {
-                tracing::error!(error = %other, "admin operation failed");
+                tracing::error!(
+                    error = &other as &dyn std::error::Error,
+                    "admin operation failed"
+                );
                 Self::Unavailable
             }
         }

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -15,7 +16,7 @@ use clientcreds_http::{
     rejected_response, token_error_response, token_response,
 };
 use clientcreds_jwt::{KeySet, TokenVerifier};
-use clientcreds_registry::TokenService;
+use clientcreds_registry::{KeyRotationPolicy, TokenService};
 
 /// Finds the caller's address in a request (see
 /// [`OAuthRoutes::with_client_address`]).
@@ -52,18 +53,25 @@ struct Inner {
     realm: String,
     jwks_cache_control: HeaderValue,
     client_address: ClientAddress,
+    /// Set once the "no caller address" warning was logged (shared by
+    /// every clone of these routes, so it is logged once).
+    warned_no_source: Arc<AtomicBool>,
 }
 
 impl OAuthRoutes {
     /// Routes over `tokens` (which signs with its issuer's key set, also
     /// served as the JWKS) and `verifier` (for introspection). The
     /// metadata is [`AuthorizationServerMetadata::new`] for the issuer; the
-    /// JWKS may be cached for 5 minutes.
+    /// JWKS may be cached for the default key rotation policy's
+    /// [`jwks_max_age`](KeyRotationPolicy::jwks_max_age) (15 minutes), the
+    /// lifetime its publish lead is sized for. With another policy, pass
+    /// its `jwks_max_age` to [`OAuthRoutes::with_jwks_max_age`] (the
+    /// [`Issuer`](crate::Issuer) builder does).
     #[must_use]
     pub fn new(tokens: TokenService, verifier: Arc<TokenVerifier>) -> Self {
         let issuer = tokens.issuer().issuer().to_owned();
         let keys = tokens.issuer().keys().clone();
-        Self {
+        let routes = Self {
             inner: Arc::new(Inner {
                 tokens,
                 verifier,
@@ -71,10 +79,12 @@ impl OAuthRoutes {
                 parser: TokenRequestParser::default(),
                 metadata: AuthorizationServerMetadata::new(&issuer),
                 realm: DEFAULT_REALM.to_owned(),
-                jwks_cache_control: HeaderValue::from_static("public, max-age=300"),
+                jwks_cache_control: HeaderValue::from_static("public, max-age=0"),
                 client_address: Arc::new(peer_address),
+                warned_no_source: Arc::new(AtomicBool::new(false)),
             }),
-        }
+        };
+        routes.with_jwks_max_age(KeyRotationPolicy::default().jwks_max_age)
     }
 
     fn update(mut self, change: impl FnOnce(&mut Inner)) -> Self {
@@ -102,7 +112,8 @@ impl OAuthRoutes {
     }
 
     /// How long verifiers may cache the JWKS (`Cache-Control: public,
-    /// max-age=<seconds>`); keep it below the signing keys' publish lead.
+    /// max-age=<seconds>`): the key rotation policy's `jwks_max_age`,
+    /// which its publish lead is checked against.
     #[must_use]
     pub fn with_jwks_max_age(self, max_age: time::Duration) -> Self {
         let value = format!("public, max-age={}", max_age.whole_seconds().max(0));
@@ -116,7 +127,8 @@ impl OAuthRoutes {
     /// throttle (`TokenRequest::source`). The default is the peer address
     /// axum records when the router is served with
     /// `into_make_service_with_connect_info::<SocketAddr>()`; without it,
-    /// nothing is throttled. Behind a proxy, read the address it vouches
+    /// nothing is throttled, and the first token or introspection request
+    /// that finds no address logs one warning saying so. Behind a proxy, read the address it vouches
     /// for, and only from the proxy (never a header any caller can set).
     ///
     /// ```
@@ -184,7 +196,16 @@ impl FromRequestParts<OAuthRoutes> for Source {
         parts: &mut Parts,
         routes: &OAuthRoutes,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self((routes.inner.client_address)(parts)))
+        let source = (routes.inner.client_address)(parts);
+        if source.is_none() && !routes.inner.warned_no_source.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "a token request arrived without the caller's address, so the failure \
+                 throttle is off for such requests: serve the router with \
+                 `into_make_service_with_connect_info::<SocketAddr>()`, or behind a proxy \
+                 set `OAuthRoutes::with_client_address` (logged once)"
+            );
+        }
+        Ok(Self(source))
     }
 }
 

@@ -87,6 +87,13 @@ mod limits;
 mod metadata;
 mod token;
 
+/// The `http` crate (1), whose request and response types this crate
+/// parses and builds.
+pub use http;
+/// The `time` crate (0.3), whose `Duration` and `OffsetDateTime` appear in
+/// this crate's API: use this one and the versions always match.
+pub use time;
+
 pub use limits::{Field, LimitExceeded, Limits};
 pub use metadata::{AuthorizationServerMetadata, introspection_response};
 pub use token::{

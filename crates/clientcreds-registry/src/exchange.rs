@@ -451,7 +451,14 @@ impl TokenService {
             .cloned()
             .collect();
         targets = dedup(targets);
-        if targets.iter().any(|t| !client.audiences.contains(t)) {
+        // A client without audiences of its own gets the service's default
+        // audience, and may ask for it by name.
+        let allowed: &[String] = if client.audiences.is_empty() {
+            std::slice::from_ref(&self.default_audience)
+        } else {
+            &client.audiences
+        };
+        if targets.iter().any(|t| !allowed.contains(t)) {
             return refuse(
                 tenant,
                 "invalid_target",
@@ -460,11 +467,7 @@ impl TokenService {
             );
         }
         if targets.is_empty() {
-            targets = if client.audiences.is_empty() {
-                vec![self.default_audience.clone()]
-            } else {
-                client.audiences.clone()
-            };
+            targets = allowed.to_vec();
         }
         // What the tenant may grant, if the policy narrows it (a client
         // granted more before the policy changed gets no more than this).

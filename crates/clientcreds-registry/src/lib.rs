@@ -85,6 +85,10 @@ mod validate;
 mod view;
 pub mod warnings;
 
+/// The `time` crate (0.3), whose `Duration` and `OffsetDateTime` appear in
+/// this crate's API: use this one and the versions always match.
+pub use time;
+
 pub use activity::{
     ActivityStats, ActivityWriterOptions, BatchedActivity, DEFAULT_MAX_BATCH,
     DEFAULT_QUEUE_CAPACITY, RefusalCounts,

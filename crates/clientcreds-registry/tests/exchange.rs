@@ -437,3 +437,30 @@ async fn live_check_fails_closed_when_the_store_is_unreachable() {
     assert_eq!(err.code, TokenErrorCode::ServerError);
     let _ = MemoryStore::new();
 }
+
+#[tokio::test]
+async fn a_client_without_audiences_may_name_the_default_audience() {
+    let s = setup(Policy::default());
+    let issued = client(&s, NewClient::named("svc")).await;
+    // By name, as `audience` or as an RFC 8707 `resource`: the default.
+    let named = s
+        .tokens
+        .exchange(request(&issued).with_audience(API))
+        .await
+        .unwrap();
+    let context = s
+        .verifier
+        .verify_at(named.access_token.expose(), s.world.clock.now())
+        .unwrap();
+    assert_eq!(context.audience, [API]);
+    let mut resource = request(&issued);
+    resource.resources = vec![API.into()];
+    assert!(s.tokens.exchange(resource).await.is_ok());
+    // Any other audience is still refused.
+    let other = s
+        .tokens
+        .exchange(request(&issued).with_audience("https://reports.example.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(other.code, TokenErrorCode::InvalidTarget);
+}

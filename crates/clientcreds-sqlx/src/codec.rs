@@ -59,6 +59,46 @@ pub(crate) fn corrupt(what: &'static str) -> StoreError {
 }
 
 /// Maps a sqlx error to the store's.
+/// Refuses a URL whose scheme (`<scheme>://`) is not one of `accepted`
+/// ([`StoreError::WrongUrlScheme`], naming only the scheme: the rest of a
+/// URL may hold a password). A URL without `://` is left to the driver
+/// (SQLite takes plain paths and `sqlite::memory:`).
+pub(crate) fn require_scheme(
+    url: &str,
+    store: &'static str,
+    accepted: &[&'static str],
+) -> Result<(), StoreError> {
+    let Some((scheme, _)) = url.split_once("://") else {
+        return Ok(());
+    };
+    if accepted.iter().any(|a| scheme.eq_ignore_ascii_case(a)) {
+        return Ok(());
+    }
+    let lower = scheme.to_ascii_lowercase();
+    let hint = match lower.as_str() {
+        "postgres" | "postgresql" => "; PostgreSQL is `PgStore`",
+        "sqlite" => "; SQLite is `SqliteStore`",
+        _ => "",
+    };
+    // Only a plausible scheme is repeated; anything else is not shown.
+    let found = if !lower.is_empty()
+        && lower.len() <= 32
+        && lower
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        lower
+    } else {
+        "?".to_owned()
+    };
+    Err(StoreError::WrongUrlScheme {
+        store,
+        expected: accepted.first().copied().unwrap_or_default(),
+        found,
+        hint,
+    })
+}
+
 pub(crate) fn db(error: sqlx::Error) -> StoreError {
     StoreError::backend(error)
 }

@@ -55,6 +55,10 @@ mod warnings;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+/// The `time` crate (0.3), whose `Duration` and `OffsetDateTime` appear in
+/// this crate's API: use this one and the versions always match.
+pub use time;
+
 pub use cache::{
     AuthCache, CacheStats, CachedStore, DEFAULT_CAPACITY, DEFAULT_TTL, MAX_CACHED_ID_LEN,
 };

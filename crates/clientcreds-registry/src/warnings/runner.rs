@@ -359,7 +359,11 @@ impl WarningRunner {
             .checked_mul(1 << doublings)
             .unwrap_or(self.config.max_backoff)
             .min(self.config.max_backoff);
-        tracing::warn!(%error, attempt, "expiry warning not delivered; will retry");
+        tracing::warn!(
+            error = &error as &dyn std::error::Error,
+            attempt,
+            "expiry warning not delivered; will retry"
+        );
         WarningOutcome::Failed {
             reason: error.to_string(),
             retry_at: now + backoff,
