@@ -124,7 +124,7 @@ impl OAuthRoutes {
     }
 
     /// How the caller's address is found, for the registry's failure
-    /// throttle (`TokenRequest::source`). The default is the peer address
+    /// throttle (`ExchangeRequest::source`). The default is the peer address
     /// axum records when the router is served with
     /// `into_make_service_with_connect_info::<SocketAddr>()`; without it,
     /// nothing is throttled, and the first token or introspection request

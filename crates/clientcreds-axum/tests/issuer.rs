@@ -182,3 +182,43 @@ async fn oauth_routes_alone_serve_the_default_policys_jwks_max_age() {
     let assumed = KeyRotationPolicy::default().jwks_max_age.whole_seconds();
     assert_eq!(max_age(&jwks), format!("public, max-age={assumed}"));
 }
+
+#[tokio::test]
+async fn a_422_names_the_json_field_the_request_sent() {
+    let issuer = Issuer::builder("https://auth.example.com", API)
+        .admins(
+            BearerTokens::new()
+                .unwrap()
+                .with("root-token", Actor::platform_admin("root")),
+        )
+        .build(
+            Arc::new(MemoryStore::new()),
+            Arc::new(MasterKeys::ephemeral().unwrap()),
+        )
+        .await
+        .unwrap();
+    let base = serve(&issuer).await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{base}/admin/v1/tenants/acme/clients"))
+        .bearer_auth("root-token")
+        .json(&json!({ "name": "svc" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["client_id"].as_str().unwrap();
+    // A grace window of about 30 years: past the policy's maximum.
+    let response = http
+        .post(format!("{base}/admin/v1/tenants/acme/clients/{id}/rotate"))
+        .bearer_auth("root-token")
+        .json(&json!({ "mode": "secret", "grace_seconds": 1_000_000_000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["field"], "grace_seconds", "{body}");
+}

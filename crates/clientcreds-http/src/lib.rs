@@ -30,7 +30,7 @@
 //!
 //! These are **not** wiped, and are not secret: `client_id`, `grant_type`,
 //! `scope`, `audience` and `resource` values (plain `String`s in
-//! [`TokenRequest`](clientcreds_registry::TokenRequest)), and the errors
+//! [`ExchangeRequest`](clientcreds_registry::ExchangeRequest)), and the errors
 //! (which carry static descriptions only, never input).
 //!
 //! These are **not** wiped by this crate, because the host owns them: the

@@ -35,10 +35,12 @@ impl fmt::Debug for ClientCredentials {
     }
 }
 
-/// A token request, already parsed from HTTP.
+/// A token request as the issuer receives it, already parsed from HTTP:
+/// what [`TokenService::exchange`] trades for a token. (The caller's side
+/// of a token request is `clientcreds_client::TokenRequest`.)
 #[derive(Debug, Default)]
 #[non_exhaustive]
-pub struct TokenRequest {
+pub struct ExchangeRequest {
     /// `grant_type`.
     pub grant_type: Option<String>,
     /// The client's credentials; `None` when the request carried none.
@@ -56,7 +58,12 @@ pub struct TokenRequest {
     pub source: Option<IpAddr>,
 }
 
-impl TokenRequest {
+/// The former name of [`ExchangeRequest`], which clashed with the caller's
+/// `clientcreds_client::TokenRequest` in the `clientcreds` facade.
+#[deprecated(since = "0.1.0", note = "renamed `ExchangeRequest`")]
+pub type TokenRequest = ExchangeRequest;
+
+impl ExchangeRequest {
     /// A `client_credentials` request with these credentials.
     #[must_use]
     pub fn client_credentials(client_id: impl Into<String>, client_secret: Secret) -> Self {
@@ -84,7 +91,7 @@ impl TokenRequest {
         self
     }
 
-    /// Says where the request came from (see [`TokenRequest::source`]).
+    /// Says where the request came from (see [`ExchangeRequest::source`]).
     #[must_use]
     pub fn with_source(mut self, source: IpAddr) -> Self {
         self.source = Some(source);
@@ -214,7 +221,7 @@ impl TokenError {
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use std::sync::Arc;
 /// use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
-/// use clientcreds_registry::{Actor, NewClient, Policy, Registry, TokenRequest, TokenService};
+/// use clientcreds_registry::{Actor, NewClient, Policy, Registry, ExchangeRequest, TokenService};
 /// use clientcreds_secret::{PepperKey, SecretHasher};
 /// use clientcreds_store::{MemoryStore, TenantId};
 ///
@@ -226,7 +233,7 @@ impl TokenError {
 /// let tenant = TenantId::new("acme")?;
 /// let issued = registry.create(&Actor::System, &tenant, NewClient::named("svc").with_scopes(["read", "write"])).await?;
 /// let creds = issued.credentials;
-/// let response = tokens.exchange(TokenRequest::client_credentials(creds.client_id, creds.client_secret).with_scope("read")).await?;
+/// let response = tokens.exchange(ExchangeRequest::client_credentials(creds.client_id, creds.client_secret).with_scope("read")).await?;
 /// assert_eq!((response.token_type, response.expires_in, response.scope.as_str()), ("Bearer", 3600, "read"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
@@ -286,7 +293,7 @@ impl TokenService {
     /// # Errors
     /// A [`TokenError`] with the RFC 6749 §5.2 code; every authentication
     /// failure is the same `invalid_client`.
-    pub async fn exchange(&self, request: TokenRequest) -> Result<TokenResponse, TokenError> {
+    pub async fn exchange(&self, request: ExchangeRequest) -> Result<TokenResponse, TokenError> {
         // One instant for the token's `iat` and its activity entry.
         let now = self.registry.now();
         let outcome = self.exchange_inner(&request, now).await;
@@ -340,7 +347,7 @@ impl TokenService {
     /// authenticated) and a reason code for the activity log.
     async fn exchange_inner(
         &self,
-        request: &TokenRequest,
+        request: &ExchangeRequest,
         now: OffsetDateTime,
     ) -> Result<(AuthenticatedClient, TokenResponse), (Option<TenantId>, &'static str, TokenError)>
     {

@@ -96,9 +96,11 @@ pub use activity::{
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AuthFailure, Error};
+#[allow(deprecated)]
+pub use exchange::TokenRequest;
 pub use exchange::{
-    CLIENT_CREDENTIALS, ClientCredentials, TokenError, TokenErrorCode, TokenRequest, TokenResponse,
-    TokenService,
+    CLIENT_CREDENTIALS, ClientCredentials, ExchangeRequest, TokenError, TokenErrorCode,
+    TokenResponse, TokenService,
 };
 pub use input::{ClientUpdate, ListQuery, NewClient, RotateOptions};
 pub use introspect::Introspection;

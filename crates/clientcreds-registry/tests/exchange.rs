@@ -15,8 +15,8 @@ use clientcreds_jwt::{
     Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation, VerifyError,
 };
 use clientcreds_registry::{
-    Actor, ClientUpdate, Clock, DefaultScope, Issued, NewClient, Policy, Registry, TokenErrorCode,
-    TokenRequest, TokenService,
+    Actor, ClientUpdate, Clock, DefaultScope, ExchangeRequest, Issued, NewClient, Policy, Registry,
+    TokenErrorCode, TokenService,
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{
@@ -66,9 +66,9 @@ async fn client(s: &Setup, new: NewClient) -> Issued {
         .unwrap()
 }
 
-fn request(issued: &Issued) -> TokenRequest {
+fn request(issued: &Issued) -> ExchangeRequest {
     let (id, secret) = keep(&issued.credentials);
-    TokenRequest::client_credentials(id, Secret::from(secret))
+    ExchangeRequest::client_credentials(id, Secret::from(secret))
 }
 
 #[tokio::test]
@@ -149,11 +149,11 @@ async fn grant_type_credentials_scope_and_audience_errors_use_rfc_codes() {
     );
 
     // Unknown client and wrong secret: one indistinguishable answer.
-    let wrong_secret = TokenRequest::client_credentials(
+    let wrong_secret = ExchangeRequest::client_credentials(
         issued.credentials.client_id.clone(),
         Secret::from("cc_secret_nope"),
     );
-    let unknown = TokenRequest::client_credentials(
+    let unknown = ExchangeRequest::client_credentials(
         "cc_client_unknown",
         Secret::from(issued.credentials.client_secret.expose_secret()),
     );

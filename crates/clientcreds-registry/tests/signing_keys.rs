@@ -324,7 +324,12 @@ async fn a_wrong_master_key_is_a_clear_error_and_writes_nothing() {
         }
         other => panic!("expected SealedSigningKey, got {other:?}"),
     }
-    assert!(missing.to_string().contains("master key `k1`"));
+    // The message names the kid; its source (not repeated in it) names
+    // the master key that is missing.
+    assert!(missing.to_string().contains(&kid));
+    let cause = std::error::Error::source(&missing).unwrap().to_string();
+    assert!(cause.contains("master key `k1`"), "{cause}");
+    assert!(!missing.to_string().contains(&cause));
 
     let impostor = manager(&store, K1_IMPOSTOR, &clock).await.unwrap_err();
     assert!(matches!(

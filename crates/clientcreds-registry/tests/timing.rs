@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
 use clientcreds_registry::{
-    Actor, NewClient, Policy, Registry, RotateOptions, TokenRequest, TokenService,
+    Actor, ExchangeRequest, NewClient, Policy, Registry, RotateOptions, TokenService,
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{MemoryStore, Store};
@@ -146,7 +146,7 @@ fn unknown_id_unknown_secret_id_and_wrong_secret_take_the_same_time() {
         // Each kind is refused the same way.
         for (name, client_id, secret) in &kinds {
             let refused = tokens
-                .exchange(TokenRequest::client_credentials(
+                .exchange(ExchangeRequest::client_credentials(
                     client_id.clone(),
                     Secret::from(secret.as_str()),
                 ))
@@ -164,7 +164,7 @@ fn unknown_id_unknown_secret_id_and_wrong_secret_take_the_same_time() {
                     let (_, client_id, secret) = &kinds[kind];
                     let started = Instant::now();
                     for _ in 0..BATCH {
-                        let request = TokenRequest::client_credentials(
+                        let request = ExchangeRequest::client_credentials(
                             client_id.clone(),
                             Secret::from(secret.as_str()),
                         );

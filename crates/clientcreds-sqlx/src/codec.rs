@@ -99,8 +99,22 @@ pub(crate) fn require_scheme(
     })
 }
 
+/// A sqlx failure as the store's backend error. A database's own error
+/// (and an I/O, TLS or configuration cause) is kept without sqlx's
+/// wrapper, whose message repeats it ("error returned from database: <its
+/// message>") while `source()` returns it again: the cause appears once
+/// in the chain.
 pub(crate) fn db(error: sqlx::Error) -> StoreError {
-    StoreError::backend(error)
+    match error {
+        sqlx::Error::Database(database) => {
+            let database: Box<dyn std::error::Error + Send + Sync + 'static> = database;
+            StoreError::Backend(database)
+        }
+        // The same for the variants whose message embeds their source.
+        sqlx::Error::Io(io) => StoreError::backend(io),
+        sqlx::Error::Tls(cause) | sqlx::Error::Configuration(cause) => StoreError::Backend(cause),
+        other => StoreError::backend(other),
+    }
 }
 
 /// The cursor of a listing position: `<created micros>.<client id>`.

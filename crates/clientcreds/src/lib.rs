@@ -50,7 +50,7 @@
 //! | `reqwest` | 0.12 | `reqwest` (features `client` or `reqwest`), `client::reqwest`, `resource::reqwest` |
 //! | `reqwest-middleware` | 0.4 | `reqwest_middleware`, `client::reqwest_middleware` (feature `middleware`) |
 //! | `axum` | 0.8 | `resource::axum` (features `resource`, `axum`), `axum::axum` (feature `server-axum`) |
-//! | `http` | 1 | `jwt`'s and `resource`'s `http` (requests and responses of the tower layers) |
+//! | `http` | 1 | `http::http` (feature `server`), `resource::http`, `client::http` (requests and responses) |
 //!
 //! # The guide
 //!

@@ -360,7 +360,7 @@ impl WarningRunner {
             .unwrap_or(self.config.max_backoff)
             .min(self.config.max_backoff);
         tracing::warn!(
-            error = &error as &dyn std::error::Error,
+            error = error as &dyn std::error::Error,
             attempt,
             "expiry warning not delivered; will retry"
         );
