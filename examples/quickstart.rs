@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::{
-    Actor, ClientUpdate, Issued, NewClient, Policy, Registry, RotateOptions, RotationMode,
-    TokenRequest, TokenService,
+    Actor, ClientUpdate, ExchangeRequest, Issued, NewClient, Policy, Registry, RotateOptions,
+    RotationMode, TokenService,
 };
 use clientcreds_secret::{PepperKey, Secret, SecretHasher};
 use clientcreds_store::{ClientStatus, MemoryStore, TenantId};
@@ -66,7 +66,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     step("2. The client trades id + secret for a short-lived JWT");
     let response = tokens
         .exchange(
-            TokenRequest::client_credentials(client_id.clone(), Secret::from(first.as_str()))
+            ExchangeRequest::client_credentials(client_id.clone(), Secret::from(first.as_str()))
                 .with_scope("invoices:read"),
         )
         .await?;
@@ -201,7 +201,7 @@ fn show_secrets(issued: &Issued) {
 
 async fn exchange(tokens: &TokenService, client_id: &str, secret: &str) -> String {
     match tokens
-        .exchange(TokenRequest::client_credentials(
+        .exchange(ExchangeRequest::client_credentials(
             client_id,
             Secret::from(secret),
         ))

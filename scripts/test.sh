@@ -35,10 +35,49 @@ step "cargo test: doctests (the facade's guide: one recipe per reference product
 cargo test --workspace --doc --all-features --locked
 
 step "the facade without the default crypto backend, with each party alone"
-cargo check -p clientcreds --no-default-features --features server,axum,resource,client --locked
+cargo check -p clientcreds --no-default-features --features server-axum,resource,client --locked
 for features in server resource client "sqlite,postgres"; do
     cargo check -p clientcreds --features "$features" --locked
 done
+
+step "the facade with every feature set the docs name (README.md, the facade's README and crate docs)"
+for features in "server-axum,postgres" "server-axum,sqlite" "server,sqlite" \
+    "resource,reqwest,axum" "resource,reqwest,tower" "client,middleware" "client,tower"; do
+    cargo check -p clientcreds --features "$features" --locked
+done
+
+step "a resource server and a caller compile no issuer crate (cargo tree)"
+for features in resource "resource,reqwest" "resource,reqwest,axum" "resource,reqwest,tower" \
+    client "client,middleware" "client,tower" "resource,reqwest,axum,client,middleware"; do
+    tree=$(cargo tree -p clientcreds --features "$features" -e normal --prefix none --format '{p}' --locked)
+    for issuer_crate in clientcreds-registry clientcreds-http clientcreds-sqlx clientcreds-axum; do
+        if grep -q "^$issuer_crate " <<<"$tree"; then
+            echo "error: features \"$features\" pull in $issuer_crate:" >&2
+            cargo tree -p clientcreds --features "$features" -e normal -i "$issuer_crate" --locked >&2
+            exit 1
+        fi
+    done
+done
+
+step "the guide: each chapter's doctest with exactly the features its table row names"
+# The rows of the table in crates/clientcreds/src/guide.rs:
+# | [`chapter`]: what | `feature`, `feature` |
+grep -E '^//! \| \[`[a-z_]+`\]' crates/clientcreds/src/guide.rs |
+    sed -E 's/^\/\/! \| \[`([a-z_]+)`\][^|]*\| (.*) \|$/\1 \2/' |
+    while read -r chapter features; do
+        features=$(tr -d '` ' <<<"$features")
+        echo "guide::$chapter with --features $features"
+        out=$(cargo test -p clientcreds --doc --locked --features "$features" -- "guide::$chapter " 2>&1) ||
+            { echo "$out" >&2; exit 1; }
+        # A chapter gated on more features than its row names compiles to
+        # a stub without a doctest: that is a failure too.
+        grep -Eq 'test result: ok\. [1-9][0-9]* passed' <<<"$out" ||
+            { echo "$out" >&2; echo "error: guide::$chapter ran no doctest with --features $features" >&2; exit 1; }
+    done
+
+step "the facade's docs alone (no other crate documented with it), warnings as errors"
+RUSTDOCFLAGS="-D warnings" cargo doc -p clientcreds --no-deps --locked --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc -p clientcreds --no-deps --all-features --locked --quiet
 
 step "publishable: cargo package and cargo publish --dry-run of every published crate"
 # --workspace packages the members together, so the path dependencies

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
-use clientcreds_registry::{Actor, NewClient, Policy, Registry, TokenRequest, TokenService};
+use clientcreds_registry::{Actor, ExchangeRequest, NewClient, Policy, Registry, TokenService};
 use clientcreds_secret::{CredentialFormat, PepperKey, Secret, SecretHasher};
 use clientcreds_sqlx::PgStore;
 use clientcreds_store::{
@@ -132,7 +132,10 @@ async fn propagation(samples: usize, blocked: bool) -> Vec<Duration> {
     );
     let tenant = TenantId::new("propagation").unwrap();
     let exchange = |id: &str, secret: &str| {
-        tokens_b.exchange(TokenRequest::client_credentials(id, Secret::from(secret)))
+        tokens_b.exchange(ExchangeRequest::client_credentials(
+            id,
+            Secret::from(secret),
+        ))
     };
     let mut delays = Vec::with_capacity(samples);
     for _ in 0..samples {

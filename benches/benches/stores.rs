@@ -28,8 +28,8 @@ use std::time::{Duration as StdDuration, Instant};
 
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
 use clientcreds_registry::{
-    ActivityWriterOptions, Actor, BatchedActivity, ListQuery, NewClient, Policy, Registry,
-    TokenRequest, TokenService,
+    ActivityWriterOptions, Actor, BatchedActivity, ExchangeRequest, ListQuery, NewClient, Policy,
+    Registry, TokenService,
 };
 use clientcreds_secret::{CredentialFormat, PepperKey, Secret, SecretHasher};
 use clientcreds_sqlx::{PgStore, SqliteStore};
@@ -163,7 +163,7 @@ async fn exchanges(fixture: &Fixture, tasks: usize, iters: u64) -> StdDuration {
             let (client_id, secret) = fixture.exchange_clients[task].clone();
             tokio::spawn(async move {
                 for _ in 0..iters {
-                    let request = TokenRequest::client_credentials(
+                    let request = ExchangeRequest::client_credentials(
                         client_id.clone(),
                         Secret::from(secret.as_str()),
                     );
@@ -318,7 +318,7 @@ impl Fixture {
                 let credentials = issued.credentials;
                 let secret = credentials.client_secret.expose_secret().to_owned();
                 // The first exchange writes the last-used time.
-                let request = TokenRequest::client_credentials(
+                let request = ExchangeRequest::client_credentials(
                     credentials.client_id.clone(),
                     Secret::from(secret.as_str()),
                 );

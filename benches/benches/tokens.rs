@@ -26,7 +26,7 @@ use base64::Engine as _;
 use clientcreds_jwt::{
     Algorithm, KeySet, SigningKey, TokenClaims, TokenIssuer, TokenVerifier, Validation,
 };
-use clientcreds_registry::{Actor, NewClient, Policy, Registry, TokenRequest, TokenService};
+use clientcreds_registry::{Actor, ExchangeRequest, NewClient, Policy, Registry, TokenService};
 use clientcreds_secret::{PepperKey, Secret, SecretHasher};
 use clientcreds_store::{ClaimValue, MemoryStore, TenantId};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -256,7 +256,7 @@ fn exchange(c: &mut Criterion, keys: &BenchKeys) {
     let client_id = issued.credentials.client_id.clone();
     let secret_text = issued.credentials.client_secret.expose_secret().to_owned();
     let request = || {
-        TokenRequest::client_credentials(client_id.clone(), Secret::from(secret_text.clone()))
+        ExchangeRequest::client_credentials(client_id.clone(), Secret::from(secret_text.clone()))
             .with_scope(SCOPES.join(" "))
     };
     let run = |request| rt.block_on(service.exchange(request));
@@ -300,7 +300,7 @@ fn exchange(c: &mut Criterion, keys: &BenchKeys) {
 
     // `n` exchanges, requests built outside the timing.
     let exchanges = |n| {
-        let requests: Vec<TokenRequest> = (0..n).map(|_| request()).collect();
+        let requests: Vec<ExchangeRequest> = (0..n).map(|_| request()).collect();
         let mut responses = Vec::with_capacity(requests.len());
         let start = Instant::now();
         for request in requests {
@@ -332,7 +332,7 @@ fn exchange(c: &mut Criterion, keys: &BenchKeys) {
         paired(
             "EdDSA exchange with source (throttle) / without",
             |n| {
-                let requests: Vec<TokenRequest> =
+                let requests: Vec<ExchangeRequest> =
                     (0..n).map(|_| request().with_source(source)).collect();
                 let start = Instant::now();
                 for request in requests {

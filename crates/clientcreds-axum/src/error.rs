@@ -200,7 +200,7 @@ impl From<RegistryError> for Error {
         match error {
             RegistryError::NotFound => Self::NotFound,
             RegistryError::Invalid { field, reason } => Self::Invalid {
-                field: field.to_owned(),
+                field: json_field(field).to_owned(),
                 reason: reason.to_string(),
             },
             RegistryError::Revoked => Self::Conflict {
@@ -224,9 +224,24 @@ impl From<RegistryError> for Error {
                 reason: error.to_string(),
             },
             other => {
-                tracing::error!(error = %other, "admin operation failed");
+                tracing::error!(
+                    error = &other as &dyn std::error::Error,
+                    "admin operation failed"
+                );
                 Self::Unavailable
             }
         }
+    }
+}
+
+/// The JSON field of the admin API that a registry field is read from,
+/// so that a 422 names the field the request sent (`grace_seconds`, not
+/// the registry's `grace`).
+fn json_field(registry_field: &'static str) -> &'static str {
+    match registry_field {
+        "grace" => "grace_seconds",
+        "secret_lifetime" => "secret_lifetime_seconds",
+        "token_lifetime" => "token_lifetime_seconds",
+        other => other,
     }
 }

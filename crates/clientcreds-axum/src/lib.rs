@@ -28,6 +28,10 @@
 //! wire types and tests of its own, and follows axum's major versions
 //! without moving the library crates.
 //!
+//! [`Issuer`] wires all of it (registry, key manager, token service,
+//! verifier, both routers) from an issuer URL, an audience, a store and
+//! the master keys; the quick start below shows the parts by hand.
+//!
 //! # Quick start
 //!
 //! ```
@@ -56,7 +60,8 @@
 //!     .nest("/oauth", oauth.endpoints())
 //!     .merge(oauth.well_known())
 //!     .nest("/admin/v1", AdminApi::new(registry, admins).router());
-//! // axum::serve(listener, app).await?;
+//! // Served with the peer address, which the failure throttle keys on:
+//! // axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -65,11 +70,18 @@
 pub mod admin;
 mod auth;
 mod error;
+mod issuer;
 mod oauth;
 mod proxy;
+
+/// The `axum` crate (0.8) whose `Router`s this crate returns.
+pub use axum;
+/// The `time` crate (0.3), whose `Duration` the routers take.
+pub use time;
 
 pub use admin::AdminApi;
 pub use auth::{ActorExtension, AdminAuth, BearerTokens};
 pub use error::{Error, ErrorBody};
+pub use issuer::{Issuer, IssuerBuilder};
 pub use oauth::{DEFAULT_REALM, OAuthRoutes};
 pub use proxy::{ClientAddress, ForwardedHeader, MAX_HEADER_BYTES, MAX_HOPS, TrustedProxies};

@@ -1,6 +1,7 @@
 //! The OAuth side: token endpoint, introspection, RFC 8414 metadata, JWKS.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
@@ -14,7 +15,7 @@ use clientcreds_http::{
     rejected_response, token_error_response, token_response,
 };
 use clientcreds_jwt::{KeySet, TokenVerifier};
-use clientcreds_registry::{Source, TokenService};
+use clientcreds_registry::{KeyRotationPolicy, Source, TokenService};
 
 use crate::proxy::{ClientAddress, SourceFinder, TrustedProxies};
 
@@ -49,18 +50,25 @@ struct Inner {
     realm: String,
     jwks_cache_control: HeaderValue,
     sources: SourceFinder,
+    /// Set once the "no caller address" warning was logged (shared by
+    /// every clone of these routes, so it is logged once).
+    warned_no_source: Arc<AtomicBool>,
 }
 
 impl OAuthRoutes {
     /// Routes over `tokens` (which signs with its issuer's key set, also
     /// served as the JWKS) and `verifier` (for introspection). The
     /// metadata is [`AuthorizationServerMetadata::new`] for the issuer; the
-    /// JWKS may be cached for 5 minutes.
+    /// JWKS may be cached for the default key rotation policy's
+    /// [`jwks_max_age`](KeyRotationPolicy::jwks_max_age) (15 minutes), the
+    /// lifetime its publish lead is sized for. With another policy, pass
+    /// its `jwks_max_age` to [`OAuthRoutes::with_jwks_max_age`] (the
+    /// [`Issuer`](crate::Issuer) builder does).
     #[must_use]
     pub fn new(tokens: TokenService, verifier: Arc<TokenVerifier>) -> Self {
         let issuer = tokens.issuer().issuer().to_owned();
         let keys = tokens.issuer().keys().clone();
-        Self {
+        let routes = Self {
             inner: Arc::new(Inner {
                 tokens,
                 verifier,
@@ -68,10 +76,12 @@ impl OAuthRoutes {
                 parser: TokenRequestParser::default(),
                 metadata: AuthorizationServerMetadata::new(&issuer),
                 realm: DEFAULT_REALM.to_owned(),
-                jwks_cache_control: HeaderValue::from_static("public, max-age=300"),
+                jwks_cache_control: HeaderValue::from_static("public, max-age=0"),
                 sources: SourceFinder::default(),
+                warned_no_source: Arc::new(AtomicBool::new(false)),
             }),
-        }
+        };
+        routes.with_jwks_max_age(KeyRotationPolicy::default().jwks_max_age)
     }
 
     fn update(mut self, change: impl FnOnce(&mut Inner)) -> Self {
@@ -99,7 +109,8 @@ impl OAuthRoutes {
     }
 
     /// How long verifiers may cache the JWKS (`Cache-Control: public,
-    /// max-age=<seconds>`); keep it below the signing keys' publish lead.
+    /// max-age=<seconds>`): the key rotation policy's `jwks_max_age`,
+    /// which its publish lead is checked against.
     #[must_use]
     pub fn with_jwks_max_age(self, max_age: time::Duration) -> Self {
         let value = format!("public, max-age={}", max_age.whole_seconds().max(0));
@@ -111,11 +122,12 @@ impl OAuthRoutes {
 
     /// Believes the forwarding header of these proxies: the caller's
     /// address, for the registry's failure throttle
-    /// (`TokenRequest::source`), is the right-most hop that is not one of
+    /// (`ExchangeRequest::source`), is the right-most hop that is not one of
     /// them (see [`TrustedProxies`]). The peer address comes from axum's
     /// connection info: serve the router with
     /// `into_make_service_with_connect_info::<SocketAddr>()`, or nothing is
-    /// throttled.
+    /// throttled (and the first request without an address logs one
+    /// warning saying so).
     ///
     /// The default trusts no proxy: the peer is the caller, and a loopback
     /// peer (a local proxy or sidecar) is a shared source, which the
@@ -186,7 +198,16 @@ impl FromRequestParts<OAuthRoutes> for Caller {
         parts: &mut Parts,
         routes: &OAuthRoutes,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(routes.inner.sources.find(parts)))
+        let source = routes.inner.sources.find(parts);
+        if source.is_none() && !routes.inner.warned_no_source.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "a token request arrived without the caller's address, so the failure \
+                 throttle is off for such requests: serve the router with \
+                 `into_make_service_with_connect_info::<SocketAddr>()` (and, behind a proxy, \
+                 set `OAuthRoutes::with_trusted_proxies`) (logged once)"
+            );
+        }
+        Ok(Self(source))
     }
 }
 

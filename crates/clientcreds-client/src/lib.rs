@@ -121,6 +121,18 @@ mod source;
 mod tower;
 mod transport;
 
+/// The `http` crate (1), whose requests the tower layer handles.
+pub use http;
+/// The `reqwest` crate (0.12) that the default transport uses: build a
+/// `reqwest::Client` with this one and the versions always match.
+#[cfg(feature = "reqwest")]
+pub use reqwest;
+/// The `reqwest-middleware` crate (0.4) whose `Middleware` trait
+/// [`BearerMiddleware`] implements: build the `ClientWithMiddleware` with
+/// this one, or a `reqwest-middleware` of another version will not accept it.
+#[cfg(feature = "middleware")]
+pub use reqwest_middleware;
+
 pub use cache::{MemoryCache, TokenCache};
 pub use challenge::is_invalid_token;
 pub use client::{TokenClient, TokenClientBuilder};

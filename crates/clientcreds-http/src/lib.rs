@@ -30,7 +30,7 @@
 //!
 //! These are **not** wiped, and are not secret: `client_id`, `grant_type`,
 //! `scope`, `audience` and `resource` values (plain `String`s in
-//! [`TokenRequest`](clientcreds_registry::TokenRequest)), and the errors
+//! [`ExchangeRequest`](clientcreds_registry::ExchangeRequest)), and the errors
 //! (which carry static descriptions only, never input).
 //!
 //! These are **not** wiped by this crate, because the host owns them: the
@@ -86,6 +86,13 @@ mod form;
 mod limits;
 mod metadata;
 mod token;
+
+/// The `http` crate (1), whose request and response types this crate
+/// parses and builds.
+pub use http;
+/// The `time` crate (0.3), whose `Duration` and `OffsetDateTime` appear in
+/// this crate's API: use this one and the versions always match.
+pub use time;
 
 pub use limits::{Field, LimitExceeded, Limits};
 pub use metadata::{AuthorizationServerMetadata, introspection_response};

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clientcreds_registry::{
-    ClientCredentials, Introspection, Source, TokenError, TokenErrorCode, TokenRequest,
+    ClientCredentials, ExchangeRequest, Introspection, Source, TokenError, TokenErrorCode,
     TokenResponse,
 };
 use clientcreds_secret::Secret;
@@ -38,7 +38,7 @@ pub enum ClientAuthMethod {
 #[derive(Debug)]
 pub struct ParsedTokenRequest {
     /// The request for [`TokenService::exchange`](clientcreds_registry::TokenService::exchange).
-    pub request: TokenRequest,
+    pub request: ExchangeRequest,
     /// How the client authenticated.
     pub auth: ClientAuthMethod,
 }
@@ -236,7 +236,7 @@ impl TokenRequestParser {
                 false,
             );
         };
-        let mut request = TokenRequest::default();
+        let mut request = ExchangeRequest::default();
         let mut seen: Vec<Text> = Vec::with_capacity(pairs.len());
         let (mut body_id, mut body_secret) = (None, None);
         for (name, mut value) in pairs {

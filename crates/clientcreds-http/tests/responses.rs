@@ -14,7 +14,7 @@ use clientcreds_http::{
     token_response,
 };
 use clientcreds_jwt::AccessContext;
-use clientcreds_registry::{NewClient, TokenError, TokenErrorCode, TokenRequest};
+use clientcreds_registry::{ExchangeRequest, NewClient, TokenError, TokenErrorCode};
 use clientcreds_secret::Secret;
 use clientcreds_store::ClaimValue;
 use common::{
@@ -47,7 +47,8 @@ async fn the_token_response_is_200_json_no_store_without_refresh_token() {
     let token = server
         .tokens
         .exchange(
-            TokenRequest::client_credentials(id, Secret::from(secret.as_str())).with_scope("read"),
+            ExchangeRequest::client_credentials(id, Secret::from(secret.as_str()))
+                .with_scope("read"),
         )
         .await
         .unwrap();

@@ -58,6 +58,10 @@ mod token;
 mod verify;
 pub mod weak;
 
+/// The `time` crate (0.3), whose `Duration` and `OffsetDateTime` appear in
+/// this crate's API: use this one and the versions always match.
+pub use time;
+
 pub use algorithm::Algorithm;
 pub use backend::CRYPTO_BACKEND;
 pub use error::{InsufficientScope, KeyError, MintError, VerifyError};

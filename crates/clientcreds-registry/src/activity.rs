@@ -366,7 +366,11 @@ async fn write_batches(
             }
             Err(error) => {
                 counters.failed.fetch_add(n, Ordering::Relaxed);
-                tracing::warn!(%error, entries = n, "clientcreds: an activity batch was not written");
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    entries = n,
+                    "clientcreds: an activity batch was not written"
+                );
             }
         }
         shared.lock().answer_flushes();

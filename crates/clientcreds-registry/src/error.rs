@@ -105,16 +105,16 @@ pub enum Error {
     Authentication(AuthFailure),
     /// Generating or hashing a secret failed (random source, hash
     /// configuration such as an unknown pepper key id).
-    #[error("credential processing failed: {0}")]
+    #[error("credential processing failed")]
     Credential(#[from] clientcreds_secret::Error),
     /// The store failed.
-    #[error("store failed: {0}")]
+    #[error("store failed")]
     Store(#[source] StoreError),
     /// A stored signing key does not open under the master keys given: they
     /// lack the key it was sealed under, or hold other bytes under its id.
     /// Nothing was changed; start with the master keys that sealed it.
     #[error(
-        "stored signing key `{kid}` cannot be decrypted ({source}); configure the master key it was sealed under"
+        "stored signing key `{kid}` cannot be decrypted; configure the master key it was sealed under"
     )]
     SealedSigningKey {
         /// The signing key's kid.
@@ -124,7 +124,7 @@ pub enum Error {
         source: clientcreds_secret::Error,
     },
     /// A signing key could not be made, loaded or used.
-    #[error("signing key: {0}")]
+    #[error("signing key failed")]
     SigningKey(#[from] clientcreds_jwt::KeyError),
     /// A host's directory or notifier could not deliver an expiry warning
     /// now (it is retried later). Never carries a secret.
@@ -139,6 +139,12 @@ pub enum Error {
         /// What to change.
         reason: &'static str,
     },
+    /// `KeyManager::start` was called outside a tokio runtime, where it
+    /// cannot spawn its refresh task. Nothing was read or written.
+    #[error(
+        "the key manager's refresh task needs a tokio runtime; call KeyManager::start inside one, or start_manual and run tick yourself"
+    )]
+    NoRuntime,
 }
 
 impl Error {
@@ -172,9 +178,10 @@ impl Error {
             Self::Credential(_) => "credential_error".into(),
             Self::Store(_) => "store_error".into(),
             Self::Delivery { .. } => "delivery_error".into(),
-            Self::SealedSigningKey { .. } | Self::SigningKey(_) | Self::KeyPolicy { .. } => {
-                "signing_key_error".into()
-            }
+            Self::SealedSigningKey { .. }
+            | Self::SigningKey(_)
+            | Self::KeyPolicy { .. }
+            | Self::NoRuntime => "signing_key_error".into(),
         }
     }
 }

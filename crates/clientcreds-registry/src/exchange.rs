@@ -36,10 +36,12 @@ impl fmt::Debug for ClientCredentials {
     }
 }
 
-/// A token request, already parsed from HTTP.
+/// A token request as the issuer receives it, already parsed from HTTP:
+/// what [`TokenService::exchange`] trades for a token. (The caller's side
+/// of a token request is `clientcreds_client::TokenRequest`.)
 #[derive(Debug, Default)]
 #[non_exhaustive]
-pub struct TokenRequest {
+pub struct ExchangeRequest {
     /// `grant_type`.
     pub grant_type: Option<String>,
     /// The client's credentials; `None` when the request carried none.
@@ -58,7 +60,12 @@ pub struct TokenRequest {
     pub source: Option<Source>,
 }
 
-impl TokenRequest {
+/// The former name of [`ExchangeRequest`], which clashed with the caller's
+/// `clientcreds_client::TokenRequest` in the `clientcreds` facade.
+#[deprecated(since = "0.1.0", note = "renamed `ExchangeRequest`")]
+pub type TokenRequest = ExchangeRequest;
+
+impl ExchangeRequest {
     /// A `client_credentials` request with these credentials.
     #[must_use]
     pub fn client_credentials(client_id: impl Into<String>, client_secret: Secret) -> Self {
@@ -86,8 +93,8 @@ impl TokenRequest {
         self
     }
 
-    /// Says where the request came from (see [`TokenRequest::source`]): an
-    /// `IpAddr` is the caller's own address.
+    /// Says where the request came from (see [`ExchangeRequest::source`]):
+    /// an `IpAddr` is the caller's own address.
     #[must_use]
     pub fn with_source(mut self, source: impl Into<Source>) -> Self {
         self.source = Some(source.into());
@@ -217,7 +224,7 @@ impl TokenError {
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use std::sync::Arc;
 /// use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
-/// use clientcreds_registry::{Actor, NewClient, Policy, Registry, TokenRequest, TokenService};
+/// use clientcreds_registry::{Actor, NewClient, Policy, Registry, ExchangeRequest, TokenService};
 /// use clientcreds_secret::{PepperKey, SecretHasher};
 /// use clientcreds_store::{MemoryStore, TenantId};
 ///
@@ -229,7 +236,7 @@ impl TokenError {
 /// let tenant = TenantId::new("acme")?;
 /// let issued = registry.create(&Actor::System, &tenant, NewClient::named("svc").with_scopes(["read", "write"])).await?;
 /// let creds = issued.credentials;
-/// let response = tokens.exchange(TokenRequest::client_credentials(creds.client_id, creds.client_secret).with_scope("read")).await?;
+/// let response = tokens.exchange(ExchangeRequest::client_credentials(creds.client_id, creds.client_secret).with_scope("read")).await?;
 /// assert_eq!((response.token_type, response.expires_in, response.scope.as_str()), ("Bearer", 3600, "read"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
@@ -300,7 +307,7 @@ impl TokenService {
     /// # Errors
     /// A [`TokenError`] with the RFC 6749 §5.2 code; every authentication
     /// failure is the same `invalid_client`.
-    pub async fn exchange(&self, request: TokenRequest) -> Result<TokenResponse, TokenError> {
+    pub async fn exchange(&self, request: ExchangeRequest) -> Result<TokenResponse, TokenError> {
         // One instant for the token's `iat` and its activity entry.
         let now = self.registry.now();
         let outcome = self.exchange_inner(&request, now).await;
@@ -364,7 +371,7 @@ impl TokenService {
     /// authenticated) and a reason code for the activity log.
     async fn exchange_inner(
         &self,
-        request: &TokenRequest,
+        request: &ExchangeRequest,
         now: OffsetDateTime,
     ) -> Result<(AuthenticatedClient, TokenResponse), (Option<TenantId>, &'static str, TokenError)>
     {
@@ -475,7 +482,14 @@ impl TokenService {
             .cloned()
             .collect();
         targets = dedup(targets);
-        if targets.iter().any(|t| !client.audiences().contains(t)) {
+        // A client without audiences of its own gets the service's default
+        // audience, and may ask for it by name.
+        let allowed: &[String] = if client.audiences().is_empty() {
+            std::slice::from_ref(&self.default_audience)
+        } else {
+            client.audiences()
+        };
+        if targets.iter().any(|t| !allowed.contains(t)) {
             return refuse(
                 tenant,
                 "invalid_target",
@@ -484,11 +498,7 @@ impl TokenService {
             );
         }
         if targets.is_empty() {
-            targets = if client.audiences().is_empty() {
-                vec![self.default_audience.clone()]
-            } else {
-                client.audiences().to_vec()
-            };
+            targets = allowed.to_vec();
         }
         // What the tenant may grant, if the policy narrows it (a client
         // granted more before the policy changed gets no more than this).

@@ -12,7 +12,7 @@ pub struct Introspection<'a> {
     /// The asking client's credentials (`None`: refused, RFC 7662 §2.1).
     pub credentials: Option<&'a ClientCredentials>,
     /// Where the request came from (see
-    /// [`TokenRequest::source`](crate::TokenRequest::source)).
+    /// [`ExchangeRequest::source`](crate::ExchangeRequest::source)).
     pub source: Option<Source>,
     /// The token.
     pub token: &'a str,

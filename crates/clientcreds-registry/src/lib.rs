@@ -86,6 +86,10 @@ mod validate;
 mod view;
 pub mod warnings;
 
+/// The `time` crate (0.3), whose `Duration` and `OffsetDateTime` appear in
+/// this crate's API: use this one and the versions always match.
+pub use time;
+
 pub use activity::{
     ActivityStats, ActivityWriterOptions, BatchedActivity, DEFAULT_MAX_BATCH,
     DEFAULT_QUEUE_CAPACITY, RefusalCounts,
@@ -94,9 +98,11 @@ pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use denials::DENIAL_ROW_INTERVAL;
 pub use error::{AuthFailure, Error};
+#[allow(deprecated)]
+pub use exchange::TokenRequest;
 pub use exchange::{
-    CLIENT_CREDENTIALS, ClientCredentials, TokenError, TokenErrorCode, TokenRequest, TokenResponse,
-    TokenService,
+    CLIENT_CREDENTIALS, ClientCredentials, ExchangeRequest, TokenError, TokenErrorCode,
+    TokenResponse, TokenService,
 };
 pub use input::{ClientUpdate, ListQuery, NewClient, RotateOptions};
 pub use introspect::Introspection;

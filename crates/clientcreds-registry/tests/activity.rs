@@ -17,8 +17,8 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
 use clientcreds_registry::{
-    ActivityWriterOptions, Actor, BatchedActivity, Credentials, ManualClock, NewClient, Policy,
-    Registry, TokenRequest, TokenService,
+    ActivityWriterOptions, Actor, BatchedActivity, Credentials, ExchangeRequest, ManualClock,
+    NewClient, Policy, Registry, TokenService,
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{
@@ -147,7 +147,7 @@ fn tenant() -> TenantId {
 
 async fn exchange(s: &Setup, creds: &Credentials) -> String {
     s.tokens
-        .exchange(TokenRequest::client_credentials(
+        .exchange(ExchangeRequest::client_credentials(
             creds.client_id.clone(),
             Secret::from(creds.client_secret.expose_secret()),
         ))
@@ -276,14 +276,14 @@ async fn requests_that_authenticate_no_client_are_counted_not_stored() {
     for _ in 0..5 {
         let refused = s
             .tokens
-            .exchange(TokenRequest::client_credentials(
+            .exchange(ExchangeRequest::client_credentials(
                 unknown.clone(),
                 Secret::from(creds.client_secret.expose_secret()),
             ))
             .await;
         assert!(refused.is_err());
     }
-    let no_credentials = s.tokens.exchange(TokenRequest::default()).await;
+    let no_credentials = s.tokens.exchange(ExchangeRequest::default()).await;
     assert!(no_credentials.is_err());
     s.writer.close().await;
     assert_eq!(store.writes.load(Ordering::SeqCst), 0, "nothing written");

@@ -15,8 +15,8 @@ use clientcreds_jwt::{
     Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation, VerifyError,
 };
 use clientcreds_registry::{
-    Actor, ClientUpdate, Clock, DefaultScope, Issued, NewClient, Policy, Registry, TokenErrorCode,
-    TokenRequest, TokenService,
+    Actor, ClientUpdate, Clock, DefaultScope, ExchangeRequest, Issued, NewClient, Policy, Registry,
+    TokenErrorCode, TokenService,
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{
@@ -66,9 +66,9 @@ async fn client(s: &Setup, new: NewClient) -> Issued {
         .unwrap()
 }
 
-fn request(issued: &Issued) -> TokenRequest {
+fn request(issued: &Issued) -> ExchangeRequest {
     let (id, secret) = keep(&issued.credentials);
-    TokenRequest::client_credentials(id, Secret::from(secret))
+    ExchangeRequest::client_credentials(id, Secret::from(secret))
 }
 
 #[tokio::test]
@@ -149,11 +149,11 @@ async fn grant_type_credentials_scope_and_audience_errors_use_rfc_codes() {
     );
 
     // Unknown client and wrong secret: one indistinguishable answer.
-    let wrong_secret = TokenRequest::client_credentials(
+    let wrong_secret = ExchangeRequest::client_credentials(
         issued.credentials.client_id.clone(),
         Secret::from("cc_secret_nope"),
     );
-    let unknown = TokenRequest::client_credentials(
+    let unknown = ExchangeRequest::client_credentials(
         "cc_client_unknown",
         Secret::from(issued.credentials.client_secret.expose_secret()),
     );
@@ -436,4 +436,31 @@ async fn live_check_fails_closed_when_the_store_is_unreachable() {
     let err = tokens.exchange(request(&issued)).await.unwrap_err();
     assert_eq!(err.code, TokenErrorCode::ServerError);
     let _ = MemoryStore::new();
+}
+
+#[tokio::test]
+async fn a_client_without_audiences_may_name_the_default_audience() {
+    let s = setup(Policy::default());
+    let issued = client(&s, NewClient::named("svc")).await;
+    // By name, as `audience` or as an RFC 8707 `resource`: the default.
+    let named = s
+        .tokens
+        .exchange(request(&issued).with_audience(API))
+        .await
+        .unwrap();
+    let context = s
+        .verifier
+        .verify_at(named.access_token.expose(), s.world.clock.now())
+        .unwrap();
+    assert_eq!(context.audience, [API]);
+    let mut resource = request(&issued);
+    resource.resources = vec![API.into()];
+    assert!(s.tokens.exchange(resource).await.is_ok());
+    // Any other audience is still refused.
+    let other = s
+        .tokens
+        .exchange(request(&issued).with_audience("https://reports.example.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(other.code, TokenErrorCode::InvalidTarget);
 }

@@ -22,9 +22,9 @@ use clientcreds_jwt::{
     Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation, VerifyError,
 };
 use clientcreds_registry::{
-    Actor, AuthFailure, ClientCredentials, ClientUpdate, Error, Grants, Introspection, Issued,
-    LiveClientCheck, ManualClock, MemoryThrottle, NewClient, Policy, Registry, RotateOptions,
-    RotationMode, ThrottleLimits, TokenErrorCode, TokenRequest, TokenService,
+    Actor, AuthFailure, ClientCredentials, ClientUpdate, Error, ExchangeRequest, Grants,
+    Introspection, Issued, LiveClientCheck, ManualClock, MemoryThrottle, NewClient, Policy,
+    Registry, RotateOptions, RotationMode, ThrottleLimits, TokenErrorCode, TokenService,
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{
@@ -159,7 +159,7 @@ fn creds(issued: &Issued) -> ClientCredentials {
 async fn token(s: &Setup, issued: &Issued) -> String {
     let c = creds(issued);
     s.tokens
-        .exchange(TokenRequest::client_credentials(
+        .exchange(ExchangeRequest::client_credentials(
             c.client_id,
             c.client_secret,
         ))
@@ -353,8 +353,8 @@ fn tight() -> ThrottleLimits {
     limits
 }
 
-fn from(c: &ClientCredentials, secret: &str, source: &str) -> TokenRequest {
-    TokenRequest::client_credentials(c.client_id.clone(), Secret::from(secret))
+fn from(c: &ClientCredentials, secret: &str, source: &str) -> ExchangeRequest {
+    ExchangeRequest::client_credentials(c.client_id.clone(), Secret::from(secret))
         .with_source(source.parse::<IpAddr>().unwrap())
 }
 
@@ -641,7 +641,7 @@ async fn tenants_grant_only_what_the_policy_lets_them() {
         s.tokens
             .exchange({
                 let c = creds(&ok);
-                TokenRequest::client_credentials(c.client_id, c.client_secret)
+                ExchangeRequest::client_credentials(c.client_id, c.client_secret)
             })
             .await
             .is_ok()
@@ -684,7 +684,7 @@ async fn a_policy_tightened_later_binds_existing_clients_at_the_token() {
     let tokens = TokenService::new(registry, s.tokens.issuer().clone(), API);
     let c = creds(&issued);
     let err = tokens
-        .exchange(TokenRequest::client_credentials(
+        .exchange(ExchangeRequest::client_credentials(
             c.client_id,
             c.client_secret,
         ))
@@ -709,7 +709,7 @@ async fn a_required_scope_refuses_requests_without_one() {
     let c = creds(&issued);
     let err = s
         .tokens
-        .exchange(TokenRequest::client_credentials(
+        .exchange(ExchangeRequest::client_credentials(
             c.client_id.clone(),
             Secret::from(c.client_secret.expose_secret()),
         ))
@@ -722,7 +722,8 @@ async fn a_required_scope_refuses_requests_without_one() {
     assert!(
         s.tokens
             .exchange(
-                TokenRequest::client_credentials(c.client_id, c.client_secret).with_scope("read")
+                ExchangeRequest::client_credentials(c.client_id, c.client_secret)
+                    .with_scope("read")
             )
             .await
             .is_ok()
@@ -873,7 +874,9 @@ async fn an_empty_scope_does_not_satisfy_a_required_one() {
     let c = creds(&issued);
     let err = s
         .tokens
-        .exchange(TokenRequest::client_credentials(c.client_id, c.client_secret).with_scope("  "))
+        .exchange(
+            ExchangeRequest::client_credentials(c.client_id, c.client_secret).with_scope("  "),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code, TokenErrorCode::InvalidRequest);

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::{
-    Actor, ClientCredentials, Introspection, ManualClock, NewClient, Policy, Registry,
-    TokenErrorCode, TokenRequest, TokenService,
+    Actor, ClientCredentials, ExchangeRequest, Introspection, ManualClock, NewClient, Policy,
+    Registry, TokenErrorCode, TokenService,
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{MemoryStore, Store};
@@ -74,7 +74,7 @@ async fn client(s: &Setup, audiences: &[&str]) -> ClientCredentials {
 async fn token(s: &Setup, c: &ClientCredentials, audience: &str) -> String {
     s.tokens
         .exchange(
-            TokenRequest::client_credentials(
+            ExchangeRequest::client_credentials(
                 c.client_id.clone(),
                 Secret::from(c.client_secret.expose_secret()),
             )
@@ -142,7 +142,7 @@ async fn any_audience_still_checks_issuer_signature_expiry_and_liveness() {
     );
     let forged = forged_service
         .exchange(
-            TokenRequest::client_credentials(
+            ExchangeRequest::client_credentials(
                 billing.client_id.clone(),
                 Secret::from(billing.client_secret.expose_secret()),
             )
@@ -163,7 +163,7 @@ async fn any_audience_still_checks_issuer_signature_expiry_and_liveness() {
     );
     let wrong_iss = other_iss
         .exchange(
-            TokenRequest::client_credentials(
+            ExchangeRequest::client_credentials(
                 billing.client_id.clone(),
                 Secret::from(billing.client_secret.expose_secret()),
             )

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use clientcreds_jwt::{Algorithm, DEFAULT_MAX_TOKEN_LEN, KeySet, SigningKey, TokenIssuer};
 use clientcreds_registry::{
-    Actor, ClientUpdate, Error, Limits, NewClient, Policy, RotateOptions, RotationMode,
-    TokenRequest, TokenService,
+    Actor, ClientUpdate, Error, ExchangeRequest, Limits, NewClient, Policy, RotateOptions,
+    RotationMode, TokenService,
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{AuditOutcome, ClaimValue};
@@ -201,7 +201,7 @@ async fn what_a_token_carries_is_bounded_in_bytes_and_fits_a_verifiers_limit() {
     );
     let creds = &issued.credentials;
     let token = tokens
-        .exchange(TokenRequest::client_credentials(
+        .exchange(ExchangeRequest::client_credentials(
             creds.client_id.clone(),
             Secret::from(creds.client_secret.expose_secret()),
         ))

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::{
-    Actor, ClientUpdate, Clock, LiveClientCheck, ManualClock, NewClient, Policy, Registry,
-    TokenRequest, TokenService,
+    Actor, ClientUpdate, Clock, ExchangeRequest, LiveClientCheck, ManualClock, NewClient, Policy,
+    Registry, TokenService,
 };
 use clientcreds_resource::BearerAuthLayer;
 use clientcreds_secret::Secret;
@@ -80,7 +80,7 @@ impl Setup {
         let (id, secret) = keep(&issued.credentials);
         let token = self
             .tokens
-            .exchange(TokenRequest::client_credentials(
+            .exchange(ExchangeRequest::client_credentials(
                 id.clone(),
                 Secret::from(secret),
             ))

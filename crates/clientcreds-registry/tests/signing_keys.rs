@@ -51,7 +51,7 @@ async fn manager(
     master_text: &str,
     clock: &Arc<ManualClock>,
 ) -> Result<KeyManager, Error> {
-    KeyManager::start(
+    KeyManager::start_manual(
         store.clone(),
         master(master_text),
         fast_policy(),
@@ -328,7 +328,12 @@ async fn a_wrong_master_key_is_a_clear_error_and_writes_nothing() {
         }
         other => panic!("expected SealedSigningKey, got {other:?}"),
     }
-    assert!(missing.to_string().contains("master key `k1`"));
+    // The message names the kid; its source (not repeated in it) names
+    // the master key that is missing.
+    assert!(missing.to_string().contains(&kid));
+    let cause = std::error::Error::source(&missing).unwrap().to_string();
+    assert!(cause.contains("master key `k1`"), "{cause}");
+    assert!(!missing.to_string().contains(&cause));
 
     let impostor = manager(&store, K1_IMPOSTOR, &clock).await.unwrap_err();
     assert!(matches!(
@@ -419,7 +424,7 @@ async fn unsafe_policies_are_refused() {
             "at most 10 years",
         ),
     ] {
-        let error = KeyManager::start(store.clone(), master(K1), policy, clock.clone())
+        let error = KeyManager::start_manual(store.clone(), master(K1), policy, clock.clone())
             .await
             .unwrap_err();
         assert!(matches!(error, Error::KeyPolicy { .. }), "{error:?}");
@@ -437,11 +442,11 @@ async fn es256_and_rs256_keys_round_trip_through_the_store() {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(start_instant()));
         let policy = fast_policy().with_algorithm(algorithm);
-        let a = KeyManager::start(store.clone(), master(K1), policy.clone(), clock.clone())
+        let a = KeyManager::start_manual(store.clone(), master(K1), policy.clone(), clock.clone())
             .await
             .unwrap();
         let token = mint(&a.key_set(), clock.now());
-        let b = KeyManager::start(store.clone(), master(K1), policy, clock.clone())
+        let b = KeyManager::start_manual(store.clone(), master(K1), policy, clock.clone())
             .await
             .unwrap();
         let context = verifier(b.key_set())
@@ -514,7 +519,7 @@ async fn with_the_store_down_the_keys_still_move_on_in_time() {
         down: std::sync::atomic::AtomicBool::new(false),
     });
     let clock = Arc::new(ManualClock::new(start_instant()));
-    let m = KeyManager::start(store.clone(), master(K1), fast_policy(), clock.clone())
+    let m = KeyManager::start_manual(store.clone(), master(K1), fast_policy(), clock.clone())
         .await
         .unwrap();
     let first = m.key_set().signing_key().unwrap().kid().to_owned();

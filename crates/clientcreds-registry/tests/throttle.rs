@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
 use clientcreds_registry::{
-    Actor, AuthThrottle, ClientUpdate, DENIAL_ROW_INTERVAL, Issued, ManualClock, MemoryThrottle,
-    NewClient, Policy, Registry, RotateOptions, RotationMode, SecretLifetime, Source,
-    ThrottleLimits, TokenErrorCode, TokenRequest, TokenService,
+    Actor, AuthThrottle, ClientUpdate, DENIAL_ROW_INTERVAL, ExchangeRequest, Issued, ManualClock,
+    MemoryThrottle, NewClient, Policy, Registry, RotateOptions, RotationMode, SecretLifetime,
+    Source, ThrottleLimits, TokenErrorCode, TokenService,
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{
@@ -70,8 +70,8 @@ async fn client(s: &Setup, new: NewClient) -> (String, String) {
     keep(&issued.credentials)
 }
 
-fn request(id: &str, secret: &str, source: Source) -> TokenRequest {
-    TokenRequest::client_credentials(id, Secret::from(secret)).with_source(source)
+fn request(id: &str, secret: &str, source: Source) -> ExchangeRequest {
+    ExchangeRequest::client_credentials(id, Secret::from(secret)).with_source(source)
 }
 
 fn throttled(
@@ -329,7 +329,8 @@ async fn a_dead_secret_in_a_loop_writes_one_row_per_interval() {
     };
     // No source: nothing throttles the loop, only the rows are bounded.
     for _ in 0..50 {
-        let request = TokenRequest::client_credentials(id.clone(), Secret::from(secret.as_str()));
+        let request =
+            ExchangeRequest::client_credentials(id.clone(), Secret::from(secret.as_str()));
         assert!(s.tokens.exchange(request).await.is_err());
     }
     assert_eq!(rows().await, 1);
@@ -338,7 +339,7 @@ async fn a_dead_secret_in_a_loop_writes_one_row_per_interval() {
         Some(&49)
     );
     s.clock.advance(DENIAL_ROW_INTERVAL);
-    let request = TokenRequest::client_credentials(id.clone(), Secret::from(secret.as_str()));
+    let request = ExchangeRequest::client_credentials(id.clone(), Secret::from(secret.as_str()));
     assert!(s.tokens.exchange(request).await.is_err());
     assert_eq!(rows().await, 2);
 }

@@ -24,7 +24,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
 use clientcreds_registry::{
-    Actor, NewClient, Policy, Registry, RotateOptions, TokenRequest, TokenService,
+    Actor, ExchangeRequest, NewClient, Policy, Registry, RotateOptions, TokenService,
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{AuthCache, CachedStore, MemoryStore, Store};
@@ -162,7 +162,7 @@ fn same_time(cache: Option<Arc<AuthCache>>) {
         // Each kind is refused the same way.
         for (name, client_id, secret) in &kinds {
             let refused = tokens
-                .exchange(TokenRequest::client_credentials(
+                .exchange(ExchangeRequest::client_credentials(
                     client_id.clone(),
                     Secret::from(secret.as_str()),
                 ))
@@ -180,7 +180,7 @@ fn same_time(cache: Option<Arc<AuthCache>>) {
                     let (_, client_id, secret) = &kinds[kind];
                     let started = Instant::now();
                     for _ in 0..BATCH {
-                        let request = TokenRequest::client_credentials(
+                        let request = ExchangeRequest::client_credentials(
                             client_id.clone(),
                             Secret::from(secret.as_str()),
                         );
@@ -256,7 +256,7 @@ fn a_hit_and_a_miss_through_the_cache() {
             if miss {
                 cache.invalidate(&id);
             }
-            let request = TokenRequest::client_credentials(id.clone(), Secret::from(secret.as_str()));
+            let request = ExchangeRequest::client_credentials(id.clone(), Secret::from(secret.as_str()));
             let started = Instant::now();
             tokens.exchange(request).await.unwrap();
             let took = started.elapsed().as_nanos() as f64;

@@ -83,10 +83,21 @@ mod transport_reqwest;
 mod verify;
 
 // What every user of this crate names: one dependency is enough.
+/// The `axum` crate (0.8) that [`Access`] is an extractor of.
+#[cfg(feature = "axum")]
+pub use axum;
 pub use clientcreds_jwt::{
     AccessContext, Algorithm, InsufficientScope, IntoDuration, Jwks, KeySet, TokenVerifier,
     Validation, VerifyError,
 };
+/// The `http` crate (1), whose requests the layer and the extractor read.
+pub use http;
+/// The `reqwest` crate (0.12) that [`ReqwestTransport`] fetches with.
+#[cfg(feature = "reqwest")]
+pub use reqwest;
+/// The `time` crate (0.3), whose `Duration` and `OffsetDateTime` appear in
+/// this crate's API: use this one and the versions always match.
+pub use time;
 
 pub use bearer::{BearerChallenge, BearerError, bearer_token};
 pub use clock::{Clock, SystemClock};

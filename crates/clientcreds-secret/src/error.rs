@@ -144,6 +144,51 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// [`MasterKeys::from_env`](crate::MasterKeys::from_env) found neither
+    /// variable set.
+    #[error(
+        "no master keys: set {var} to `id:base64url[,id:base64url…]`, or {file_var} to the path of a file holding it"
+    )]
+    MasterKeysNotSet {
+        /// The variable holding the keys.
+        var: &'static str,
+        /// The variable naming a file that holds them.
+        file_var: &'static str,
+    },
+    /// Both variables were set, and it is unclear which one is meant.
+    #[error("both {var} and {file_var} are set; set one")]
+    MasterKeysSetTwice {
+        /// The variable holding the keys.
+        var: &'static str,
+        /// The variable naming a file that holds them.
+        file_var: &'static str,
+    },
+    /// A variable is set but is not Unicode.
+    #[error("{var} is not valid Unicode")]
+    MasterKeysNotUnicode {
+        /// The variable.
+        var: &'static str,
+    },
+    /// The file named by the `_FILE` variable could not be read.
+    #[error("cannot read the master keys file `{path}` named by {file_var} ({kind})")]
+    MasterKeysFile {
+        /// The variable that named it.
+        file_var: &'static str,
+        /// The path it named.
+        path: String,
+        /// Why it could not be read.
+        kind: std::io::ErrorKind,
+    },
+    /// The text found in a variable or its file is not a master key set.
+    /// The source names what is wrong (never a key byte).
+    #[error("the master keys from {from} are not valid")]
+    MasterKeysInvalid {
+        /// The variable (or the `_FILE` variable) they came from.
+        from: &'static str,
+        /// What is wrong with them.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {

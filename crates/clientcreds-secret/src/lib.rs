@@ -101,5 +101,8 @@ pub use hash::{
     DEFAULT_PBKDF2_ITERATIONS, MAX_PBKDF2_ITERATIONS, MIN_PBKDF2_ITERATIONS, MIN_PEPPER_LEN,
     PepperKey, SecretHash, SecretHasher, Verification,
 };
-pub use master::{GENERATED_MASTER_KEY_LEN, MAX_MASTER_KEYS, MIN_MASTER_KEY_LEN, MasterKeys};
+pub use master::{
+    GENERATED_MASTER_KEY_LEN, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR, MAX_MASTER_KEYS,
+    MIN_MASTER_KEY_LEN, MasterKeys,
+};
 pub use secret::Secret;

@@ -18,6 +18,11 @@ pub const MIN_MASTER_KEY_LEN: usize = 32;
 pub const GENERATED_MASTER_KEY_LEN: usize = 32;
 /// Most entries one master key text may hold.
 pub const MAX_MASTER_KEYS: usize = 16;
+/// The variable [`MasterKeys::from_env`] reads the keys from.
+pub const MASTER_KEYS_VAR: &str = "CLIENTCREDS_MASTER_KEYS";
+/// The variable naming a file that holds the keys (a mounted secret), for
+/// [`MasterKeys::from_env`].
+pub const MASTER_KEYS_FILE_VAR: &str = "CLIENTCREDS_MASTER_KEYS_FILE";
 
 const HKDF_SALT: &[u8] = b"clientcreds master key v1";
 const PEPPER_LABEL: &[u8] = b"clientcreds/v1/secret-pepper";
@@ -172,9 +177,80 @@ impl MasterKeys {
         })
     }
 
+    /// The master keys from the environment: the text of
+    /// [`MASTER_KEYS_VAR`] (`CLIENTCREDS_MASTER_KEYS`), or the contents of
+    /// the file [`MASTER_KEYS_FILE_VAR`] (`CLIENTCREDS_MASTER_KEYS_FILE`)
+    /// names, such as a mounted secret. Whitespace around the text and
+    /// its entries (a file's trailing newline) is ignored. No error ever
+    /// shows a key byte.
+    ///
+    /// # Errors
+    /// [`Error::MasterKeysNotSet`], [`Error::MasterKeysSetTwice`],
+    /// [`Error::MasterKeysNotUnicode`], [`Error::MasterKeysFile`], and
+    /// [`Error::MasterKeysInvalid`] whose source is what
+    /// [`MasterKeys::parse`] said.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_vars(|name| std::env::var_os(name))
+    }
+
+    /// As [`MasterKeys::from_env`], with the variables looked up by
+    /// `lookup` (a host's own configuration source, or a test's map).
+    ///
+    /// ```
+    /// use clientcreds_secret::{MASTER_KEYS_VAR, MasterKeys};
+    ///
+    /// let entry = MasterKeys::generate_entry("2026-11")?;
+    /// let text = format!("  {}\n", entry.as_str());
+    /// let keys = MasterKeys::from_vars(|name| (name == MASTER_KEYS_VAR).then(|| text.clone().into()))?;
+    /// assert_eq!(keys.current_id(), "2026-11");
+    /// # Ok::<(), clientcreds_secret::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`MasterKeys::from_env`].
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<Self, Error> {
+        let (var, file_var) = (MASTER_KEYS_VAR, MASTER_KEYS_FILE_VAR);
+        let unicode = |name: &'static str, value: std::ffi::OsString| {
+            value
+                .into_string()
+                .map(Zeroizing::new)
+                .map_err(|_| Error::MasterKeysNotUnicode { var: name })
+        };
+        let (from, text) = match (lookup(var), lookup(file_var)) {
+            (Some(_), Some(_)) => return Err(Error::MasterKeysSetTwice { var, file_var }),
+            (None, None) => return Err(Error::MasterKeysNotSet { var, file_var }),
+            (Some(text), None) => (var, unicode(var, text)?),
+            (None, Some(path)) => {
+                let path = std::path::PathBuf::from(path);
+                let bytes = Zeroizing::new(std::fs::read(&path).map_err(|error| {
+                    Error::MasterKeysFile {
+                        file_var,
+                        path: path.display().to_string(),
+                        kind: error.kind(),
+                    }
+                })?);
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|_| Error::MasterKeysNotUnicode { var: file_var })?;
+                (file_var, Zeroizing::new(text.to_owned()))
+            }
+        };
+        Self::parse(text.trim()).map_err(|source| Error::MasterKeysInvalid {
+            from,
+            source: Box::new(source),
+        })
+    }
+
     /// A fresh entry `id:base64url` of [`GENERATED_MASTER_KEY_LEN`] random
     /// bytes, for a secret manager. Prepend it to the existing text to
     /// rotate.
+    ///
+    /// The same entry without a Rust program or a checkout of this
+    /// repository, from a shell with coreutils (any 32 random bytes in
+    /// URL-safe base64 make a key; `k1` is the id):
+    ///
+    /// ```sh
+    /// printf 'k1:%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidKeyId`]; [`Error::Random`] if the system random

@@ -59,8 +59,62 @@ pub(crate) fn corrupt(what: &'static str) -> StoreError {
 }
 
 /// Maps a sqlx error to the store's.
+/// Refuses a URL whose scheme (`<scheme>://`) is not one of `accepted`
+/// ([`StoreError::WrongUrlScheme`], naming only the scheme: the rest of a
+/// URL may hold a password). A URL without `://` is left to the driver
+/// (SQLite takes plain paths and `sqlite::memory:`).
+pub(crate) fn require_scheme(
+    url: &str,
+    store: &'static str,
+    accepted: &[&'static str],
+) -> Result<(), StoreError> {
+    let Some((scheme, _)) = url.split_once("://") else {
+        return Ok(());
+    };
+    if accepted.iter().any(|a| scheme.eq_ignore_ascii_case(a)) {
+        return Ok(());
+    }
+    let lower = scheme.to_ascii_lowercase();
+    let hint = match lower.as_str() {
+        "postgres" | "postgresql" => "; PostgreSQL is `PgStore`",
+        "sqlite" => "; SQLite is `SqliteStore`",
+        _ => "",
+    };
+    // Only a plausible scheme is repeated; anything else is not shown.
+    let found = if !lower.is_empty()
+        && lower.len() <= 32
+        && lower
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        lower
+    } else {
+        "?".to_owned()
+    };
+    Err(StoreError::WrongUrlScheme {
+        store,
+        expected: accepted.first().copied().unwrap_or_default(),
+        found,
+        hint,
+    })
+}
+
+/// A sqlx failure as the store's backend error. A database's own error
+/// (and an I/O, TLS or configuration cause) is kept without sqlx's
+/// wrapper, whose message repeats it ("error returned from database: <its
+/// message>") while `source()` returns it again: the cause appears once
+/// in the chain.
 pub(crate) fn db(error: sqlx::Error) -> StoreError {
-    StoreError::backend(error)
+    match error {
+        sqlx::Error::Database(database) => {
+            let database: Box<dyn std::error::Error + Send + Sync + 'static> = database;
+            StoreError::Backend(database)
+        }
+        // The same for the variants whose message embeds their source.
+        sqlx::Error::Io(io) => StoreError::backend(io),
+        sqlx::Error::Tls(cause) | sqlx::Error::Configuration(cause) => StoreError::Backend(cause),
+        other => StoreError::backend(other),
+    }
 }
 
 /// The cursor of a listing position: `<created micros>.<client id>`.

@@ -49,8 +49,11 @@ impl PgStore {
     /// Connects a pool of up to 16 connections to `url` (`postgres://…`).
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the database cannot be reached.
+    /// [`StoreError::WrongUrlScheme`] for a URL of another database
+    /// (`sqlite://…`); [`StoreError::Backend`] when the database cannot be
+    /// reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        crate::codec::require_scheme(url, "PgStore", &["postgres", "postgresql"])?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .test_before_acquire(false)

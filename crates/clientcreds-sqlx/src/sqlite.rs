@@ -29,8 +29,11 @@ impl SqliteStore {
     /// journaling, foreign keys on, and a 5 s busy timeout.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the database cannot be opened.
+    /// [`StoreError::WrongUrlScheme`] for a URL of another database
+    /// (`postgres://…`); [`StoreError::Backend`] when the database cannot
+    /// be opened.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        crate::codec::require_scheme(url, "SqliteStore", &["sqlite"])?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options: SqliteConnectOptions = url.parse().map_err(db)?;
         let options = options

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer};
 use clientcreds_registry::{
-    Actor, ClientUpdate, Credentials, NewClient, Registry, RotateOptions, TokenErrorCode,
-    TokenRequest, TokenService,
+    Actor, ClientUpdate, Credentials, ExchangeRequest, NewClient, Registry, RotateOptions,
+    TokenErrorCode, TokenService,
 };
 use clientcreds_sqlx::{InvalidationListener, PgStore};
 use clientcreds_store::{AuthCache, CachedStore, ClientStatus, TenantId};
@@ -75,7 +75,7 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 async fn exchange(replica: &Replica, creds: &Credentials) -> Result<(), TokenErrorCode> {
     replica
         .tokens
-        .exchange(TokenRequest::client_credentials(
+        .exchange(ExchangeRequest::client_credentials(
             creds.client_id.clone(),
             clientcreds_secret::Secret::from(creds.client_secret.expose_secret()),
         ))

@@ -35,8 +35,23 @@ pub enum StoreError {
     },
     /// The backend failed (connection lost, disk full, a constraint the
     /// contract does not name). Nothing was written.
-    #[error("storage backend failed: {0}")]
+    /// (The cause is the error's `source`, not part of its message.)
+    #[error("storage backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// A database URL of another kind than the store's (a `postgres:` URL
+    /// given to the SQLite store, ...). Only the scheme is kept, never the
+    /// URL (it may hold a password).
+    #[error("{store} needs a `{expected}:` URL, not `{found}:`{hint}")]
+    WrongUrlScheme {
+        /// The store (`SqliteStore`, `PgStore`).
+        store: &'static str,
+        /// The scheme it takes.
+        expected: &'static str,
+        /// The scheme given (empty when the URL has none).
+        found: String,
+        /// Which store takes that scheme, when one does.
+        hint: &'static str,
+    },
 }
 
 impl StoreError {

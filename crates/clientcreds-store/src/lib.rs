@@ -57,6 +57,10 @@ mod warnings;
 pub mod conformance;
 
 pub use auth_view::{AuthSecret, AuthView};
+/// The `time` crate (0.3), whose `Duration` and `OffsetDateTime` appear in
+/// this crate's API: use this one and the versions always match.
+pub use time;
+
 pub use cache::{
     AuthCache, CacheStats, CachedStore, DEFAULT_MAX_BYTES, DEFAULT_TTL, MAX_CACHED_ID_LEN,
 };

@@ -3,61 +3,81 @@
 //!
 //! | chapter | features its code needs |
 //! |---|---|
-//! | [`parties`]: issuing, verifying, calling | `axum`, `resource`, `client` |
-//! | [`product_a`]: rotation that issues a new client, with a grace window | `axum` |
+//! | [`parties`]: issuing, verifying, calling | `server-axum`, `resource`, `client` |
+//! | [`product_a`]: rotation that issues a new client, with a grace window | `server-axum` |
 //! | [`product_b`]: body credentials, a fixed scope, a caching caller | `server`, `client` |
 //! | [`product_c`]: roles in 30-minute JWTs | `server` |
 //! | [`product_d`]: scopes, and delete revokes live tokens | `server` |
-//! | [`product_e`]: secrets that expire after 180 days, with warnings | `axum` |
-//! | [`storage`]: memory, SQLite, PostgreSQL, your own | `sqlite` |
+//! | [`product_e`]: secrets that expire after 180 days, with warnings | `server-axum` |
+//! | [`storage`]: memory, SQLite, PostgreSQL, your own | `server`, `sqlite` |
 //! | [`keys`]: master keys, peppers and signing keys | `server` |
 //! | [`replicas`]: several replicas on one database | `server` |
 //! | [`foreign_issuers`]: tokens from an issuer other than ours | `resource`, `client` |
 //!
-//! Each chapter's code is a doctest that CI runs with every feature on
-//! (`cargo test -p clientcreds --doc --all-features`); the chapters are
-//! compiled in when their features are on (docs.rs shows them all).
+//! Each chapter's code is a doctest that CI runs with exactly the
+//! features of its row (`cargo test -p clientcreds --doc --features ...`)
+//! and with every feature on. A chapter whose features are off shows
+//! which ones it needs instead (docs.rs builds with all of them).
 //!
 //! The chapters use the in-memory store so that they run anywhere; swap
 //! in `sqlx::PgStore` or `sqlx::SqliteStore` (see [`storage`]) for a real
 //! deployment, and `MasterKeys` from your secret manager (see [`keys`]).
 
-#[cfg(all(feature = "axum", feature = "resource", feature = "client"))]
-#[doc = include_str!("../guide/parties.md")]
-pub mod parties {}
+/// Declares a chapter: its text with its features on, else a line naming
+/// the features it needs (so that links to it always resolve).
+macro_rules! chapter {
+    ($name:ident, $file:literal, $needs:literal, $($feature:literal),+) => {
+        #[cfg_attr(all($(feature = $feature),+), doc = include_str!($file))]
+        #[cfg_attr(
+            not(all($(feature = $feature),+)),
+            doc = concat!("This chapter needs the features ", $needs, " of `clientcreds`.")
+        )]
+        pub mod $name {}
+    };
+}
 
-#[cfg(feature = "axum")]
-#[doc = include_str!("../guide/product_a.md")]
-pub mod product_a {}
-
-#[cfg(all(feature = "server", feature = "client"))]
-#[doc = include_str!("../guide/product_b.md")]
-pub mod product_b {}
-
-#[cfg(feature = "server")]
-#[doc = include_str!("../guide/product_c.md")]
-pub mod product_c {}
-
-#[cfg(feature = "server")]
-#[doc = include_str!("../guide/product_d.md")]
-pub mod product_d {}
-
-#[cfg(feature = "axum")]
-#[doc = include_str!("../guide/product_e.md")]
-pub mod product_e {}
-
-#[cfg(feature = "sqlite")]
-#[doc = include_str!("../guide/storage.md")]
-pub mod storage {}
-
-#[cfg(feature = "server")]
-#[doc = include_str!("../guide/keys.md")]
-pub mod keys {}
-
-#[cfg(feature = "server")]
-#[doc = include_str!("../guide/replicas.md")]
-pub mod replicas {}
-
-#[cfg(all(feature = "resource", feature = "client"))]
-#[doc = include_str!("../guide/foreign_issuers.md")]
-pub mod foreign_issuers {}
+chapter!(
+    parties,
+    "../guide/parties.md",
+    "`server-axum`, `resource`, `client`",
+    "server-axum",
+    "resource",
+    "client"
+);
+chapter!(
+    product_a,
+    "../guide/product_a.md",
+    "`server-axum`",
+    "server-axum"
+);
+chapter!(
+    product_b,
+    "../guide/product_b.md",
+    "`server`, `client`",
+    "server",
+    "client"
+);
+chapter!(product_c, "../guide/product_c.md", "`server`", "server");
+chapter!(product_d, "../guide/product_d.md", "`server`", "server");
+chapter!(
+    product_e,
+    "../guide/product_e.md",
+    "`server-axum`",
+    "server-axum"
+);
+chapter!(
+    storage,
+    "../guide/storage.md",
+    "`server`, `sqlite`",
+    "server",
+    "sqlite"
+);
+chapter!(keys, "../guide/keys.md", "`server`", "server");
+chapter!(replicas, "../guide/replicas.md", "`server`", "server");
+chapter!(
+    foreign_issuers,
+    "../guide/foreign_issuers.md",
+    "`resource`, `client`",
+    "resource",
+    "client"
+);

@@ -95,7 +95,7 @@ impl Server {
     /// `database_url` is set), the registry with the pepper derived from
     /// the master keys, the key manager (which opens every stored signing
     /// key, so a wrong master key fails here), the token service and the
-    /// verifier; and starts the key manager's refresh task.
+    /// verifier (the key manager runs its own refresh task).
     ///
     /// It refuses an admin token shorter than [`MIN_ADMIN_TOKEN_CHARS`],
     /// and warns when the failure throttle cannot tell callers apart
@@ -154,10 +154,6 @@ impl Server {
             )
             .await?,
         );
-        spawn_key_refresh(
-            Arc::downgrade(&key_manager),
-            config.key_rotation.refresh_every,
-        );
         warnings::spawn(Arc::downgrade(&warning_runner), config.warning_interval);
         let keys = key_manager.key_set();
         let tokens = TokenService::new(
@@ -207,9 +203,11 @@ impl Server {
         })
     }
 
-    /// Writes the queued activity entries and stops the writer: call it
-    /// after the last request (graceful shutdown).
+    /// Writes the queued activity entries and stops the writer and the
+    /// key manager's refresh task: call it after the last request
+    /// (graceful shutdown).
     pub async fn shutdown(&self) {
+        self.inner.key_manager.shutdown().await;
         if let Some(writer) = &self.inner.storage.activity {
             writer.close().await;
         }
@@ -308,26 +306,6 @@ pub(crate) fn spawn_every<T, F, Fut>(
                 return;
             };
             job(target).await;
-        }
-    });
-}
-
-/// Reloads the signing keys and performs due rotation steps every
-/// `every`, for as long as the key manager lives (`start` already ran one).
-fn spawn_key_refresh(manager: Weak<KeyManager>, every: time::Duration) {
-    spawn_every(manager, every, true, |manager| async move {
-        match manager.tick().await {
-            Ok(step) => {
-                if let Some(kid) = &step.created {
-                    tracing::info!(%kid, "published the next signing key");
-                }
-                for kid in &step.purged {
-                    tracing::info!(%kid, "unpublished a retired signing key");
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, "signing key refresh failed; keeping the loaded keys");
-            }
         }
     });
 }

@@ -35,8 +35,16 @@ async fn main() -> ExitCode {
     match serve().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error}");
-            eprintln!("error: {error}");
+            // Each cause once: an error's message never repeats its source.
+            let mut text = error.to_string();
+            let mut source = error.source();
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            tracing::error!("{text}");
+            eprintln!("error: {text}");
             ExitCode::FAILURE
         }
     }

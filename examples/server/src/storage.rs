@@ -103,13 +103,19 @@ pub(crate) fn spawn_retention(registry: Weak<Registry>, config: &Config) {
             match registry.prune_activity(activity).await {
                 Ok(0) => {}
                 Ok(pruned) => tracing::info!(pruned, "pruned old activity"),
-                Err(error) => tracing::error!(%error, "activity retention failed"),
+                Err(error) => tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "activity retention failed"
+                ),
             }
             if let Some(audit) = audit {
                 match registry.prune_audit(audit).await {
                     Ok(0) => {}
                     Ok(pruned) => tracing::info!(pruned, "pruned old audit records"),
-                    Err(error) => tracing::error!(%error, "audit retention failed"),
+                    Err(error) => tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        "audit retention failed"
+                    ),
                 }
             }
         },

@@ -103,7 +103,10 @@ pub(crate) fn spawn(runner: Weak<WarningRunner>, every: time::Duration) {
             ),
             Ok(_) => {}
             Err(error) => {
-                tracing::error!(%error, "expiry warning run failed; retrying next interval");
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "expiry warning run failed; retrying next interval"
+                );
             }
         }
     });

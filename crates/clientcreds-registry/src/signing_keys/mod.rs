@@ -1,6 +1,8 @@
 //! The key manager: signing keys kept in a [`KeyStore`], sealed under the
-//! master keys, rotated publish-before-sign.
+//! deployment's [`MasterKeys`], rotated publish-before-sign on a schedule,
+//! and loaded into the [`KeySet`] that issuers and verifiers read.
 
+mod refresh;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -70,10 +72,10 @@ pub struct KeyInfo {
     pub published: bool,
 }
 
-/// Keeps the signing keys of an issuer in a [`KeyStore`] and its
-/// [`KeySet`] current.
-/// deployment's [`MasterKeys`], rotated publish-before-sign on a schedule,
-/// and loaded into the [`KeySet`] that issuers and verifiers read.
+/// Keeps an issuer's signing keys in a [`KeyStore`], sealed under the
+/// deployment's [`MasterKeys`], rotates them publish-before-sign on a
+/// schedule, and keeps the [`KeySet`] that issuers and verifiers read
+/// current, by itself.
 ///
 /// It lives in the registry (the issuer's crate) rather than in
 /// `clientcreds-jwt` because it needs the store contract and the master
@@ -87,13 +89,23 @@ pub struct KeyInfo {
 ///  (in the JWKS, verifies)  (signs new tokens)             (verifies only)       (gone)
 /// ```
 ///
-/// Every replica runs [`KeyManager::tick`] on an interval
-/// ([`KeyRotationPolicy::refresh_every`]). A tick reads the stored keys,
+/// Every replica runs [`KeyManager::tick`] every
+/// [`KeyRotationPolicy::refresh_every`]. A tick reads the stored keys,
 /// performs whatever step is due (the first key, the next key once the
 /// current one has less than the lead time left to sign, re-sealing under a
 /// new master key, purging unpublished keys) as one compare-and-set change,
 /// and reloads the [`KeySet`]. Of several replicas that find the same step
 /// due, one writes it and the others see it when they reload.
+///
+/// # Who runs the tick
+///
+/// [`KeyManager::start`] spawns a refresh task on the current tokio
+/// runtime that ticks every `refresh_every` (logging what it did with
+/// `tracing`, and failures as errors while the loaded keys stay in use).
+/// The task belongs to the manager: it stops when the manager is dropped
+/// or on [`KeyManager::shutdown`]. A host that schedules its own work
+/// calls [`KeyManager::start_manual`] instead and runs
+/// [`KeyManager::tick`] itself on that interval.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -112,8 +124,10 @@ pub struct KeyInfo {
 /// // The first start created the first key; it signs and is published.
 /// assert!(manager.key_set().signing_key().is_some());
 /// assert_eq!(manager.key_set().jwks().keys.len(), 1);
-/// // Every replica then runs, on an interval:
-/// manager.tick().await?;
+/// // From here on the manager ticks by itself, every `refresh_every`.
+/// assert!(manager.is_refreshing());
+/// // At shutdown (dropping the manager stops the task as well):
+/// manager.shutdown().await;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
@@ -124,15 +138,17 @@ pub struct KeyManager {
     clock: Arc<dyn Clock>,
     keys: Arc<KeySet>,
     /// Opened keys by kid, so a reload decrypts only new keys.
-    opened: Mutex<HashMap<String, Arc<SigningKey>>>,
+    opened: Arc<Mutex<HashMap<String, Arc<SigningKey>>>>,
     /// The last ring read, so that a tick whose store read fails still
     /// moves the key set on in time (a retired key stops signing, an
     /// unpublished one leaves the JWKS) from what was last known.
-    last: Mutex<Option<KeyRing>>,
+    last: Arc<Mutex<Option<KeyRing>>>,
     /// Kids of stored keys that did not open here, as last loaded.
-    unreadable: Mutex<BTreeSet<String>>,
+    unreadable: Arc<Mutex<BTreeSet<String>>>,
     /// Where operators' rotations and withdrawals are audited.
     audit_tenant: TenantId,
+    /// The refresh task that [`KeyManager::start`] spawned, until shutdown.
+    refresh: Mutex<Option<refresh::RefreshTask>>,
 }
 
 impl fmt::Debug for KeyManager {
@@ -147,7 +163,10 @@ impl fmt::Debug for KeyManager {
 
 impl KeyManager {
     /// Validates the policy, opens every stored key, performs any due step
-    /// (on the first start: creates the first key) and loads the key set.
+    /// (on the first start: creates the first key), loads the key set, and
+    /// spawns the refresh task that runs [`KeyManager::tick`] every
+    /// [`KeyRotationPolicy::refresh_every`] on the current tokio runtime
+    /// until the manager is dropped or [`KeyManager::shutdown`].
     ///
     /// A stored key that does not open (sealed under a master key this
     /// replica lacks, or a damaged row) is skipped and reported
@@ -157,10 +176,30 @@ impl KeyManager {
     /// lock-out later.
     ///
     /// # Errors
-    /// [`Error::KeyPolicy`]; [`Error::SealedSigningKey`] (or
-    /// [`Error::SigningKey`]) for the key that should sign now when it does
-    /// not open under `master`; [`Error::Store`].
+    /// [`Error::NoRuntime`] outside a tokio runtime (before anything is
+    /// read or written); [`Error::KeyPolicy`]; [`Error::SealedSigningKey`]
+    /// (or [`Error::SigningKey`]) for the key that should sign now when it
+    /// does not open under `master`; [`Error::Store`].
     pub async fn start(
+        store: Arc<dyn KeyStore>,
+        master: Arc<MasterKeys>,
+        policy: KeyRotationPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let manager = Self::start_manual(store, master, policy, clock).await?;
+        manager.spawn_refresh(&runtime);
+        Ok(manager)
+    }
+
+    /// As [`KeyManager::start`], without the refresh task: the host runs
+    /// [`KeyManager::tick`] every [`KeyRotationPolicy::refresh_every`]
+    /// itself (its own scheduler, or a clock it moves in tests). Without
+    /// those ticks no key ever rotates.
+    ///
+    /// # Errors
+    /// As [`KeyManager::start`], but never [`Error::NoRuntime`].
+    pub async fn start_manual(
         store: Arc<dyn KeyStore>,
         master: Arc<MasterKeys>,
         policy: KeyRotationPolicy,
@@ -173,11 +212,12 @@ impl KeyManager {
             policy,
             clock,
             keys: Arc::new(KeySet::empty()),
-            opened: Mutex::new(HashMap::new()),
-            last: Mutex::new(None),
-            unreadable: Mutex::new(BTreeSet::new()),
+            opened: Arc::new(Mutex::new(HashMap::new())),
+            last: Arc::new(Mutex::new(None)),
+            unreadable: Arc::new(Mutex::new(BTreeSet::new())),
             audit_tenant: TenantId::new(SIGNING_KEY_AUDIT_TENANT)
                 .map_err(|_| Error::invalid("audit_tenant", "not a tenant id"))?,
+            refresh: Mutex::new(None),
         };
         // Before anything is written: a replica that opens none of the
         // stored keys has the wrong master keys (it must not make keys the
@@ -245,8 +285,9 @@ impl KeyManager {
     }
 
     /// Performs the step that is due, if any (one compare-and-set write),
-    /// then reloads the key set. Run it every
-    /// [`KeyRotationPolicy::refresh_every`] on every replica.
+    /// then reloads the key set. The refresh task of [`KeyManager::start`]
+    /// runs it every [`KeyRotationPolicy::refresh_every`]; after
+    /// [`KeyManager::start_manual`] the host does.
     ///
     /// # Errors
     /// [`Error::Store`], [`Error::SealedSigningKey`], [`Error::SigningKey`].

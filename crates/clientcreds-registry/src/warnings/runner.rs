@@ -527,7 +527,7 @@ impl WarningRunner {
             .unwrap_or(self.config.max_backoff)
             .min(self.config.max_backoff);
         tracing::warn!(
-            %error,
+            error = error as &dyn std::error::Error,
             tenant = %warning.tenant,
             client_id = %warning.client_id,
             stage_days = warning.stage_days,
