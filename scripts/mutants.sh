@@ -11,15 +11,15 @@
 # introspection (introspection and the live check).
 #
 # Each mutant builds and tests only the crate that holds the file (cargo
-# test -p CRATE: its unit and integration tests), one mutant at a time, in
-# this checkout (`--in-place`: no copy of the tree, the target directory's
-# compiled dependencies are reused). cargo-mutants restores every file
+# test -p CRATE: its unit and integration tests), one mutant at a time
+# (`--in-place` runs serially), in this checkout (no copy of the tree: the
+# target directory's compiled dependencies are reused). cargo-mutants restores every file
 # after each mutant; if the run is killed, `git diff` shows a left-over
 # mutation: `git checkout -- crates/` restores it. Each group writes its
 # report to $MUTANTS_OUT/GROUP (default target/mutants/GROUP):
 # outcomes.json, and caught.txt, missed.txt, timeout.txt, unviable.txt.
 #
-# Environment: MUTANTS_JOBS (default 1), MUTANTS_OUT, and any cargo
+# Environment: MUTANTS_OUT, and any cargo
 # variable (e.g. CARGO_TARGET_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,6 @@ if [ -n "$(git status --porcelain -- crates)" ]; then
 fi
 
 out=${MUTANTS_OUT:-target/mutants}
-jobs=${MUTANTS_JOBS:-1}
 
 # group -> package and files
 run() {
@@ -45,7 +44,7 @@ run() {
     echo "== mutants: $group ($package: $*)"
     # Exit status 2 (missed mutants) or 3 (timeouts) is a finding, not a
     # failure of the script: the reports say which.
-    cargo mutants --in-place --no-shuffle -j "$jobs" -p "$package" \
+    cargo mutants --in-place --no-shuffle -p "$package" \
         "${files[@]}" --output "$out/$group" || status=$?
     case ${status:-0} in
         0 | 2 | 3) ;;
