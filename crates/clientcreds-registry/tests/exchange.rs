@@ -74,6 +74,7 @@ fn request(issued: &Issued) -> TokenRequest {
 #[tokio::test]
 async fn a_token_carries_the_clients_facts_and_verifies() {
     let s = setup(Policy::default().with_token_lifetime(Duration::minutes(30)));
+    assert_eq!(s.tokens.default_audience(), API);
     let issued = client(
         &s,
         NewClient::named("svc")
@@ -81,6 +82,14 @@ async fn a_token_carries_the_clients_facts_and_verifies() {
             .with_claim("roles", ClaimValue::List(vec!["admin".into()])),
     )
     .await;
+    // The presented credentials' Debug names the id and redacts the secret.
+    let presented = request(&issued);
+    let shown = format!("{:?}", presented.credentials.as_ref().unwrap());
+    assert!(
+        shown.starts_with("ClientCredentials") && shown.contains(&issued.credentials.client_id),
+        "{shown}"
+    );
+    assert!(!shown.contains(issued.credentials.client_secret.expose_secret()));
     let response = s
         .tokens
         .exchange(request(&issued).with_scope("read"))
