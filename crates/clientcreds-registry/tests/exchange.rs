@@ -321,6 +321,13 @@ async fn live_check_kills_tokens_of_deleted_and_revoked_clients() {
     let now = s.world.clock.now();
     s.verifier.verify_at(token_a.expose(), now).unwrap();
     s.verifier.verify_at(token_b.expose(), now).unwrap();
+    // `check_fresh` (introspection's) never answers from the cache: the
+    // change bites at once.
+    let context_b = s.verifier.verify_at(token_b.expose(), now).unwrap();
+    assert_eq!(
+        check.check_fresh(&context_b).await.unwrap_err(),
+        VerifyError::ClientInactive
+    );
     // With it: cached answers last at most the TTL...
     check.verify(&s.verifier, token_a.expose()).await.unwrap();
     s.world.clock.advance(Duration::seconds(5));
