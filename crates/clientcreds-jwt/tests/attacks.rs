@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use clientcreds_jwt::{
-    AccessContext, Algorithm, DEFAULT_MAX_TOKEN_LEN, KeySet, MintError, SigningKey, TokenClaims,
-    TokenIssuer, TokenVerifier, VerifyError,
+    AccessContext, Algorithm, DEFAULT_MAX_TOKEN_LEN, KeySet, MintError, SECRET_ID_CLAIM,
+    SigningKey, TokenClaims, TokenIssuer, TokenVerifier, VerifyError,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -511,6 +511,20 @@ fn expired_beyond_the_leeway_and_accepted_within_it() {
     );
     let negative = validation().with_leeway(Duration::seconds(-30));
     assert_eq!(negative.leeway, Duration::ZERO);
+    // A `std::time::Duration` sets the same leeway; one too long for
+    // `time` saturates, then is capped.
+    let from_std = TokenVerifier::new(
+        w.keys.clone(),
+        validation().with_leeway(std::time::Duration::from_secs(120)),
+    );
+    assert_eq!(from_std.validation().leeway, Duration::minutes(2));
+    assert!(from_std.verify_at(&token(t - 119), now()).is_ok());
+    assert_eq!(
+        from_std.verify_at(&token(t - 120), now()),
+        Err(VerifyError::Expired)
+    );
+    let huge = validation().with_leeway(std::time::Duration::MAX);
+    assert_eq!(huge.leeway, Duration::minutes(5));
 
     // The field is public: a leeway assigned directly is capped all the same.
     let mut direct = validation();
@@ -909,6 +923,11 @@ fn missing_or_ill_typed_claims_name_the_claim() {
         ("iat", Some(json!("now")), VerifyError::InvalidClaim("iat")),
         ("iat", None, VerifyError::MissingClaim("iat")),
         ("nbf", Some(json!("now")), VerifyError::InvalidClaim("nbf")),
+        // A fractional NumericDate must be below 1e15 in magnitude (beyond
+        // it, an f64 no longer holds whole seconds exactly).
+        ("nbf", Some(json!(1e15)), VerifyError::InvalidClaim("nbf")),
+        ("nbf", Some(json!(2.5e15)), VerifyError::InvalidClaim("nbf")),
+        ("nbf", Some(json!(-1e15)), VerifyError::InvalidClaim("nbf")),
         ("sub", Some(json!(7)), VerifyError::InvalidClaim("sub")),
         ("sub", None, VerifyError::MissingClaim("sub")),
         ("jti", None, VerifyError::MissingClaim("jti")),
@@ -922,6 +941,17 @@ fn missing_or_ill_typed_claims_name_the_claim() {
             "scope",
             Some(json!(["read", "write"])),
             VerifyError::InvalidClaim("scope"),
+        ),
+        // The minting secret's id, when present, is a non-empty string.
+        (
+            SECRET_ID_CLAIM,
+            Some(json!("")),
+            VerifyError::InvalidClaim(SECRET_ID_CLAIM),
+        ),
+        (
+            SECRET_ID_CLAIM,
+            Some(json!(7)),
+            VerifyError::InvalidClaim(SECRET_ID_CLAIM),
         ),
         ("tenant", None, missing_tenant("tenant")),
         ("tenant", Some(json!("")), invalid_tenant("tenant")),

@@ -74,6 +74,7 @@ fn request(issued: &Issued) -> ExchangeRequest {
 #[tokio::test]
 async fn a_token_carries_the_clients_facts_and_verifies() {
     let s = setup(Policy::default().with_token_lifetime(Duration::minutes(30)));
+    assert_eq!(s.tokens.default_audience(), API);
     let issued = client(
         &s,
         NewClient::named("svc")
@@ -81,6 +82,14 @@ async fn a_token_carries_the_clients_facts_and_verifies() {
             .with_claim("roles", ClaimValue::List(vec!["admin".into()])),
     )
     .await;
+    // The presented credentials' Debug names the id and redacts the secret.
+    let presented = request(&issued);
+    let shown = format!("{:?}", presented.credentials.as_ref().unwrap());
+    assert!(
+        shown.starts_with("ClientCredentials") && shown.contains(&issued.credentials.client_id),
+        "{shown}"
+    );
+    assert!(!shown.contains(issued.credentials.client_secret.expose_secret()));
     let response = s
         .tokens
         .exchange(request(&issued).with_scope("read"))
@@ -312,6 +321,13 @@ async fn live_check_kills_tokens_of_deleted_and_revoked_clients() {
     let now = s.world.clock.now();
     s.verifier.verify_at(token_a.expose(), now).unwrap();
     s.verifier.verify_at(token_b.expose(), now).unwrap();
+    // `check_fresh` (introspection's) never answers from the cache: the
+    // change bites at once.
+    let context_b = s.verifier.verify_at(token_b.expose(), now).unwrap();
+    assert_eq!(
+        check.check_fresh(&context_b).await.unwrap_err(),
+        VerifyError::ClientInactive
+    );
     // With it: cached answers last at most the TTL...
     check.verify(&s.verifier, token_a.expose()).await.unwrap();
     s.world.clock.advance(Duration::seconds(5));

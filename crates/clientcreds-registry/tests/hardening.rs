@@ -469,6 +469,8 @@ async fn the_throttles_memory_is_bounded() {
     }
     let (pairs, sources) = throttle.len();
     assert!(pairs <= 50 && sources <= 50, "{pairs} {sources}");
+    // And the newest half is kept (a count that said 0 would pass above).
+    assert!(pairs >= 25 && sources >= 25, "{pairs} {sources}");
 }
 
 #[tokio::test]

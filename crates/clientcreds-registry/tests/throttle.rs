@@ -415,3 +415,127 @@ fn nat64_sources_count_as_their_ipv4() {
             .is_ok()
     );
 }
+
+/// Mutation testing (issue 20): the window's edges. A pair over its limit
+/// is refused until the very end of its window and admitted at it; a
+/// failure at or after the end starts a new window, which throttles again
+/// (a window that never restarted would never throttle again).
+#[test]
+fn windows_end_on_time_and_new_ones_throttle_again() {
+    let limits = tight();
+    let throttle = MemoryThrottle::new(limits);
+    let t0 = start();
+    let attacker = own("198.51.100.7");
+    for _ in 0..3 {
+        throttle.failed("cc_victim", Some(attacker), t0);
+    }
+    assert_eq!(
+        throttle.admit("cc_victim", Some(attacker), t0),
+        Err(limits.window)
+    );
+    let end = t0 + limits.window;
+    assert_eq!(
+        throttle.admit("cc_victim", Some(attacker), end - Duration::seconds(1)),
+        Err(Duration::seconds(1))
+    );
+    assert!(throttle.admit("cc_victim", Some(attacker), end).is_ok());
+    for _ in 0..3 {
+        throttle.failed("cc_victim", Some(attacker), end);
+    }
+    assert_eq!(
+        throttle.admit("cc_victim", Some(attacker), end),
+        Err(limits.window)
+    );
+    let later = end + limits.window + Duration::minutes(1);
+    assert!(throttle.admit("cc_victim", Some(attacker), later).is_ok());
+    for _ in 0..3 {
+        throttle.failed("cc_victim", Some(attacker), later);
+    }
+    assert!(throttle.admit("cc_victim", Some(attacker), later).is_err());
+}
+
+/// Mutation testing (issue 20): a pair is known-good for exactly
+/// `known_good` after it authenticated, and no longer.
+#[test]
+fn a_pair_is_known_good_for_exactly_its_period() {
+    let limits = tight();
+    let throttle = MemoryThrottle::new(limits);
+    let t0 = start();
+    let owner = own("203.0.113.9");
+    throttle.succeeded("cc_owner", Some(owner), t0);
+    let until = t0 + limits.known_good;
+    let before = until - Duration::seconds(1);
+    for _ in 0..3 {
+        throttle.failed("cc_owner", Some(owner), before);
+    }
+    assert!(throttle.admit("cc_owner", Some(owner), before).is_ok());
+    assert!(throttle.admit("cc_owner", Some(owner), until).is_err());
+}
+
+/// Mutation testing (issue 20): what the throttle reports of itself.
+#[test]
+fn the_throttle_reports_its_limits_and_what_it_holds() {
+    let limits = tight();
+    let throttle = MemoryThrottle::new(limits);
+    assert_eq!(throttle.limits(), &limits);
+    assert_ne!(throttle.limits(), &ThrottleLimits::default());
+    assert!(throttle.is_empty());
+    assert_eq!(throttle.len(), (0, 0));
+    let now = start();
+    throttle.failed("cc_a", Some(own("198.51.100.7")), now);
+    throttle.failed("cc_b", Some(own("198.51.100.7")), now);
+    assert_eq!(throttle.len(), (2, 1));
+    assert!(!throttle.is_empty());
+    // A shared source counts its pairs only.
+    throttle.failed("cc_a", Some(shared("192.0.2.1")), now);
+    assert_eq!(throttle.len(), (3, 1));
+    assert!(shared("192.0.2.1").is_shared());
+    assert!(!own("192.0.2.1").is_shared());
+}
+
+/// Mutation testing (issue 20): a success refreshes the known-good mark
+/// (at most once a minute), so an owner that keeps authenticating stays
+/// known-good past the period counted from its first success.
+#[test]
+fn a_pair_that_keeps_authenticating_stays_known_good() {
+    let limits = tight();
+    let throttle = MemoryThrottle::new(limits);
+    let t0 = start();
+    let owner = own("203.0.113.9");
+    throttle.succeeded("cc_owner", Some(owner), t0);
+    let again = t0 + limits.known_good - Duration::hours(1);
+    throttle.succeeded("cc_owner", Some(owner), again);
+    let past_first = t0 + limits.known_good + Duration::minutes(1);
+    for _ in 0..3 {
+        throttle.failed("cc_owner", Some(owner), past_first);
+    }
+    assert!(throttle.admit("cc_owner", Some(owner), past_first).is_ok());
+    // And it ends a period after the last refresh.
+    let past_last = again + limits.known_good + Duration::minutes(1);
+    for _ in 0..3 {
+        throttle.failed("cc_owner", Some(owner), past_last);
+    }
+    assert!(throttle.admit("cc_owner", Some(owner), past_last).is_err());
+}
+
+/// Mutation testing (issue 20): a success clears its pair's failures
+/// (they were the owner's typos), even where the known-good exemption
+/// does not apply (here: a zero known-good period).
+#[test]
+fn a_success_clears_its_pairs_failures() {
+    let mut limits = tight();
+    limits.known_good = Duration::ZERO;
+    let throttle = MemoryThrottle::new(limits);
+    let now = start();
+    let owner = own("203.0.113.9");
+    for _ in 0..2 {
+        throttle.failed("cc_owner", Some(owner), now);
+    }
+    throttle.succeeded("cc_owner", Some(owner), now);
+    throttle.failed("cc_owner", Some(owner), now);
+    assert!(throttle.admit("cc_owner", Some(owner), now).is_ok());
+    // Without the success, three failures are the limit.
+    throttle.failed("cc_owner", Some(owner), now);
+    throttle.failed("cc_owner", Some(owner), now);
+    assert!(throttle.admit("cc_owner", Some(owner), now).is_err());
+}

@@ -137,6 +137,22 @@ fn hmac_rehash_rules_and_errors() {
     let old = SecretHasher::hmac_sha256(pepper("k1", 1)).unwrap();
     let stored = old.hash(&secret).unwrap();
     assert_eq!(stored.algorithm(), Some("hmac-sha256"));
+    // The owned text is the stored text.
+    assert_eq!(stored.clone().into_string(), stored.as_str());
+    // Only the two known algorithms are named.
+    let pbkdf2 = SecretHash::from_stored("pbkdf2-sha256$i=10000$c2FsdA$AAAA");
+    assert_eq!(pbkdf2.algorithm(), Some("pbkdf2-sha256"));
+    for unknown in ["bcrypt$v1$k1$AAAA", "hmac-sha256", "", "$v1$k1$AAAA"] {
+        assert_eq!(
+            SecretHash::from_stored(unknown).algorithm(),
+            None,
+            "{unknown}"
+        );
+    }
+    // A match, fresh or to be rehashed, is valid; a mismatch is not.
+    assert!(Verification::Valid.is_valid());
+    assert!(Verification::ValidNeedsRehash.is_valid());
+    assert!(!Verification::Invalid.is_valid());
 
     // New pepper, old one kept for verification.
     let new = SecretHasher::hmac_sha256(pepper("k2", 2))
@@ -314,5 +330,13 @@ fn nothing_prints_a_secret_or_a_hash() {
         );
     }
     assert!(printed[0].contains("[redacted]"));
+    // The hasher's Debug names its scheme and pepper ids (not nothing).
+    assert!(
+        printed[3].starts_with("SecretHasher")
+            && printed[3].contains("hmac-sha256")
+            && printed[3].contains("k1"),
+        "{}",
+        printed[3]
+    );
     assert_eq!(printed[1], "Secret([redacted]) [redacted]");
 }

@@ -102,3 +102,42 @@ fn pbkdf2_hmac_sha256_vectors() {
         );
     }
 }
+
+/// A stored PBKDF2 salt may be 1 to 64 bytes (hashes from other systems);
+/// an empty or longer one is malformed.
+#[test]
+fn pbkdf2_stored_salt_lengths() {
+    let hasher = SecretHasher::pbkdf2_sha256(10_000).unwrap();
+    let secret = Secret::from("acme_secret_example");
+    let stored = |salt: &[u8]| {
+        let mut out = [0u8; 32];
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            std::num::NonZeroU32::new(1).unwrap(),
+            salt,
+            b"acme_secret_example",
+            &mut out,
+        );
+        SecretHash::from_stored(format!(
+            "pbkdf2-sha256$i=1${}${}",
+            B64.encode(salt),
+            B64.encode(out)
+        ))
+    };
+    for len in [1, 16, 63, 64] {
+        let salt: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        assert_eq!(
+            hasher.verify(&secret, &stored(&salt)).unwrap(),
+            Verification::ValidNeedsRehash,
+            "salt of {len} bytes"
+        );
+    }
+    for len in [65, 66, 80] {
+        let salt: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        assert_eq!(
+            hasher.verify(&secret, &stored(&salt)).unwrap_err(),
+            clientcreds_secret::Error::MalformedHash,
+            "salt of {len} bytes"
+        );
+    }
+}

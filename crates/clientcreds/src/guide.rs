@@ -3,7 +3,7 @@
 //!
 //! | chapter | features its code needs |
 //! |---|---|
-//! | [`parties`]: issuing, verifying, calling | `server-axum`, `resource`, `client` |
+//! | [`parties`]: issuing, verifying, calling | `server-axum`, `resource`, `reqwest`, `client` |
 //! | [`product_a`]: rotation that issues a new client, with a grace window | `server-axum` |
 //! | [`product_b`]: body credentials, a fixed scope, a caching caller | `server`, `client` |
 //! | [`product_c`]: roles in 30-minute JWTs | `server` |
@@ -39,9 +39,10 @@ macro_rules! chapter {
 chapter!(
     parties,
     "../guide/parties.md",
-    "`server-axum`, `resource`, `client`",
+    "`server-axum`, `resource`, `reqwest`, `client`",
     "server-axum",
     "resource",
+    "reqwest",
     "client"
 );
 chapter!(
