@@ -21,7 +21,7 @@ use std::time::Duration as StdDuration;
 use clientcreds_alloc_count::{Counting, Counts, installed, measure};
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::{
-    Actor, ManualClock, NewClient, Policy, Registry, RotateOptions, Source, TokenRequest,
+    Actor, ExchangeRequest, ManualClock, NewClient, Policy, Registry, RotateOptions, Source,
     TokenService,
 };
 use clientcreds_secret::{PepperKey, Secret, SecretHasher};
@@ -143,9 +143,11 @@ fn fixture(cached: bool) -> Fixture {
 /// the responses dropped after the measurement.
 fn count_exchanges(f: &Fixture, source: Option<Source>) -> Counts {
     let request = || {
-        let request =
-            TokenRequest::client_credentials(f.client_id.clone(), Secret::from(f.secret.clone()))
-                .with_scope("invoices:read invoices:write");
+        let request = ExchangeRequest::client_credentials(
+            f.client_id.clone(),
+            Secret::from(f.secret.clone()),
+        )
+        .with_scope("invoices:read invoices:write");
         match source {
             Some(source) => request.with_source(source),
             None => request,
@@ -160,7 +162,7 @@ fn count_exchanges(f: &Fixture, source: Option<Source>) -> Counts {
     for _ in 0..WARM_UP {
         f.rt.block_on(f.service.exchange(request())).unwrap();
     }
-    let requests: Vec<TokenRequest> = (0..N).map(|_| request()).collect();
+    let requests: Vec<ExchangeRequest> = (0..N).map(|_| request()).collect();
     let mut responses = Vec::with_capacity(requests.len());
     let ((), counts) = measure(|| {
         for request in requests {
