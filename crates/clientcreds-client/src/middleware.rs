@@ -84,8 +84,15 @@ impl BearerMiddleware {
         Ok(self)
     }
 
+    /// Whether `url` is on one of the origins (no allocation: this runs on
+    /// every request the wrapped client sends).
     fn covers(&self, url: &reqwest::Url) -> bool {
-        origin_of(url).is_some_and(|origin| self.origins.contains(&origin))
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return false;
+        };
+        self.origins.iter().any(|(scheme, their_host, their_port)| {
+            *their_port == port && scheme == url.scheme() && their_host.eq_ignore_ascii_case(host)
+        })
     }
 }
 

@@ -76,6 +76,23 @@ impl Validation {
         }
     }
 
+    /// Checks a token's `iss` against [`Validation::issuer`]: an exact
+    /// string comparison, as RFC 8414 §3.3 says (the one rule every
+    /// verifier here follows).
+    ///
+    /// # Errors
+    /// [`VerifyError::IssuerTrailingSlash`] when only a trailing slash
+    /// differs, else [`VerifyError::WrongIssuer`].
+    pub fn check_issuer(&self, iss: &str) -> Result<(), VerifyError> {
+        if iss == self.issuer {
+            Ok(())
+        } else if iss.trim_end_matches('/') == self.issuer.trim_end_matches('/') {
+            Err(VerifyError::IssuerTrailingSlash)
+        } else {
+            Err(VerifyError::WrongIssuer)
+        }
+    }
+
     /// Refuses tokens without the tenant claim
     /// ([`VerifyError::MissingTenantClaim`]), whatever tenant they name.
     /// An issuer that always mints a tenant (clientcreds does) and a
@@ -398,7 +415,7 @@ impl TokenVerifier {
         let mut claims: Map<String, Value> =
             serde_json::from_slice(&payload).map_err(|_| VerifyError::InvalidPayload)?;
         let iss = take_string(&mut claims, "iss")?;
-        check_issuer(&iss, &self.validation.issuer)?;
+        self.validation.check_issuer(&iss)?;
         let signature = B64URL
             .decode(signature_b64)
             .map_err(|_| VerifyError::Malformed)?;
@@ -518,17 +535,6 @@ impl TokenVerifier {
             secret_id,
             extra: claims,
         })
-    }
-}
-
-/// `iss` against the accepted issuer: exact, as RFC 8414 §3.3 says.
-fn check_issuer(iss: &str, accepted: &str) -> Result<(), VerifyError> {
-    if iss == accepted {
-        Ok(())
-    } else if iss.trim_end_matches('/') == accepted.trim_end_matches('/') {
-        Err(VerifyError::IssuerTrailingSlash)
-    } else {
-        Err(VerifyError::WrongIssuer)
     }
 }
 

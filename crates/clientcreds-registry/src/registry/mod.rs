@@ -634,6 +634,37 @@ impl Registry {
         .await
     }
 
+    /// The checks shared by the audit and activity reads: the actor may
+    /// read the tenant, and `limit` is a page size. `false` when
+    /// `client_id` is one this registry never issues: it has no records,
+    /// and never reaches the store.
+    async fn authorize_log_read(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: Option<&str>,
+        limit: usize,
+    ) -> Result<bool, Error> {
+        let malformed = client_id.is_some_and(|id| self.format.parse_client_id(id).is_err());
+        self.authorize(
+            actor,
+            tenant,
+            client_id.filter(|_| !malformed),
+            AuditAction::Read,
+        )
+        .await?;
+        if malformed {
+            return Ok(false);
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be 1 to {MAX_PAGE_SIZE}"),
+            ));
+        }
+        Ok(true)
+    }
+
     /// A tenant's audit trail, oldest first, after `after_seq`.
     ///
     /// # Errors
@@ -647,23 +678,11 @@ impl Registry {
         after_seq: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, Error> {
-        // A malformed id has no records.
-        let malformed = client_id.is_some_and(|id| self.format.parse_client_id(id).is_err());
-        self.authorize(
-            actor,
-            tenant,
-            client_id.filter(|_| !malformed),
-            AuditAction::Read,
-        )
-        .await?;
-        if malformed {
+        if !self
+            .authorize_log_read(actor, tenant, client_id, limit)
+            .await?
+        {
             return Ok(Vec::new());
-        }
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(Error::invalid(
-                "limit",
-                format!("must be 1 to {MAX_PAGE_SIZE}"),
-            ));
         }
         let query = AuditQuery {
             tenant: tenant.clone(),
@@ -695,23 +714,11 @@ impl Registry {
         after_seq: Option<u64>,
         limit: usize,
     ) -> Result<Vec<ActivityRecord>, Error> {
-        // A malformed id has no records (and never reaches the store).
-        let malformed = client_id.is_some_and(|id| self.format.parse_client_id(id).is_err());
-        self.authorize(
-            actor,
-            tenant,
-            client_id.filter(|_| !malformed),
-            AuditAction::Read,
-        )
-        .await?;
-        if malformed {
+        if !self
+            .authorize_log_read(actor, tenant, client_id, limit)
+            .await?
+        {
             return Ok(Vec::new());
-        }
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(Error::invalid(
-                "limit",
-                format!("must be 1 to {MAX_PAGE_SIZE}"),
-            ));
         }
         if matches!(actor, Actor::PlatformAdmin { .. }) {
             let event = self.event(
