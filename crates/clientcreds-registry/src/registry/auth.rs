@@ -206,6 +206,7 @@ pub(super) fn dummy_record(prefix: &str) -> Result<ClientRecord, Error> {
         revoked_at: None,
         last_used_at: None,
         warning_due: None,
+        public_jwk: None,
     };
     let tenant = TenantId::new("-unknown-").map_err(|e| Error::invalid("tenant", e.to_string()))?;
     Ok(ClientRecord {
@@ -226,6 +227,7 @@ pub(super) fn dummy_record(prefix: &str) -> Result<ClientRecord, Error> {
         updated_at: at,
         last_used_at: None,
         version: 1,
+        auth: Default::default(),
         secrets: vec![secret(0), secret(1)],
     })
 }

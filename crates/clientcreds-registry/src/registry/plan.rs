@@ -149,6 +149,7 @@ impl Registry {
             updated_at: now,
             last_used_at: None,
             version: 1,
+            auth: Default::default(),
             secrets: Vec::new(),
         };
         self.check_grants(
@@ -216,6 +217,7 @@ impl Registry {
             revoked_at: None,
             last_used_at: None,
             warning_due: None,
+            public_jwk: None,
         };
         Ok((record, issued))
     }
