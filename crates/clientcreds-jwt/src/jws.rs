@@ -242,6 +242,16 @@ impl<'a> SignedJws<'a> {
     }
 }
 
+/// SHA-256 of `data` (the hash behind thumbprints, `ath` and replay keys),
+/// on the crate's crypto backend.
+#[must_use]
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let digest = crate::backend::digest::digest(&crate::backend::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 #[derive(Serialize)]
 struct SignHeader<'a> {
     alg: &'static str,

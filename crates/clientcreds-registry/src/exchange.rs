@@ -8,6 +8,7 @@ use clientcreds_secret::Secret;
 use clientcreds_store::{ActivityEvent, ActivityKind, TenantId};
 use time::{Duration, OffsetDateTime};
 
+use crate::ClientAssertion;
 use crate::denials::DenialRows;
 use crate::{
     AuthFailure, AuthenticatedClient, DefaultScope, Error, LiveClientCheck, RefusalCounts,
@@ -46,6 +47,9 @@ pub struct ExchangeRequest {
     pub grant_type: Option<String>,
     /// The client's credentials; `None` when the request carried none.
     pub credentials: Option<ClientCredentials>,
+    /// A client assertion (`private_key_jwt` or a federated token),
+    /// instead of `credentials`.
+    pub assertion: Option<ClientAssertion>,
     /// `scope`: space-delimited.
     pub scope: Option<String>,
     /// `audience` (as in RFC 8693).
@@ -75,6 +79,16 @@ impl ExchangeRequest {
                 client_id: client_id.into(),
                 client_secret,
             }),
+            ..Self::default()
+        }
+    }
+
+    /// A `client_credentials` request authenticated by `assertion`.
+    #[must_use]
+    pub fn with_assertion(assertion: ClientAssertion) -> Self {
+        Self {
+            grant_type: Some(CLIENT_CREDENTIALS.to_owned()),
+            assertion: Some(assertion),
             ..Self::default()
         }
     }
@@ -333,10 +347,16 @@ impl TokenService {
                 return Err(error);
             }
             Err((tenant, reason, error)) => {
-                let presented = request
-                    .credentials
-                    .as_ref()
-                    .map_or("", |c| c.client_id.as_str());
+                let presented = request.credentials.as_ref().map_or_else(
+                    || {
+                        request
+                            .assertion
+                            .as_ref()
+                            .and_then(|a| a.client_id.as_deref())
+                            .unwrap_or("")
+                    },
+                    |c| c.client_id.as_str(),
+                );
                 // One row per client and reason per interval: a dead
                 // secret replayed in a loop must not fill the log.
                 if !self.denials.admit(presented, reason, now) {
@@ -395,22 +415,43 @@ impl TokenService {
                 "only client_credentials is supported",
             );
         }
-        let Some(credentials) = &request.credentials else {
-            return refuse(
-                None,
-                "no_credentials",
-                Code::InvalidClient,
-                "client authentication failed",
-            );
+        let authenticated = match (&request.credentials, &request.assertion) {
+            (Some(credentials), None) => {
+                self.registry
+                    .authenticate_with_tenant(
+                        &credentials.client_id,
+                        &credentials.client_secret,
+                        request.source,
+                    )
+                    .await
+            }
+            (None, Some(assertion)) => {
+                self.registry
+                    .authenticate_assertion_with_tenant(
+                        assertion,
+                        self.issuer.issuer(),
+                        request.source,
+                    )
+                    .await
+            }
+            // RFC 6749 §2.3: one method per request.
+            (Some(_), Some(_)) => {
+                return refuse(
+                    None,
+                    "two_methods",
+                    Code::InvalidRequest,
+                    "use one client authentication method",
+                );
+            }
+            (None, None) => {
+                return refuse(
+                    None,
+                    "no_credentials",
+                    Code::InvalidClient,
+                    "client authentication failed",
+                );
+            }
         };
-        let authenticated = self
-            .registry
-            .authenticate_with_tenant(
-                &credentials.client_id,
-                &credentials.client_secret,
-                request.source,
-            )
-            .await;
         let client = match authenticated {
             Ok(client) => client,
             Err((_, Error::Authentication(AuthFailure::Throttled { retry_after }))) => {
@@ -539,7 +580,7 @@ impl TokenService {
             extra: client.extra_claims(),
             lifetime: client.token_lifetime(),
             now,
-            secret_id: Some(client.secret_id()),
+            secret_id: Some(client.secret_id()).filter(|id| !id.is_empty()),
         });
         match minted {
             Ok(minted) => {

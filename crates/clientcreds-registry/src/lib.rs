@@ -69,6 +69,7 @@
 
 mod activity;
 mod actor;
+mod assertion;
 mod clock;
 mod denials;
 mod error;
@@ -95,9 +96,13 @@ pub use activity::{
     DEFAULT_QUEUE_CAPACITY, RefusalCounts,
 };
 pub use actor::Actor;
+pub use assertion::{
+    ASSERTION_ALGORITHMS, AssertionPolicy, CLIENT_AUTHENTICATION_TYP, ClientAssertion,
+    ClientAssertions, DEFAULT_MAX_ASSERTION_LEN, JWT_BEARER_ASSERTION_TYPE,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use denials::DENIAL_ROW_INTERVAL;
-pub use error::{AuthFailure, Error};
+pub use error::{AssertionCheck, AuthFailure, Error};
 #[allow(deprecated)]
 pub use exchange::TokenRequest;
 pub use exchange::{
@@ -112,11 +117,16 @@ pub use policy::{
     DEFAULT_WARNING_STAGES, DefaultScope, Grants, Limits, MAX_WARNING_STAGE_DAYS, Policy,
     RotationMode, SecretLifetime,
 };
-pub use registry::{DEFAULT_ACTIVITY_RETENTION, MAX_PAGE_SIZE, Registry};
+pub use registry::{
+    DEFAULT_ACTIVITY_RETENTION, MAX_CLIENT_KEYS, MAX_PAGE_SIZE, NewClientAuth, NewClientKey,
+    NewFederatedCredential, Registry,
+};
 pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep, SIGNING_KEY_AUDIT_TENANT};
 pub use throttle::{AuthThrottle, MemoryThrottle, Source, ThrottleLimits};
 pub use validate::{
     MAX_DESCRIPTION_CHARS, MAX_LIST_ITEMS, MAX_NAME_CHARS, MAX_TOKEN_LIFETIME_SECS,
     MIN_TOKEN_LIFETIME_SECS,
 };
-pub use view::{AuthenticatedClient, ClientList, ClientView, Credentials, Issued, SecretView};
+pub use view::{
+    AuthenticatedClient, ClientList, ClientView, Credentials, Issued, KeyView, SecretView,
+};

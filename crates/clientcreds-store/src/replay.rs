@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::fmt::{self, Debug};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -117,7 +117,7 @@ impl MemoryReplayStore {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
             .sum()
     }
 
@@ -127,9 +127,10 @@ impl MemoryReplayStore {
         self.len() == 0
     }
 
-    fn shard(&self, key: &str) -> &Mutex<HashMap<Box<str>, OffsetDateTime>> {
+    fn shard(&self, key: &str) -> Result<&Mutex<HashMap<Box<str>, OffsetDateTime>>, StoreError> {
         let index = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
-        &self.shards[index]
+        // Always present: `index` is below the shard count.
+        self.shards.get(index).ok_or(StoreError::ReplayStoreFull)
     }
 }
 
@@ -143,7 +144,10 @@ impl ReplayStore for MemoryReplayStore {
     ) -> Result<ReplayCheck, StoreError> {
         validate_replay_key(key)?;
         // A poisoned shard still holds valid entries: keep using it.
-        let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        let mut shard = self
+            .shard(key)?
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(until) = shard.get_mut(key) {
             if *until > now {
                 return Ok(ReplayCheck::Replayed);
@@ -164,7 +168,7 @@ impl ReplayStore for MemoryReplayStore {
     async fn prune_replays(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut pruned = 0u64;
         for shard in &self.shards {
-            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
             let before = shard.len();
             shard.retain(|_, until| *until > now);
             pruned += (before - shard.len()) as u64;

@@ -1,8 +1,12 @@
 //! The registry: every administrative operation (here), authentication
 //! (`auth.rs`), and the planning and committing they share (`plan.rs`).
 
+mod assertion_auth;
 mod auth;
+mod client_keys;
 mod plan;
+
+pub use client_keys::{MAX_CLIENT_KEYS, NewClientAuth, NewClientKey, NewFederatedCredential};
 mod retention;
 
 pub use retention::DEFAULT_ACTIVITY_RETENTION;
@@ -72,6 +76,10 @@ pub struct Registry {
     throttle: Arc<dyn AuthThrottle>,
     /// What an unknown client id is checked against (equal work).
     dummy: Arc<AuthView>,
+    /// What an unknown client's assertion is checked against (equal work).
+    dummy_keys: Vec<clientcreds_jwt::VerifyingKey>,
+    /// Client assertions, when configured.
+    assertions: Option<Arc<crate::ClientAssertions>>,
     /// Held from counting a tenant's clients to committing a new one, so
     /// that this registry's concurrent creates cannot overshoot the
     /// tenant quota together.
@@ -119,6 +127,8 @@ impl Registry {
             policy,
             throttle: Arc::new(MemoryThrottle::default()),
             dummy,
+            dummy_keys: dummy_keys()?,
+            assertions: None,
             inserts: tokio::sync::Mutex::new(()),
         })
     }
@@ -774,4 +784,18 @@ fn next_status(
         Some(status) => status,
     };
     Ok((next != current).then_some(next))
+}
+
+/// One throwaway key per algorithm an unknown client's assertion may use
+/// (the backends generate EdDSA and ECDSA keys; RSA keys are loaded only).
+fn dummy_keys() -> Result<Vec<clientcreds_jwt::VerifyingKey>, Error> {
+    use clientcreds_jwt::{Algorithm, SigningKey};
+    [Algorithm::EdDSA, Algorithm::ES256, Algorithm::ES384]
+        .into_iter()
+        .map(|alg| {
+            SigningKey::generate(alg)
+                .map(|k| k.verifying_key().clone())
+                .map_err(|e| Error::invalid("dummy key", e.to_string()))
+        })
+        .collect()
 }
