@@ -68,13 +68,18 @@ impl OAuthRoutes {
     pub fn new(tokens: TokenService, verifier: Arc<TokenVerifier>) -> Self {
         let issuer = tokens.issuer().issuer().to_owned();
         let keys = tokens.issuer().keys().clone();
+        let mut metadata = AuthorizationServerMetadata::new(&issuer);
+        // A registry that accepts client assertions says so (RFC 8414).
+        if let Some(assertions) = tokens.registry().client_assertions() {
+            metadata = metadata.with_client_assertions(&assertions.policy().algorithms);
+        }
         let routes = Self {
             inner: Arc::new(Inner {
                 tokens,
                 verifier,
                 keys,
                 parser: TokenRequestParser::default(),
-                metadata: AuthorizationServerMetadata::new(&issuer),
+                metadata,
                 realm: DEFAULT_REALM.to_owned(),
                 jwks_cache_control: HeaderValue::from_static("public, max-age=0"),
                 sources: SourceFinder::default(),

@@ -30,6 +30,10 @@ pub struct AuthorizationServerMetadata {
     pub response_types_supported: Vec<String>,
     /// `token_endpoint_auth_methods_supported`.
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// `token_endpoint_auth_signing_alg_values_supported`: the client
+    /// assertion algorithms, when assertions are accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg_values_supported: Option<Vec<String>>,
     /// `introspection_endpoint_auth_methods_supported`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub introspection_endpoint_auth_methods_supported: Option<Vec<String>>,
@@ -56,9 +60,46 @@ impl AuthorizationServerMetadata {
             grant_types_supported: vec!["client_credentials".to_owned()],
             response_types_supported: Vec::new(),
             token_endpoint_auth_methods_supported: methods.clone(),
+            token_endpoint_auth_signing_alg_values_supported: None,
             introspection_endpoint_auth_methods_supported: Some(methods),
             scopes_supported: None,
         }
+    }
+
+    /// Announces client assertions (`private_key_jwt`, RFC 7523) signed
+    /// with `algorithms` at the token endpoint; `EdDSA` is announced under
+    /// its RFC 9864 name `Ed25519` as well.
+    ///
+    /// ```
+    /// use clientcreds_jwt::Algorithm;
+    /// let metadata = clientcreds_http::AuthorizationServerMetadata::new("https://auth.example.com")
+    ///     .with_client_assertions(&[Algorithm::EdDSA, Algorithm::ES256]);
+    /// let json = serde_json::to_value(&metadata).unwrap();
+    /// assert_eq!(json["token_endpoint_auth_methods_supported"][2], "private_key_jwt");
+    /// assert_eq!(
+    ///     json["token_endpoint_auth_signing_alg_values_supported"],
+    ///     serde_json::json!(["EdDSA", "Ed25519", "ES256"]),
+    /// );
+    /// ```
+    #[must_use]
+    pub fn with_client_assertions(mut self, algorithms: &[clientcreds_jwt::Algorithm]) -> Self {
+        if !self
+            .token_endpoint_auth_methods_supported
+            .iter()
+            .any(|m| m == "private_key_jwt")
+        {
+            self.token_endpoint_auth_methods_supported
+                .push("private_key_jwt".to_owned());
+        }
+        let mut names = Vec::new();
+        for algorithm in algorithms.iter().filter(|a| !a.is_symmetric()) {
+            names.push(algorithm.name().to_owned());
+            if *algorithm == clientcreds_jwt::Algorithm::EdDSA {
+                names.push("Ed25519".to_owned());
+            }
+        }
+        self.token_endpoint_auth_signing_alg_values_supported = Some(names);
+        self
     }
 }
 
