@@ -106,6 +106,7 @@
 //! This crate depends on no other clientcreds crate: a caller compiles an
 //! HTTP client, tokio's sync primitives and serde, nothing of the issuer.
 
+mod assertion;
 mod cache;
 mod challenge;
 mod client;
@@ -121,6 +122,11 @@ mod source;
 mod tower;
 mod transport;
 
+/// The `clientcreds-jwt` crate that signs `private_key_jwt` assertions:
+/// [`Algorithm`](jwt::Algorithm) names a PEM key's algorithm, and
+/// [`SigningKey`](jwt::SigningKey) is a key already loaded.
+#[cfg(feature = "private-key-jwt")]
+pub use clientcreds_jwt as jwt;
 /// The `http` crate (1), whose requests the tower layer handles.
 pub use http;
 /// The `reqwest` crate (0.12) that the default transport uses: build a
@@ -133,6 +139,9 @@ pub use reqwest;
 #[cfg(feature = "middleware")]
 pub use reqwest_middleware;
 
+#[cfg(feature = "private-key-jwt")]
+pub use assertion::{AssertionKey, AssertionTyp};
+pub use assertion::{AssertionSource, CLIENT_ASSERTION_TYPE, MAX_ASSERTION_BYTES};
 pub use cache::{MemoryCache, TokenCache};
 pub use challenge::is_invalid_token;
 pub use client::{TokenClient, TokenClientBuilder};
