@@ -6,11 +6,11 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(feature = "private-key-jwt")]
+use crate::AssertionKey;
 use crate::assertion::Credential;
 use crate::protocol::{self, AuthMethod};
 use crate::source::{Slot, TokenSource};
-#[cfg(feature = "private-key-jwt")]
-use crate::AssertionKey;
 use crate::{
     AccessToken, AssertionSource, CacheKey, ClientSecret, Clock, Error, MemoryCache, SystemClock,
     TokenCache, TokenRequest, Transport,
@@ -35,6 +35,7 @@ pub(crate) struct ClientInner {
     pub(crate) auth: AuthMethod,
     /// The `aud` of signed assertions: the configured audience, else the
     /// issuer, else the token endpoint.
+    #[cfg(feature = "private-key-jwt")]
     pub(crate) assertion_audience: String,
     /// What the cache key adds for the credential.
     cache_identity: String,
@@ -184,10 +185,7 @@ impl fmt::Debug for TokenClient {
         f.debug_struct("TokenClient")
             .field("token_endpoint", &self.inner.endpoint_text)
             .field("client_id", &self.inner.client_id)
-            .field(
-                "auth",
-                &self.inner.credential.method_name(self.inner.auth),
-            )
+            .field("auth", &self.inner.credential.method_name(self.inner.auth))
             .field("credential", &self.inner.credential)
             .finish_non_exhaustive()
     }
@@ -464,6 +462,7 @@ impl TokenClientBuilder {
                 reason: "applies to a client secret only (a key or assertion client sends client_assertion)",
             });
         }
+        #[cfg(feature = "private-key-jwt")]
         let assertion_audience = match &self.credential {
             #[cfg(feature = "private-key-jwt")]
             Credential::Key(key) => key.audience().map(str::to_owned),
@@ -482,6 +481,7 @@ impl TokenClientBuilder {
                 client_id: self.client_id,
                 credential: self.credential,
                 auth: self.auth.unwrap_or_default(),
+                #[cfg(feature = "private-key-jwt")]
                 assertion_audience,
                 cache_identity,
                 policy: self.policy,

@@ -39,7 +39,11 @@ struct Checked {
 /// `public`, `iss` = `sub` = `client_id`, `aud` = `audience`.
 fn verify(seen: &Seen, public: &VerifyingKey, client_id: &str, audience: &str) -> Checked {
     assert!(!seen.authorization_header, "no Basic header with a key");
-    assert!(!seen.has("client_secret"), "never a secret: {:?}", seen.names());
+    assert!(
+        !seen.has("client_secret"),
+        "never a secret: {:?}",
+        seen.names()
+    );
     assert_eq!(seen.field("grant_type"), "client_credentials");
     assert_eq!(seen.field("client_id"), client_id);
     assert_eq!(seen.field("client_assertion_type"), ASSERTION_TYPE);
@@ -245,7 +249,10 @@ async fn the_cache_key_tells_keys_and_secrets_apart() {
     let first = build(rfc.clone());
     let token = first.token(&TokenRequest::new()).await.unwrap();
     // The same key (and the same client) shares the shared cache's token.
-    let same = build(rfc.clone()).token(&TokenRequest::new()).await.unwrap();
+    let same = build(rfc.clone())
+        .token(&TokenRequest::new())
+        .await
+        .unwrap();
     assert!(same.same_token(&token));
     assert_eq!(server.seen().len(), 1);
     // Another key, or a secret, for the same client id does not.
@@ -278,9 +285,15 @@ fn bad_keys_and_settings_are_typed_errors() {
     let pem = pkcs8_pem(&der);
     // An Ed25519 key is not an ES256 key.
     let error = AssertionKey::from_pkcs8_pem(Algorithm::ES256, &pem).unwrap_err();
-    assert!(matches!(&error, Error::AssertionKey(m) if m.contains("ES256")), "{error}");
+    assert!(
+        matches!(&error, Error::AssertionKey(m) if m.contains("ES256")),
+        "{error}"
+    );
     let error = AssertionKey::from_pkcs8_pem(Algorithm::EdDSA, "not pem").unwrap_err();
-    assert!(matches!(&error, Error::AssertionKey(m) if m.contains("PEM")), "{error}");
+    assert!(
+        matches!(&error, Error::AssertionKey(m) if m.contains("PEM")),
+        "{error}"
+    );
     for jwk in [
         "{",
         r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
@@ -307,7 +320,10 @@ fn bad_keys_and_settings_are_typed_errors() {
             key.clone().with_lifetime(Duration::from_secs(301)),
             "assertion lifetime",
         ),
-        (key.clone().with_lifetime(Duration::ZERO), "assertion lifetime"),
+        (
+            key.clone().with_lifetime(Duration::ZERO),
+            "assertion lifetime",
+        ),
         (key.clone().with_kid(""), "assertion kid"),
         (key.clone().with_kid("a\nb"), "assertion kid"),
         (key.clone().with_audience(""), "assertion audience"),
@@ -323,7 +339,13 @@ fn bad_keys_and_settings_are_typed_errors() {
         .build()
         .unwrap_err();
     assert!(
-        matches!(error, Error::Config { field: "auth_method", .. }),
+        matches!(
+            error,
+            Error::Config {
+                field: "auth_method",
+                ..
+            }
+        ),
         "{error}"
     );
 }
@@ -345,4 +367,33 @@ fn the_key_never_prints() {
         assert!(text.contains("EdDSA"), "{text}");
     }
     assert!(format!("{tokens:?}").contains("private_key_jwt"));
+}
+
+#[tokio::test]
+async fn rsa_pss_pem_signs_where_the_backend_makes_rsa_keys() {
+    let der = match SigningKey::generate_pkcs8(Algorithm::PS256) {
+        Ok(der) => der,
+        Err(error) => {
+            // ring cannot generate RSA keys (it loads them): nothing to
+            // sign with in this build.
+            assert_eq!(clientcreds_client::jwt::CRYPTO_BACKEND, "ring", "{error}");
+            return;
+        }
+    };
+    let server = start().await;
+    let public = SigningKey::from_pkcs8_der(Algorithm::PS256, &der).unwrap();
+    let key = AssertionKey::from_pkcs8_pem(Algorithm::PS256, &pkcs8_pem(&der)).unwrap();
+    let tokens = TokenClient::builder_with_key("svc_rsa", key)
+        .issuer(&server.base)
+        .token_endpoint(server.endpoint())
+        .build()
+        .unwrap();
+    tokens.token(&TokenRequest::new()).await.unwrap();
+    let checked = verify(
+        &server.seen()[0],
+        public.verifying_key(),
+        "svc_rsa",
+        &server.base,
+    );
+    assert_eq!(checked.kid.as_deref(), Some(public.kid()));
 }

@@ -129,8 +129,11 @@ impl AssertionSource {
             Origin::Callback(callback) => {
                 let text = callback().await.map_err(|message| {
                     // Bounded and printable: it ends up in logs.
-                    let message: String =
-                        message.chars().filter(|c| !c.is_control()).take(200).collect();
+                    let message: String = message
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(200)
+                        .collect();
                     Error::AssertionCallback(format!("failed: {message}"))
                 })?;
                 checked(text).map_err(|reason| {
@@ -275,7 +278,9 @@ mod tests {
     fn assertions_are_trimmed_and_shape_checked() {
         let ok = checked(Zeroizing::new(" a.b.c\n".to_owned())).unwrap();
         assert_eq!(ok.as_str(), "a.b.c");
-        for bad in ["", " \n", "a.b", "a.b.c.d", "a..c", "a.b.c d", "a.b.c=", "{}"] {
+        for bad in [
+            "", " \n", "a.b", "a.b.c.d", "a..c", "a.b.c d", "a.b.c=", "{}",
+        ] {
             assert!(checked(Zeroizing::new(bad.to_owned())).is_err(), "{bad:?}");
         }
         let long = format!("a.{}.c", "b".repeat(MAX_ASSERTION_BYTES));
