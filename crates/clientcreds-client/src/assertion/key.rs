@@ -50,7 +50,8 @@ impl AssertionTyp {
 /// [`AssertionKey::with_audience`]); `iat` is now and `exp` is now plus
 /// the [lifetime](AssertionKey::with_lifetime) (60 s); `jti` is 128
 /// random bits, base64url. The header carries `alg`, `typ`
-/// ([`AssertionTyp`]) and `kid`.
+/// ([`AssertionTyp`]) and `kid`. `iat` is read from the client's
+/// [`Clock`](crate::Clock), like every other time rule of the cache.
 ///
 /// Cheap to clone (the parsed key is shared). `Debug` shows the algorithm
 /// and key id, never the key.
