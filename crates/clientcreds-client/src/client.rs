@@ -464,7 +464,6 @@ impl TokenClientBuilder {
         }
         #[cfg(feature = "private-key-jwt")]
         let assertion_audience = match &self.credential {
-            #[cfg(feature = "private-key-jwt")]
             Credential::Key(key) => key.audience().map(str::to_owned),
             _ => None,
         }
