@@ -184,13 +184,34 @@ async fn es256_jwk_sends_its_own_kid_and_a_configured_audience_typ_and_lifetime(
     assert_eq!(first.exp - first.iat, 300);
     assert_ne!(first.jti, second.jti);
 
-    // An ES256 PEM key and a JWK without `kid` send the thumbprint.
-    let key = AssertionKey::from_jwk(&es256_jwk(&der, None)).unwrap();
-    assert_eq!(key.kid(), public.kid());
-    let key = AssertionKey::from_pkcs8_pem(Algorithm::ES256, &pkcs8_pem(&der))
+    // A JWK without `kid` sends the thumbprint; the same key as PEM with
+    // `with_kid` sends that id.
+    let by_jwk = AssertionKey::from_jwk(&es256_jwk(&der, None)).unwrap();
+    assert_eq!(by_jwk.kid(), public.kid());
+    let by_pem = AssertionKey::from_pkcs8_pem(Algorithm::ES256, &pkcs8_pem(&der))
         .unwrap()
         .with_kid("other-id");
-    assert_eq!(key.kid(), "other-id");
+    assert_eq!(by_pem.kid(), "other-id");
+    for key in [by_jwk, by_pem] {
+        TokenClient::builder_with_key("svc_2", key)
+            .issuer(&server.base)
+            .token_endpoint(server.endpoint())
+            .build()
+            .unwrap()
+            .token(&TokenRequest::new())
+            .await
+            .unwrap();
+    }
+    let seen = server.seen();
+    assert_eq!(seen.len(), 4);
+    let by_jwk = verify(&seen[2], public.verifying_key(), "svc_2", &server.base);
+    let by_pem = verify(&seen[3], public.verifying_key(), "svc_2", &server.base);
+    assert_eq!(by_jwk.kid.as_deref(), Some(public.kid()));
+    assert_eq!(by_pem.kid.as_deref(), Some("other-id"));
+    for checked in [by_jwk, by_pem] {
+        assert_eq!(checked.typ.as_deref(), Some("client-authentication+jwt"));
+        assert_eq!(checked.exp - checked.iat, 60);
+    }
 }
 
 #[tokio::test]
