@@ -418,3 +418,69 @@ async fn rsa_pss_pem_signs_where_the_backend_makes_rsa_keys() {
     );
     assert_eq!(checked.kid.as_deref(), Some(public.kid()));
 }
+
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn traces_name_the_method_but_never_a_key_or_an_assertion() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = start().await;
+    let key = AssertionKey::from_jwk(RFC8037_JWK).unwrap();
+    let signed = TokenClient::builder_with_key("svc_log", key)
+        .token_endpoint(server.endpoint())
+        .build()
+        .unwrap();
+    let federated = TokenClient::builder_with_assertion(
+        "svc_log",
+        clientcreds_client::AssertionSource::callback(|| async {
+            Ok::<_, String>("eyJmZWQ.eyJmZWRlcmF0ZWQ.c2lnbmF0dXJl".into())
+        }),
+    )
+    .token_endpoint(server.endpoint())
+    .build()
+    .unwrap();
+    signed.token(&TokenRequest::new()).await.unwrap();
+    federated.token(&TokenRequest::new()).await.unwrap();
+    server.refuse(true);
+    for tokens in [&signed, &federated] {
+        let error = tokens
+            .token(&TokenRequest::new().scope("x"))
+            .await
+            .unwrap_err();
+        assert!(error.is_credentials_rejected(), "{error}");
+    }
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("auth=\"private_key_jwt\""), "{logs}");
+    assert!(logs.contains("auth=\"client_assertion\""), "{logs}");
+    assert!(logs.contains("token refresh failed"), "{logs}");
+    assert!(!logs.contains("nWGxne"), "the private key was logged");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 4);
+    for request in &seen {
+        let assertion = request.field("client_assertion");
+        // Any of its three parts would do for a replay within its lifetime.
+        for part in assertion.split('.') {
+            assert!(!logs.contains(part), "an assertion was logged: {part}");
+        }
+    }
+}
