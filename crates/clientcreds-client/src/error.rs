@@ -55,6 +55,27 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The `private_key_jwt` key cannot be loaded (wrong format, wrong
+    /// algorithm, a shared secret) or cannot sign. The reason never holds
+    /// key material.
+    #[error("client assertion key unusable: {0}")]
+    AssertionKey(String),
+    /// A federated client's token file (see
+    /// [`AssertionSource::file`](crate::AssertionSource::file)) is missing,
+    /// unreadable, empty, too large, or not a JWT. Retried with backoff:
+    /// the platform may write it later.
+    #[error("client assertion file `{}` {reason}", path.display())]
+    AssertionFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A federated client's assertion callback (see
+    /// [`AssertionSource::callback`](crate::AssertionSource::callback))
+    /// failed (its error's text), or returned something that is not a JWT.
+    #[error("client assertion callback: {0}")]
+    AssertionCallback(String),
     /// The shared token cache failed.
     #[error("token cache failed: {0}")]
     Cache(String),

@@ -10,9 +10,12 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::{AccessToken, ClientSecret, Error, OAuthErrorCode, TokenRequest};
+use crate::assertion::{CLIENT_ASSERTION_TYPE, Proof};
+use crate::{AccessToken, Error, OAuthErrorCode, TokenRequest};
 
-/// How the client authenticates at the token endpoint.
+/// Where a [`ClientSecret`](crate::ClientSecret) goes in the token request
+/// (RFC 6749 §2.3.1). Clients built with a key or an assertion source
+/// send a `client_assertion` instead and take no `AuthMethod`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AuthMethod {
@@ -29,15 +32,18 @@ pub enum AuthMethod {
 pub(crate) fn token_request(
     endpoint: &http::Uri,
     client_id: &str,
-    secret: &ClientSecret,
-    auth: AuthMethod,
+    proof: &Proof<'_>,
     request: &TokenRequest,
 ) -> Result<http::Request<Vec<u8>>, Error> {
+    let proof_len = match proof {
+        Proof::Secret(secret, _) => secret.expose_secret().len(),
+        Proof::Assertion(assertion) => assertion.len() + CLIENT_ASSERTION_TYPE.len(),
+    };
     // Room for everything percent-encoded, so the buffer holding the secret
     // never reallocates (which would leave a copy behind unzeroized).
     let room = 3
         * (client_id.len()
-            + secret.expose_secret().len()
+            + proof_len
             + request.scope_param().map_or(0, |s| s.len())
             + request.audience_param().map_or(0, str::len)
             + request
@@ -65,8 +71,8 @@ pub(crate) fn token_request(
     let mut builder = http::Request::post(endpoint.clone())
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(ACCEPT, "application/json");
-    match auth {
-        AuthMethod::Basic => {
+    match proof {
+        Proof::Secret(secret, AuthMethod::Basic) => {
             let mut credentials = Zeroizing::new(String::with_capacity(
                 3 * (client_id.len() + secret.expose_secret().len()) + 1,
             ));
@@ -85,9 +91,17 @@ pub(crate) fn token_request(
             value.set_sensitive(true);
             builder = builder.header(AUTHORIZATION, value);
         }
-        AuthMethod::Body => {
+        Proof::Secret(secret, AuthMethod::Body) => {
             pair("client_id", client_id);
             pair("client_secret", secret.expose_secret());
+        }
+        // RFC 7521 §4.2 with RFC 7523 §2.2; `client_id` too, as RFC 7521
+        // §4.2 allows: the server knows the client before it parses the
+        // assertion. Never a `client_secret` alongside.
+        Proof::Assertion(assertion) => {
+            pair("client_id", client_id);
+            pair("client_assertion_type", CLIENT_ASSERTION_TYPE);
+            pair("client_assertion", assertion);
         }
     }
     builder
@@ -299,6 +313,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
+    use crate::ClientSecret;
 
     #[test]
     fn basic_credentials_are_form_encoded_before_base64() {
@@ -306,8 +321,7 @@ mod tests {
         let request = token_request(
             &"http://as.example/token".parse().unwrap(),
             "client id",
-            &ClientSecret::new("p@ss:w rd"),
-            AuthMethod::Basic,
+            &Proof::Secret(&ClientSecret::new("p@ss:w rd"), AuthMethod::Basic),
             &TokenRequest::new()
                 .scopes(["b", "a"])
                 .audience("https://api/x"),
@@ -330,8 +344,7 @@ mod tests {
         let request = token_request(
             &"http://as.example/token".parse().unwrap(),
             "id",
-            &ClientSecret::new("s&=1"),
-            AuthMethod::Body,
+            &Proof::Secret(&ClientSecret::new("s&=1"), AuthMethod::Body),
             &TokenRequest::new().resource("urn:a"),
         )
         .unwrap();
@@ -339,6 +352,24 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(request.body()).unwrap(),
             "grant_type=client_credentials&resource=urn%3Aa&client_id=id&client_secret=s%26%3D1"
+        );
+    }
+
+    #[test]
+    fn assertions_go_in_the_form_without_a_secret() {
+        let request = token_request(
+            &"http://as.example/token".parse().unwrap(),
+            "svc 1",
+            &Proof::Assertion(Zeroizing::new("h.p.s".to_owned())),
+            &TokenRequest::new().scope("a"),
+        )
+        .unwrap();
+        assert!(request.headers().get(AUTHORIZATION).is_none());
+        assert_eq!(
+            std::str::from_utf8(request.body()).unwrap(),
+            "grant_type=client_credentials&scope=a&client_id=svc+1\
+             &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer\
+             &client_assertion=h.p.s"
         );
     }
 

@@ -23,6 +23,7 @@ use arc_swap::ArcSwapOption;
 use tracing::Instrument as _;
 use zeroize::Zeroize as _;
 
+use crate::assertion::{Credential, Proof};
 use crate::client::ClientInner;
 use crate::{AccessToken, CacheKey, Error, TokenRequest, protocol};
 
@@ -272,6 +273,7 @@ impl TokenSource {
             "token_refresh",
             token_endpoint = %client.endpoint_text,
             client_id = %client.client_id,
+            auth = client.credential.method_name(client.auth),
             scope = self.slot.request.scope_param().as_deref().unwrap_or(""),
             audience = self.slot.request.audience_param().unwrap_or(""),
             reason = reason.as_str(),
@@ -347,13 +349,23 @@ impl TokenSource {
 
     async fn fetch(&self) -> Result<AccessToken, Error> {
         let client = &*self.client;
+        let proof = match &client.credential {
+            Credential::Secret(secret) => Proof::Secret(secret, client.auth),
+            #[cfg(feature = "private-key-jwt")]
+            Credential::Key(key) => Proof::Assertion(key.sign(
+                &client.client_id,
+                &client.assertion_audience,
+                client.clock.now(),
+            )?),
+            Credential::Assertion(source) => Proof::Assertion(source.assertion().await?),
+        };
         let request = protocol::token_request(
             &client.endpoint,
             &client.client_id,
-            &client.secret,
-            client.auth,
+            &proof,
             &self.slot.request,
         )?;
+        drop(proof);
         let mut response = client.transport.send(request).await?;
         let parsed = protocol::token_response(
             &response,

@@ -56,6 +56,27 @@ impl Transport for Canned {
 
 #[test]
 fn cached_token_lookup_allocations_stay_under_the_ceiling() {
+    measure_cached(
+        "client secret",
+        TokenClient::builder("client-1", ClientSecret::new("secret")),
+    );
+}
+
+/// The hit path is the same for a `private_key_jwt` client: the key signs
+/// only when a refresh asks the token endpoint.
+#[cfg(feature = "private-key-jwt")]
+#[test]
+fn cached_token_lookup_allocates_nothing_for_a_key_client_either() {
+    use clientcreds_client::AssertionKey;
+    use clientcreds_client::jwt::{Algorithm, SigningKey};
+    let key = AssertionKey::new(SigningKey::generate(Algorithm::EdDSA).unwrap()).unwrap();
+    measure_cached(
+        "private_key_jwt",
+        TokenClient::builder_with_key("client-1", key),
+    );
+}
+
+fn measure_cached(label: &str, builder: clientcreds_client::TokenClientBuilder) {
     assert!(installed(), "the counting allocator is not installed");
     // One thread: the lookup runs on the measuring thread.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -63,7 +84,7 @@ fn cached_token_lookup_allocations_stay_under_the_ceiling() {
         .build()
         .unwrap();
     let transport = Arc::new(Canned::default());
-    let source = TokenClient::builder("client-1", ClientSecret::new("secret"))
+    let source = builder
         .token_endpoint("https://as.example/oauth/token")
         .transport(transport.clone())
         .clock(ManualClock::new())
@@ -88,12 +109,12 @@ fn cached_token_lookup_allocations_stay_under_the_ceiling() {
     let per_op = counts.allocations_per(N);
     let bytes = counts.bytes_per(N);
     eprintln!(
-        "cached token(): {} allocations, {} bytes, {} frees over {N} calls: \
+        "cached token() ({label}): {} allocations, {} bytes, {} frees over {N} calls: \
          {per_op} allocations and {bytes} bytes per call",
         counts.allocations, counts.bytes, counts.frees,
     );
     assert_eq!(
         counts.allocations, CACHED_ALLOCATIONS,
-        "cached token() calls allocated (docs/PERFORMANCE.md, \"Allocations on the hot paths\")"
+        "cached token() calls allocated ({label}; docs/PERFORMANCE.md, \"Allocations on the hot paths\")"
     );
 }
