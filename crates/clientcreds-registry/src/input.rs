@@ -33,6 +33,11 @@ pub struct NewClient {
     pub extra_claims: BTreeMap<String, ClaimValue>,
     /// Token lifetime override, seconds (60 to 86400).
     pub token_lifetime_secs: Option<u32>,
+    /// `client_secret_basic` (default) or `client_secret_post` for a
+    /// client with a secret (both are accepted from it; see
+    /// [`AuthMethod`](clientcreds_store::AuthMethod)). Keyed clients are
+    /// made with [`Registry::create_with_keys`](crate::Registry::create_with_keys).
+    pub token_endpoint_auth_method: clientcreds_store::AuthMethod,
 }
 
 impl NewClient {

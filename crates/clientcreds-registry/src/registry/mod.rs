@@ -181,7 +181,15 @@ impl Registry {
         self.authorize(actor, tenant, None, AuditAction::Create)
             .await?;
         let now = self.now();
-        let record = match self.new_record(actor, tenant, &new, now) {
+        let record = if new.token_endpoint_auth_method.uses_secret() {
+            self.new_record(actor, tenant, &new, now)
+        } else {
+            Err(Error::invalid(
+                "token_endpoint_auth_method",
+                "a client without a secret is made with create_with_keys",
+            ))
+        };
+        let record = match record {
             Ok(record) => record,
             Err(e) => {
                 return self
@@ -442,6 +450,12 @@ impl Registry {
                     return Err(Error::AlreadyReplaced {
                         replaced_by: successor.clone(),
                     });
+                }
+                if !record.auth.method.uses_secret() {
+                    return Err(Error::invalid(
+                        "token_endpoint_auth_method",
+                        "a client without a secret rotates its keys: add the new key, then remove the old one",
+                    ));
                 }
                 let grace_end = add(now, grace, "grace")?;
                 let (secret, issued) =

@@ -149,7 +149,10 @@ impl Registry {
             updated_at: now,
             last_used_at: None,
             version: 1,
-            auth: Default::default(),
+            auth: clientcreds_store::AuthSettings {
+                method: new.token_endpoint_auth_method,
+                ..Default::default()
+            },
             secrets: Vec::new(),
         };
         self.check_grants(
