@@ -98,10 +98,13 @@ pub(crate) fn command(
     if let Some(master) = master {
         command.env("CLIENTCREDS_MASTER_KEYS", master);
     }
+    let base = format!("http://127.0.0.1:{port}");
+    // `{base}` in a value stands for the server's own URL (an issuer that
+    // is the address it listens on, for callers that discover it).
     for (name, value) in extra {
-        command.env(name, value);
+        command.env(name, value.replace("{base}", &base));
     }
-    (command, log, format!("http://127.0.0.1:{port}"))
+    (command, log, base)
 }
 
 /// Starts a server and waits until it answers.
