@@ -100,6 +100,12 @@ pub use assertion::{
     ASSERTION_ALGORITHMS, AssertionPolicy, CLIENT_AUTHENTICATION_TYP, ClientAssertion,
     ClientAssertions, DEFAULT_MAX_ASSERTION_LEN, JWT_BEARER_ASSERTION_TYPE,
 };
+/// What [`ClientAssertions::with_transport`] fetches `jwks_uri` and
+/// federated issuers' keys with: clientcreds-resource's transport trait
+/// (its `ReqwestTransport`, features `resource` and `reqwest` of the
+/// facade, or your own), the future it returns, and the cache rules of
+/// fetched key sets.
+pub use clientcreds_resource::{BoxFuture, RemoteConfig, Transport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use denials::DENIAL_ROW_INTERVAL;
 pub use error::{AssertionCheck, AuthFailure, Error};
