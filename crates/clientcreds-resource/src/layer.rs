@@ -5,15 +5,29 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Response, Uri};
+use time::OffsetDateTime;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{BearerChallenge, Clock, LiveCheck, SystemClock, VerifyAccess, bearer_token};
+use crate::dpop::{DPOP_NONCE_HEADER, check_binding, replay_key};
+use crate::{
+    BearerChallenge, ChallengeOptions, Clock, DpopConfig, LiveCheck, Scheme, Schemes, SystemClock,
+    VerifyAccess, access_token,
+};
 
-/// Verifies the request's bearer token, requires scopes, and puts the
-/// [`AccessContext`](clientcreds_jwt::AccessContext) into the request's
-/// extensions; otherwise answers with the RFC 6750 challenge.
+/// Verifies the request's access token, requires scopes, and puts the
+/// [`AccessContext`](clientcreds_jwt::AccessContext) and the [`Scheme`]
+/// it came with into the request's extensions; otherwise answers with
+/// the RFC 6750 / RFC 9449 challenges.
+///
+/// Both schemes by default ([`Schemes::Both`]): `Authorization: Bearer`
+/// for unbound tokens, `Authorization: DPoP` with a `DPoP` proof for
+/// DPoP-bound ones (a bound token sent as `Bearer` is refused). The proof
+/// is checked as RFC 9449 §4.3 and §7.1 say, with [`DpopConfig`]: `ath`,
+/// `htm`, `htu` of this request, the token's `cnf.jkt`, single use, and
+/// the optional nonce. Layers nested on one route check the proof once
+/// each but record it once.
 ///
 /// It verifies with any [`VerifyAccess`]: a local
 /// [`TokenVerifier`](clientcreds_jwt::TokenVerifier), a
@@ -41,6 +55,29 @@ pub struct BearerAuthLayer {
     scopes: Arc<[String]>,
     tenants: Option<Arc<[String]>>,
     realm: Arc<str>,
+    schemes: Schemes,
+    dpop: DpopConfig,
+    resource_metadata: Option<Arc<str>>,
+}
+
+/// The replay key of the proof an outer layer already recorded for this
+/// request (private: only a layer can put it there).
+#[derive(Clone, Debug)]
+struct RecordedProof(String);
+
+/// What a refusal needs for its response.
+struct Refusal {
+    challenge: BearerChallenge,
+    used: Option<Scheme>,
+}
+
+impl From<BearerChallenge> for Refusal {
+    fn from(challenge: BearerChallenge) -> Self {
+        Self {
+            challenge,
+            used: None,
+        }
+    }
 }
 
 impl BearerAuthLayer {
@@ -60,7 +97,36 @@ impl BearerAuthLayer {
             scopes: Arc::new([]),
             tenants: None,
             realm: Arc::from("api"),
+            schemes: Schemes::default(),
+            dpop: DpopConfig::default(),
+            resource_metadata: None,
         }
+    }
+
+    /// Accepts these schemes (default [`Schemes::Both`]).
+    #[must_use]
+    pub fn schemes(mut self, schemes: Schemes) -> Self {
+        self.schemes = schemes;
+        self
+    }
+
+    /// Checks DPoP proofs by `config` (default: [`DpopConfig::default`],
+    /// with a replay cache of this layer's own; give every layer of a
+    /// process the same configuration so that they share it).
+    #[must_use]
+    pub fn with_dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = config;
+        self
+    }
+
+    /// Names the resource's RFC 9728 metadata URL in every challenge
+    /// (`resource_metadata`), as
+    /// [`ProtectedResourceMetadata::metadata_url`](crate::ProtectedResourceMetadata::metadata_url)
+    /// gives it.
+    #[must_use]
+    pub fn with_resource_metadata(mut self, url: &str) -> Self {
+        self.resource_metadata = Some(Arc::from(url));
+        self
     }
 
     /// Also requires `scope`.
@@ -113,25 +179,153 @@ impl BearerAuthLayer {
         self
     }
 
-    async fn authorize<B>(&self, request: &mut Request<B>) -> Result<(), BearerChallenge> {
-        let token = bearer_token(request.headers())?;
-        let context = self.verifier.verify_at(token, self.clock.now()).await?;
+    /// Authorizes `request` as the layer does, for hosts that call it
+    /// themselves: on success the [`AccessContext`](clientcreds_jwt::AccessContext)
+    /// and the [`Scheme`] are in its extensions, and the value is a fresh
+    /// `DPoP-Nonce` to send back when the proof's nonce is aging; on
+    /// refusal, the response to send.
+    ///
+    /// # Errors
+    /// The challenge response (401, 400, 403 or 503).
+    pub async fn authorize<B>(
+        &self,
+        request: &mut Request<B>,
+    ) -> Result<Option<String>, Response<String>> {
+        self.authorize_inner(request).await.map_err(|refusal| {
+            refusal.challenge.response_with(&ChallengeOptions {
+                realm: &self.realm,
+                schemes: self.schemes,
+                used: refusal.used,
+                algorithms: self.dpop.accepted_algorithms(),
+                resource_metadata: self.resource_metadata.as_deref(),
+            })
+        })
+    }
+
+    async fn authorize_inner<B>(
+        &self,
+        request: &mut Request<B>,
+    ) -> Result<Option<String>, Refusal> {
+        // The extensions apart, so that the token can stay borrowed from
+        // the headers while the verified context goes in.
+        let mut extensions = std::mem::take(request.extensions_mut());
+        let uri = original_uri(request.uri(), &extensions).clone();
+        let result = self
+            .authorize_parts(request.method(), &uri, request.headers(), &mut extensions)
+            .await;
+        *request.extensions_mut() = extensions;
+        result
+    }
+
+    async fn authorize_parts(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        extensions: &mut Extensions,
+    ) -> Result<Option<String>, Refusal> {
+        let credentials = access_token(headers).map_err(|e| Refusal {
+            challenge: e.into(),
+            used: scheme_named(headers),
+        })?;
+        if !self.schemes.accepts(credentials.scheme) {
+            return Err(BearerChallenge::Missing.into());
+        }
+        let used = Some(credentials.scheme);
+        let refuse = |error: BearerChallenge| Refusal {
+            challenge: error,
+            used,
+        };
+        let now = self.clock.now();
+        let proof = match credentials.scheme {
+            Scheme::Bearer => None,
+            Scheme::Dpop => {
+                let url = self.dpop.request_url(uri, headers);
+                let checked = self
+                    .dpop
+                    .check_request(method, url.as_deref(), headers, credentials.token, now)
+                    .map_err(|e| refuse(e.into()))?;
+                Some(checked)
+            }
+        };
+        let context = self
+            .verifier
+            .verify_at(credentials.token, now)
+            .await
+            .map_err(|e| refuse(e.into()))?;
+        check_binding(credentials, &context, proof.as_ref()).map_err(|e| refuse(e.into()))?;
+        let next_nonce = match &proof {
+            Some(proof) => self.record(extensions, proof, now).await.map_err(refuse)?,
+            None => None,
+        };
         if let Some(tenants) = &self.tenants {
             // A token without a tenant is refused like one of another tenant.
             match context.tenant() {
                 Some(tenant) if tenants.iter().any(|t| t == tenant) => {}
-                _ => return Err(clientcreds_jwt::VerifyError::WrongTenant.into()),
+                _ => return Err(refuse(clientcreds_jwt::VerifyError::WrongTenant.into())),
             }
         }
         if let Some(live) = &self.live {
-            live.check(&context).await?;
+            live.check(&context).await.map_err(|e| refuse(e.into()))?;
         }
         for scope in self.scopes.iter() {
-            context.require_scope(scope)?;
+            context.require_scope(scope).map_err(|e| refuse(e.into()))?;
         }
-        request.extensions_mut().insert(context);
-        Ok(())
+        extensions.insert(context);
+        extensions.insert(credentials.scheme);
+        Ok(next_nonce)
     }
+
+    /// Records the proof (once per request, however many layers), and
+    /// says which nonce to send back, if one is due.
+    async fn record(
+        &self,
+        extensions: &mut Extensions,
+        proof: &clientcreds_jwt::dpop::CheckedProof,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, BearerChallenge> {
+        let key = replay_key(proof);
+        let recorded = extensions
+            .get::<RecordedProof>()
+            .is_some_and(|r| r.0 == key);
+        if !recorded {
+            self.dpop.record(proof, now).await?;
+            extensions.insert(RecordedProof(key));
+        }
+        Ok(self.dpop.nonce_source().and_then(|nonces| {
+            proof
+                .nonce
+                .as_deref()
+                .filter(|n| nonces.is_aging(n, now))
+                .map(|_| nonces.current(now))
+        }))
+    }
+}
+
+/// The scheme a malformed `Authorization` header names, if any: its
+/// challenge comes first.
+fn scheme_named(headers: &HeaderMap) -> Option<Scheme> {
+    let value = headers.get(http::header::AUTHORIZATION)?.as_bytes();
+    let name = value.split(|b| *b == b' ').next()?;
+    if name.eq_ignore_ascii_case(b"dpop") {
+        Some(Scheme::Dpop)
+    } else if name.eq_ignore_ascii_case(b"bearer") {
+        Some(Scheme::Bearer)
+    } else {
+        None
+    }
+}
+
+/// The URI the client addressed: axum's `OriginalUri` when a router
+/// nested this service (it strips the prefix from the request's URI).
+fn original_uri<'a>(uri: &'a Uri, extensions: &'a Extensions) -> &'a Uri {
+    #[cfg(feature = "axum")]
+    if let Some(original) = extensions.get::<axum::extract::OriginalUri>() {
+        return &original.0;
+    }
+    #[cfg(not(feature = "axum"))]
+    let _ = extensions;
+    uri
 }
 
 impl<S> Layer<S> for BearerAuthLayer {
@@ -174,8 +368,14 @@ where
         let config = self.config.clone();
         Box::pin(async move {
             match config.authorize(&mut request).await {
-                Ok(()) => inner.call(request).await,
-                Err(challenge) => Ok(challenge.response(&config.realm).map(ResBody::from)),
+                Ok(next_nonce) => {
+                    let mut response = inner.call(request).await?;
+                    if let Some(value) = next_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+                        response.headers_mut().insert(DPOP_NONCE_HEADER, value);
+                    }
+                    Ok(response)
+                }
+                Err(response) => Ok(response.map(ResBody::from)),
             }
         })
     }

@@ -5,7 +5,13 @@
 //! | need | item |
 //! |---|---|
 //! | take the bearer token off a request (RFC 6750 §2.1) | [`bearer_token`] |
+//! | take a `Bearer` or `DPoP` token off a request, with its scheme | [`access_token`], [`Scheme`] |
 //! | answer 401 `invalid_token` / 403 `insufficient_scope` with `WWW-Authenticate` | [`BearerChallenge`] |
+//! | challenges of both schemes, `algs`, `resource_metadata` (RFC 9449 §7.1, RFC 9728 §5.1) | [`BearerChallenge::challenges`], [`ChallengeOptions`] |
+//! | sender-constrained tokens: DPoP proofs checked as RFC 9449 §4.3 and §7 say | [`DpopConfig`], [`Schemes`] |
+//! | single use of proofs: in memory by default, shared between replicas by choice | [`ReplayCache`], [`ProofReplay`] |
+//! | resource-side DPoP nonces, stateless | [`DpopNonces`] |
+//! | RFC 9728 protected resource metadata (and its router, feature `axum`) | [`ProtectedResourceMetadata`] |
 //! | verify with keys fetched from the issuer (discovery, caching, unknown-`kid` refetch) | [`RemoteKeySet`] |
 //! | accept several issuers, chosen by `iss` from an allow-list | [`Issuers`] |
 //! | verify with keys in this process | `clientcreds_jwt::TokenVerifier` (implements [`VerifyAccess`]) |
@@ -61,6 +67,21 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # DPoP
+//!
+//! The layer accepts `Authorization: Bearer` and `Authorization: DPoP` by
+//! default ([`Schemes::Both`]). A token the issuer bound to the caller's
+//! key (`"cnf": {"jkt": ...}`) is accepted only as `DPoP`, with a proof
+//! in the `DPoP` header that `clientcreds_jwt::dpop::check_proof` accepts
+//! for this request's method and URL and this token's hash, signed by the
+//! bound key, and never seen before. [`DpopConfig`] holds what a
+//! deployment decides: the URL clients address the service by (behind a
+//! proxy), the proof window, nonces, and a replay record shared between
+//! replicas ([`ProofReplay`]). Refusals answer `invalid_dpop_proof`
+//! (the proof's fault), `invalid_token` (the token's or its binding's),
+//! or `use_dpop_nonce`, with `WWW-Authenticate: DPoP algs="..."` first
+//! when the request used DPoP.
+//!
 //! # Runtime
 //!
 //! A [`RemoteKeySet`] fetches in tokio tasks: verify inside a tokio
@@ -70,6 +91,8 @@
 
 mod bearer;
 mod clock;
+mod credentials;
+pub mod dpop;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
@@ -77,6 +100,7 @@ mod fetch;
 mod issuers;
 #[cfg(feature = "tower")]
 mod layer;
+mod metadata;
 mod remote;
 #[cfg(feature = "reqwest")]
 mod transport_reqwest;
@@ -99,8 +123,11 @@ pub use reqwest;
 /// this crate's API: use this one and the versions always match.
 pub use time;
 
-pub use bearer::{BearerChallenge, BearerError, bearer_token};
+pub use bearer::{BearerChallenge, BearerError, ChallengeOptions, bearer_token};
+pub use clientcreds_jwt::dpop::{DPOP_ALGORITHMS, DpopError};
 pub use clock::{Clock, SystemClock};
+pub use credentials::{Credentials, Scheme, Schemes, access_token};
+pub use dpop::{DpopConfig, DpopNonces, DpopRefusal, ProofReplay, ReplayCache, ReplayUnavailable};
 pub use error::Error;
 #[cfg(feature = "axum")]
 pub use extract::{Access, NoAccessContext};
@@ -108,6 +135,7 @@ pub use fetch::{MAX_DOCUMENT_LEN, Transport};
 pub use issuers::Issuers;
 #[cfg(feature = "tower")]
 pub use layer::{BearerAuth, BearerAuthLayer};
+pub use metadata::{ProtectedResourceMetadata, WELL_KNOWN_PATH};
 pub use remote::{ASYMMETRIC_ALGORITHMS, RemoteConfig, RemoteKeySet, RemoteKeySetBuilder};
 #[cfg(feature = "reqwest")]
 pub use transport_reqwest::ReqwestTransport;
