@@ -226,6 +226,13 @@ fn check_auth(parsed: &ParsedTokenRequest) {
         ClientAuthMethod::Basic | ClientAuthMethod::Post => {
             assert!(has, "{:?} without credentials", parsed.auth);
         }
+        ClientAuthMethod::Assertion => {
+            assert!(!has, "a secret beside a client assertion");
+            assert!(
+                parsed.request.assertion.is_some(),
+                "an assertion method without an assertion"
+            );
+        }
         ClientAuthMethod::None => assert!(!has, "credentials without an auth method"),
     }
 }

@@ -32,12 +32,14 @@ mod admin_side;
 mod http_side;
 mod jwt_side;
 mod proxy_side;
+mod resource_side;
 mod secret_side;
 
 pub use admin_side::admin_json;
 pub use http_side::{basic_credentials, bearer_header, introspection_request, token_request};
 pub use jwt_side::{jwks_import, jwt_verify};
 pub use proxy_side::forwarded_header;
+pub use resource_side::dpop_resource;
 pub use secret_side::{master_keys, secret_text, stored_hash};
 
 /// A fuzz entry: takes arbitrary bytes, panics only when a property breaks,
@@ -92,4 +94,5 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("master_keys", master_keys),
     ("admin_json", admin_json),
     ("forwarded_header", forwarded_header),
+    ("dpop_resource", dpop_resource),
 ];
