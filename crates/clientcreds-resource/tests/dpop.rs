@@ -824,3 +824,54 @@ async fn authorize_serves_hosts_without_tower_services() {
     assert_eq!(refusal.status(), 401);
     assert!(replayed.extensions().get::<AccessContext>().is_none());
 }
+
+#[test]
+fn the_replay_cache_is_bounded_refuses_when_full_and_forgets_expired_proofs() {
+    // 32 shards of one entry: 33 keys cannot all fit.
+    let cache = ReplayCache::with_capacity(32);
+    let now = OffsetDateTime::now_utc();
+    let until = now + Duration::seconds(65);
+    let outcomes: Vec<_> = (0..33)
+        .map(|i| cache.record(&format!("dpop-rs:{i}"), until, now))
+        .collect();
+    let refused: Vec<usize> = (0..33).filter(|i| outcomes[*i].is_err()).collect();
+    assert!(!refused.is_empty(), "a full cache forgot a live proof");
+    assert!(cache.len() <= 32);
+    // A recorded key is a replay until it expires, then a first use again.
+    let kept = (0..33).find(|i| outcomes[*i].is_ok()).unwrap();
+    let key = format!("dpop-rs:{kept}");
+    assert_eq!(cache.record(&key, until, now), Ok(false));
+    let later = until + Duration::seconds(1);
+    assert_eq!(
+        cache.record(&key, later + Duration::seconds(65), later),
+        Ok(true)
+    );
+    // Expired entries make room.
+    let key = format!("dpop-rs:{}", refused[0]);
+    assert_eq!(
+        cache.record(&key, later + Duration::seconds(65), later),
+        Ok(true)
+    );
+}
+
+#[test]
+fn nonces_of_another_secret_or_step_size_are_refused() {
+    let now = OffsetDateTime::now_utc();
+    let ours = DpopNonces::new(&[1u8; 32], Duration::minutes(5)).unwrap();
+    let replica = DpopNonces::new(&[1u8; 32], Duration::minutes(5)).unwrap();
+    let theirs = DpopNonces::new(&[2u8; 32], Duration::minutes(5)).unwrap();
+    let nonce = ours.current(now);
+    assert!(replica.accepts(&nonce, now), "replicas share nonces");
+    assert!(!theirs.accepts(&nonce, now));
+    assert!(
+        !ours.accepts(&nonce, now - Duration::minutes(10)),
+        "a nonce from the future"
+    );
+    assert!(!ours.accepts("", now));
+    assert!(!ours.accepts(&"A".repeat(100), now));
+    assert!(DpopNonces::new(&[1u8; 31], Duration::minutes(5)).is_err());
+    assert!(
+        !format!("{ours:?}").contains("[1"),
+        "the secret never prints"
+    );
+}
