@@ -8,7 +8,10 @@ use http::request::Parts;
 use crate::BearerChallenge;
 
 /// The [`AccessContext`] that [`BearerAuthLayer`](crate::BearerAuthLayer)
-/// verified for this request, as a handler argument.
+/// verified for this request, as a handler argument, whichever scheme the
+/// token came with: a `Bearer` token, or a DPoP-bound one whose proof the
+/// layer checked. The [`Scheme`](crate::Scheme) is in the extensions too
+/// (`axum::Extension<Scheme>`), for a handler that treats them apart.
 ///
 /// Without the layer on the route there is no context, and the request
 /// is refused with a 401 challenge (fail closed), never let through.
