@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Print the median of every criterion benchmark under target/criterion.
 
-Usage: scripts/bench-medians.py [substring]   (after `cargo bench`)
+Usage: scripts/bench-medians.py [substring]   (after `cargo bench`; honours CARGO_TARGET_DIR)
 """
 import json
 import pathlib
 import sys
 
-root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+import os
+
+target = os.environ.get("CARGO_TARGET_DIR")
+root = (pathlib.Path(target) if target else pathlib.Path(__file__).resolve().parent.parent / "target") / "criterion"
 wanted = sys.argv[1] if len(sys.argv) > 1 else ""
 for estimates in sorted(root.glob("**/new/estimates.json")):
     name = str(estimates.parent.parent.relative_to(root))
