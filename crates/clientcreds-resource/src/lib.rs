@@ -15,7 +15,7 @@
 //! | verify with keys fetched from the issuer (discovery, caching, unknown-`kid` refetch) | [`RemoteKeySet`] |
 //! | accept several issuers, chosen by `iss` from an allow-list | [`Issuers`] |
 //! | verify with keys in this process | `clientcreds_jwt::TokenVerifier` (implements [`VerifyAccess`]) |
-//! | protect routes (feature `tower`) | `BearerAuthLayer` |
+//! | protect routes (feature `tower`), or authorize a request from any framework | `BearerAuthLayer`, `BearerAuthLayer::authorize` |
 //! | the verified context as an axum handler argument (feature `axum`) | `Access` |
 //! | fetch over reqwest (feature `reqwest`), or any client | `ReqwestTransport`, [`Transport`] |
 //! | the opt-in "client still live" check (product D) | [`LiveCheck`] (the registry implements it) |
