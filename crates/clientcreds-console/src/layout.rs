@@ -49,7 +49,7 @@ pub(crate) fn page(
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
+                meta name="referrer" content="same-origin";
                 title { (title) " · clientcreds console" }
                 link rel="stylesheet" href={ (base) "/assets/console.css" };
                 script src={ (base) "/assets/console.js" } defer {}

@@ -42,7 +42,7 @@
 //! - Every answer carries `Cache-Control: no-store`, a
 //!   `Content-Security-Policy` without inline script and with
 //!   `frame-ancestors 'none'`, `X-Frame-Options: DENY`,
-//!   `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
+//!   `X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin`.
 //! - A secret appears only in the body of the answer to the `POST` that
 //!   made it: never in a URL, a cookie, a redirect or a log. Each create or
 //!   rotate form can be submitted once, so the browser's back and forward

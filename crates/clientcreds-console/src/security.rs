@@ -101,7 +101,7 @@ fn finish(mut response: Response, base: &str) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     response
 }
@@ -211,15 +211,19 @@ impl FromRequestParts<Console> for Ctx {
 }
 
 /// Refuses a state change the browser marks as cross-site
-/// (`Sec-Fetch-Site`) or whose `Origin` is not the `Host` it was sent to.
+/// (`Sec-Fetch-Site`, which every current browser sends) or, from a
+/// browser that does not send it, whose `Origin` is not the `Host` it was
+/// sent to.
 fn same_origin(headers: &HeaderMap) -> Result<(), Error> {
     let refused = |what: &str| Error::Forbidden {
         reason: format!("a form from another site may not change anything here ({what})"),
     };
     if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-            return Err(refused("Sec-Fetch-Site"));
-        }
+        return if matches!(site.as_bytes(), b"same-origin" | b"none") {
+            Ok(())
+        } else {
+            Err(refused("Sec-Fetch-Site"))
+        };
     }
     if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) {
         let origin = origin.to_str().unwrap_or_default();
@@ -277,6 +281,10 @@ mod tests {
         assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])).is_ok());
         assert!(same_origin(&headers(&[("sec-fetch-site", "cross-site")])).is_err());
         assert!(same_origin(&headers(&[("sec-fetch-site", "same-site")])).is_err());
+        // Sec-Fetch-Site decides when present (a same-origin form may
+        // carry `Origin: null` under some referrer policies).
+        let null_same = [("origin", "null"), ("sec-fetch-site", "same-origin")];
+        assert!(same_origin(&headers(&null_same)).is_ok());
         let same = [("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")];
         assert!(same_origin(&headers(&same)).is_ok());
         let other = [("origin", "http://evil.example"), ("host", "127.0.0.1:8080")];

@@ -71,7 +71,8 @@ pub struct Config {
     /// `clientcreds <no-reply@localhost>`).
     pub smtp_from: String,
     /// The action link in warnings (`CLIENTCREDS_WARNING_LINK`, default
-    /// `{issuer}/admin/v1/tenants/{tenant}/clients/{client_id}`).
+    /// the client's console page,
+    /// `{issuer}/console/t/{tenant}/clients/{client_id}`).
     pub warning_link: String,
     /// Language of warnings (`CLIENTCREDS_WARNING_LOCALE`, default `en`).
     pub warning_locale: String,
@@ -298,7 +299,7 @@ impl Config {
             warning_interval: Duration::minutes(15),
             smtp_url: None,
             smtp_from: "clientcreds <no-reply@localhost>".to_owned(),
-            warning_link: "{issuer}/admin/v1/tenants/{tenant}/clients/{client_id}".to_owned(),
+            warning_link: clientcreds_console::warning_link("{issuer}/console"),
             warning_locale: "en".to_owned(),
             warning_domains: Vec::new(),
             warning_tenant_domains: Vec::new(),
