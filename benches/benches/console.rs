@@ -53,7 +53,13 @@ fn request(path: &str, actor: &Actor) -> Request<Body> {
 async fn fetch(router: &Router, path: &str, actor: &Actor) -> usize {
     let response = router.clone().oneshot(request(path, actor)).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{path}");
-    response.into_body().collect().await.unwrap().to_bytes().len()
+    response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .len()
 }
 
 fn console(c: &mut Criterion) {
@@ -75,7 +81,9 @@ fn console(c: &mut Criterion) {
     let router = Router::new()
         .nest(
             "/console",
-            Console::new(registry.clone(), ActorExtension).unwrap().router(),
+            Console::new(registry.clone(), ActorExtension)
+                .unwrap()
+                .router(),
         )
         .nest(
             "/admin/v1",
@@ -90,10 +98,22 @@ fn console(c: &mut Criterion) {
         b.iter(|| runtime.block_on(fetch(&router, "/console/t/acme/clients", &actor)));
     });
     group.bench_function("clients page of 50 (admin API JSON)", |b| {
-        b.iter(|| runtime.block_on(fetch(&router, "/admin/v1/tenants/acme/clients?limit=50", &actor)));
+        b.iter(|| {
+            runtime.block_on(fetch(
+                &router,
+                "/admin/v1/tenants/acme/clients?limit=50",
+                &actor,
+            ))
+        });
     });
     group.bench_function("search matching one (HTML)", |b| {
-        b.iter(|| runtime.block_on(fetch(&router, "/console/t/acme/clients?q=service-00042", &actor)));
+        b.iter(|| {
+            runtime.block_on(fetch(
+                &router,
+                "/console/t/acme/clients?q=service-00042",
+                &actor,
+            ))
+        });
     });
     group.finish();
 }

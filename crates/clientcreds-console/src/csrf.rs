@@ -35,15 +35,33 @@ pub(crate) struct Csrf {
 impl Csrf {
     pub(crate) fn new() -> Result<Self, Error> {
         let random = SystemRandom::new();
-        let key = hmac::Key::generate(hmac::HMAC_SHA256, &random).map_err(|_| Error::Unavailable)?;
+        let key =
+            hmac::Key::generate(hmac::HMAC_SHA256, &random).map_err(|_| Error::Unavailable)?;
         Ok(Self { key, random })
+    }
+
+    /// A key shared by replicas (at least 32 bytes), so that a form one
+    /// replica rendered verifies on another.
+    pub(crate) fn with_key(key: &[u8]) -> Result<Self, Error> {
+        if key.len() < 32 {
+            return Err(Error::Invalid {
+                field: "csrf_key".into(),
+                reason: "must be at least 32 bytes".into(),
+            });
+        }
+        Ok(Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+            random: SystemRandom::new(),
+        })
     }
 
     /// A fresh random value (the cookie's, or a form's id): 32 bytes,
     /// base64url.
     pub(crate) fn random_value(&self) -> Result<String, Error> {
         let mut bytes = [0u8; 32];
-        self.random.fill(&mut bytes).map_err(|_| Error::Unavailable)?;
+        self.random
+            .fill(&mut bytes)
+            .map_err(|_| Error::Unavailable)?;
         Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
@@ -88,7 +106,10 @@ impl UsedForms {
 
     /// Marks `id` used at `now`: `false` if it already was.
     pub(crate) fn claim(&self, id: &str, now: OffsetDateTime) -> bool {
-        let mut used = self.used.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut used = self
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if used.len() >= Self::MAX {
             used.retain(|_, at| now - *at < Self::KEEP);
             if used.len() >= Self::MAX {
@@ -97,11 +118,23 @@ impl UsedForms {
         }
         used.insert(id.to_owned(), now).is_none()
     }
+
+    /// Forgets `id` after the registry refused what its form asked (an
+    /// invalid field): nothing was made, so the same form may try again.
+    pub(crate) fn release(&self, id: &str) {
+        self.used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
+    }
 }
 
 /// Whether a form id looks like one [`Csrf::random_value`] made.
 pub(crate) fn is_form_id(id: &str) -> bool {
-    id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    id.len() == 43
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -118,8 +151,12 @@ mod tests {
         assert!(!csrf.verify(&csrf.random_value()?, "root", &token));
         assert!(!csrf.verify(&cookie, "root", ""));
         assert!(!csrf.verify(&cookie, "root", "not base64!"));
-        // Another console's key does not accept it.
+        // Another console's key does not accept it; a shared key does.
         assert!(!Csrf::new()?.verify(&cookie, "root", &token));
+        let a = Csrf::with_key(&[9; 32])?;
+        let b = Csrf::with_key(&[9; 32])?;
+        assert!(b.verify(&cookie, "root", &a.token(&cookie, "root")));
+        assert!(Csrf::with_key(&[9; 31]).is_err());
         Ok(())
     }
 
@@ -131,6 +168,8 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         assert!(forms.claim(&id, now));
         assert!(!forms.claim(&id, now + Duration::hours(1)));
+        forms.release(&id);
+        assert!(forms.claim(&id, now));
         assert!(!is_form_id("short"));
         Ok(())
     }

@@ -42,11 +42,11 @@ pub enum Error {
          again; rotate the client if the secret was not saved"
     )]
     FormReused,
-    /// A value the registry refuses (422), such as an empty name or a
-    /// scope the tenant may not grant.
+    /// A value refused (422): by the registry, such as an empty name or a
+    /// scope the tenant may not grant, or a CSRF key that is too short.
     #[error("{field}: {reason}")]
     Invalid {
-        /// The registry's field.
+        /// The field.
         field: String,
         /// Why.
         reason: String,
@@ -122,7 +122,9 @@ impl IntoResponse for Error {
         // The security layer wraps this body in the page shell when it can
         // (it knows the mount point); this is the message it shows.
         let mut response = (status, crate::layout::error_body(&self)).into_response();
-        response.extensions_mut().insert(ErrorPage(self.to_string()));
+        response
+            .extensions_mut()
+            .insert(ErrorPage(self.to_string()));
         response
     }
 }

@@ -49,6 +49,9 @@
 //!   buttons cannot make a second client or show a secret again.
 //! - Tenancy is the registry's, as in the admin API: another tenant's
 //!   client looks exactly like a missing one (404).
+//! - The console adds no failure throttle of its own: a browser's
+//!   [`AdminAuth`] is a session whose id nobody can guess, and the place to
+//!   throttle is the host's sign-in (the reference server's does).
 //!
 //! # Quick start
 //!
@@ -156,6 +159,17 @@ impl Console {
                 forms: Arc::new(csrf::UsedForms::default()),
             }),
         })
+    }
+
+    /// Signs CSRF tokens with `key` (at least 32 bytes, from the host's
+    /// secret manager) instead of a key made for this process: replicas
+    /// sharing it accept each other's forms.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a key shorter than 32 bytes.
+    pub fn with_csrf_key(mut self, key: &[u8]) -> Result<Self, Error> {
+        Arc::make_mut(&mut self.inner).csrf = Arc::new(csrf::Csrf::with_key(key)?);
+        Ok(self)
     }
 
     /// Adds the signing-keys page (platform admins only).

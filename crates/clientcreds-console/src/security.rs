@@ -148,7 +148,11 @@ impl Ctx {
     }
 
     /// Checks the CSRF token a form sent.
-    pub(crate) fn check_token(&self, console: &Console, presented: Option<&str>) -> Result<(), Error> {
+    pub(crate) fn check_token(
+        &self,
+        console: &Console,
+        presented: Option<&str>,
+    ) -> Result<(), Error> {
         if self.cookie.fresh {
             return Err(Error::Forbidden {
                 reason: "this browser sent no console cookie with the form; reload the page and \
@@ -285,9 +289,15 @@ mod tests {
         // carry `Origin: null` under some referrer policies).
         let null_same = [("origin", "null"), ("sec-fetch-site", "same-origin")];
         assert!(same_origin(&headers(&null_same)).is_ok());
-        let same = [("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")];
+        let same = [
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+        ];
         assert!(same_origin(&headers(&same)).is_ok());
-        let other = [("origin", "http://evil.example"), ("host", "127.0.0.1:8080")];
+        let other = [
+            ("origin", "http://evil.example"),
+            ("host", "127.0.0.1:8080"),
+        ];
         assert!(same_origin(&headers(&other)).is_err());
         let null = [("origin", "null"), ("host", "127.0.0.1:8080")];
         assert!(same_origin(&headers(&null)).is_err());

@@ -40,11 +40,11 @@ use clientcreds_resource::{Access, BearerAuthLayer};
 use clientcreds_secret::MasterKeys;
 use serde_json::{Value, json};
 
-pub use console::{CONSOLE_PATH, SESSION_COOKIE, SESSION_TTL, SIGN_IN_PATH, SIGN_OUT_PATH};
 pub use config::{
     Config, FORWARDED_HEADER_VAR, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR, MIN_ADMIN_TOKEN_CHARS,
     TRUSTED_PROXIES_VAR,
 };
+pub use console::{CONSOLE_PATH, SESSION_COOKIE, SESSION_TTL, SIGN_IN_PATH, SIGN_OUT_PATH};
 
 /// How long the demo API's live check trusts an answer: a revoked or
 /// deleted client's tokens stop working there within this.

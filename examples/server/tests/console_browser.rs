@@ -55,15 +55,24 @@ async fn start() -> World {
     let mut config = Config::for_addr(addr);
     config.root_token = Some(zeroize::Zeroizing::new(ROOT.into()));
     config.tenant_admins = vec![
-        (TenantId::new("acme").unwrap(), zeroize::Zeroizing::new(ACME.into())),
-        (TenantId::new("globex").unwrap(), zeroize::Zeroizing::new(GLOBEX.into())),
+        (
+            TenantId::new("acme").unwrap(),
+            zeroize::Zeroizing::new(ACME.into()),
+        ),
+        (
+            TenantId::new("globex").unwrap(),
+            zeroize::Zeroizing::new(GLOBEX.into()),
+        ),
     ];
     let server = Server::new(config).await.unwrap();
     let app = server.router();
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
@@ -96,7 +105,10 @@ async fn start() -> World {
 
 impl World {
     async fn go(&self, path: &str) {
-        self.browser.goto(&format!("{}{path}", self.base)).await.unwrap();
+        self.browser
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
     }
 
     async fn page(&self) -> String {
@@ -118,7 +130,13 @@ impl World {
     }
 
     async fn click(&self, css: &str) {
-        self.browser.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+        self.browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
 
     /// Clicks what submits a form or follows a link, and waits until the
@@ -167,7 +185,11 @@ impl World {
 
     async fn sign_in(&self, token: &str) {
         self.go("/console").await;
-        assert_eq!(self.path().await, "/console/sign-in", "the console asks to sign in");
+        assert_eq!(
+            self.path().await,
+            "/console/sign-in",
+            "the console asks to sign in"
+        );
         self.fill("token", token).await;
         self.click_away("button[type=submit]").await;
     }
@@ -203,7 +225,8 @@ impl World {
     async fn rotate(&self, mode: &str, grace_days: &str) -> (String, String) {
         self.click(&format!("input[name=mode][value={mode}]")).await;
         self.fill("grace_days", grace_days).await;
-        self.click_confirmed("form[action$='/rotate'] button[type=submit]").await;
+        self.click_confirmed("form[action$='/rotate'] button[type=submit]")
+            .await;
         let page = self.page().await;
         assert!(page.contains("One-time reveal"), "{page}");
         (
@@ -256,22 +279,38 @@ async fn the_console_in_chromium() {
 /// and its date, the cutover in the activity, "Revoke now".
 async fn product_a(world: &World) {
     world.sign_in(ACME).await;
-    assert_eq!(world.path().await, "/console/t/acme/clients", "{}", world.page().await);
+    assert_eq!(
+        world.path().await,
+        "/console/t/acme/clients",
+        "{}",
+        world.page().await
+    );
     let (old_id, old_secret) = world.create("acme", &[("name", "copilot-studio")]).await;
     world.screenshot("reveal").await;
     assert!(world.token(&old_id, &old_secret, None).await.is_ok());
     world.dismiss().await;
-    assert!(world.path().await.starts_with(&format!("/console/t/acme/clients/{old_id}")));
+    assert!(
+        world
+            .path()
+            .await
+            .starts_with(&format!("/console/t/acme/clients/{old_id}"))
+    );
     // Back to the reveal: the browser may not show it again from its
     // cache (no-store), and resubmitting the form is refused.
     world.browser.back().await.unwrap();
     let back = world.page().await;
-    assert!(!back.contains(&old_secret), "the back button brought the secret back");
+    assert!(
+        !back.contains(&old_secret),
+        "the back button brought the secret back"
+    );
     assert!(!back.contains("One-time reveal"), "{back}");
     world.browser.refresh().await.ok();
     let _ = world.browser.accept_alert().await;
     let again = world.page().await;
-    assert!(!again.contains(&old_secret), "a reload brought the secret back");
+    assert!(
+        !again.contains(&old_secret),
+        "a reload brought the secret back"
+    );
     assert!(again.contains("already submitted"), "{again}");
     world.go(&format!("/console/t/acme/clients/{old_id}")).await;
 
@@ -285,16 +324,26 @@ async fn product_a(world: &World) {
     assert!(world.token(&new_id, &new_secret, None).await.is_ok());
     world.go("/console/t/acme/clients").await;
     let list = world.page().await;
-    let old_row = list.split("<tr>").find(|row| row.contains(&old_id)).unwrap();
-    assert!(old_row.contains("badge expiring") && old_row.contains("Expires"), "{old_row}");
+    let old_row = list
+        .split("<tr>")
+        .find(|row| row.contains(&old_id))
+        .unwrap();
+    assert!(
+        old_row.contains("badge expiring") && old_row.contains("Expires"),
+        "{old_row}"
+    );
     world.screenshot("clients").await;
     // Confirm the cutover in the activity log of the new client.
-    world.go(&format!("/console/t/acme/clients/{new_id}/activity")).await;
+    world
+        .go(&format!("/console/t/acme/clients/{new_id}/activity"))
+        .await;
     assert!(world.page().await.contains("token issued"));
     // Revoke now: the old client stops minting at once.
     world.go(&format!("/console/t/acme/clients/{old_id}")).await;
     world.screenshot("client").await;
-    world.click_confirmed("form[action$='/end-grace'] button").await;
+    world
+        .click_confirmed("form[action$='/end-grace'] button")
+        .await;
     assert!(world.page().await.contains("can no longer mint tokens"));
     assert_eq!(world.token(&old_id, &old_secret, None).await, Err(401));
     assert!(world.token(&new_id, &new_secret, None).await.is_ok());
@@ -305,15 +354,28 @@ async fn product_a(world: &World) {
 /// old secret stops at once.
 async fn products_b_and_e(world: &World) {
     let (id, secret) = world
-        .create("acme", &[("name", "breeze"), ("owner", "ops@example.com"), ("secret_days", "180")])
+        .create(
+            "acme",
+            &[
+                ("name", "breeze"),
+                ("owner", "ops@example.com"),
+                ("secret_days", "180"),
+            ],
+        )
         .await;
     assert!(world.page().await.contains("This secret expires"));
     world.dismiss().await;
     let page = world.page().await;
     let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(180)).date();
-    assert!(page.contains(&expires.to_string()), "the 180-day expiry {expires} is shown");
+    assert!(
+        page.contains(&expires.to_string()),
+        "the 180-day expiry {expires} is shown"
+    );
     let warning = (time::OffsetDateTime::now_utc() + time::Duration::days(150)).date();
-    assert!(page.contains(&warning.to_string()), "the 30-day warning {warning} is due");
+    assert!(
+        page.contains(&warning.to_string()),
+        "the 30-day warning {warning} is due"
+    );
     world.go("/console/t/acme/warnings").await;
     let warnings = world.page().await;
     assert!(warnings.contains("breeze") && warnings.contains(&warning.to_string()));
@@ -328,13 +390,20 @@ async fn products_b_and_e(world: &World) {
 
 /// Product C: roles chosen at creation end up in the token.
 async fn product_c(world: &World) {
-    let (id, secret) = world.create("acme", &[("name", "vectara-app"), ("roles", "admin, viewer")]).await;
+    let (id, secret) = world
+        .create(
+            "acme",
+            &[("name", "vectara-app"), ("roles", "admin, viewer")],
+        )
+        .await;
     world.dismiss().await;
     assert!(world.page().await.contains("admin, viewer"));
     let token = world.token(&id, &secret, None).await.unwrap();
     let payload = token.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(claims["roles"], json!(["admin", "viewer"]));
@@ -343,7 +412,9 @@ async fn product_c(world: &World) {
 /// Product D: delete, with the typed confirmation; a token minted before
 /// stops working at the demo API.
 async fn product_d(world: &World) {
-    let (id, secret) = world.create("acme", &[("name", "spice-ci"), ("scopes", "echo")]).await;
+    let (id, secret) = world
+        .create("acme", &[("name", "spice-ci"), ("scopes", "echo")])
+        .await;
     world.dismiss().await;
     let token = world.token(&id, &secret, Some("echo")).await.unwrap();
     let whoami = || async {
@@ -385,7 +456,11 @@ async fn forged_cross_site_post(world: &World) {
     let victim = world
         .server
         .registry()
-        .create(&actor, &tenant, clientcreds_registry::NewClient::named("victim"))
+        .create(
+            &actor,
+            &tenant,
+            clientcreds_registry::NewClient::named("victim"),
+        )
         .await
         .unwrap();
     let target = format!(
@@ -408,7 +483,11 @@ async fn forged_cross_site_post(world: &World) {
     );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     // `localhost` is another site than `127.0.0.1`.
-    world.browser.goto(&format!("http://localhost:{port}/evil")).await.unwrap();
+    world
+        .browser
+        .goto(&format!("http://localhost:{port}/evil"))
+        .await
+        .unwrap();
     // The form was posted (the page left the evil site) and refused: the
     // session cookie (SameSite=Strict) did not go with it, so the console
     // answered "sign in".
@@ -418,7 +497,12 @@ async fn forged_cross_site_post(world: &World) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(world.path().await, "/console/sign-in", "{}", world.page().await);
+    assert_eq!(
+        world.path().await,
+        "/console/sign-in",
+        "{}",
+        world.page().await
+    );
     let view = world
         .server
         .registry()
@@ -463,7 +547,9 @@ async fn tenant_admin_sees_only_its_tenant(world: &World) {
 async fn platform_admin_switches_tenants(world: &World) {
     world.sign_in(ROOT).await;
     assert_eq!(world.path().await, "/console/tenants");
-    world.click_away("ul.tenants a[href$='/t/acme/clients']").await;
+    world
+        .click_away("ul.tenants a[href$='/t/acme/clients']")
+        .await;
     assert!(world.page().await.contains("copilot-studio"));
     world.go("/console/tenants").await;
     world.fill("tenant", "globex").await;

@@ -8,7 +8,7 @@ use clientcreds_registry::{ClientUpdate, ClientView, RotateOptions, RotationMode
 use clientcreds_store::{ClientStatus, EffectiveStatus};
 use maud::{Markup, html};
 
-use super::clients::{claim_form, in_grace, secret_lifetime};
+use super::clients::{in_grace, once, secret_lifetime};
 use super::{reveal, see_other, tenant};
 use crate::form::Posted;
 use crate::layout::csrf_field;
@@ -135,11 +135,13 @@ pub(crate) async fn rotate(
         }
         options = options.grace(time::Duration::days(days));
     }
-    claim_form(&console, &form)?;
     let registry = &console.inner.registry;
-    let issued = registry
-        .rotate(&ctx.actor, &tenant, &client_id, options)
-        .await?;
+    let issued = once(
+        &console,
+        &form,
+        registry.rotate(&ctx.actor, &tenant, &client_id, options),
+    )
+    .await?;
     let old = if issued.client.client_id == client_id {
         Some(issued.client.clone())
     } else {

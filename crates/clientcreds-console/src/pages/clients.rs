@@ -100,7 +100,14 @@ pub(crate) async fn list(
             }
         }
     };
-    Ok(page(&ctx, &console, Some(&tenant), Nav::Clients, "OAuth clients", body))
+    Ok(page(
+        &ctx,
+        &console,
+        Some(&tenant),
+        Nav::Clients,
+        "OAuth clients",
+        body,
+    ))
 }
 
 /// The table of clients: name, id, status, secrets, scopes, created.
@@ -192,7 +199,14 @@ pub(crate) async fn new_form(
             button type="submit" { "Create client" }
         }
     };
-    Ok(page(&ctx, &console, Some(&tenant), Nav::NewClient, "Create client", body))
+    Ok(page(
+        &ctx,
+        &console,
+        Some(&tenant),
+        Nav::NewClient,
+        "Create client",
+        body,
+    ))
 }
 
 /// Checkboxes of what the policy allows, or a free text field when it
@@ -241,7 +255,10 @@ fn new_client(form: &Form, grants: &Grants) -> Result<NewClient, Error> {
             .checked_mul(60)
             .and_then(|s| u32::try_from(s).ok())
             .filter(|s| *s > 0)
-            .ok_or(Error::bad("token_minutes", "must be a positive number of minutes"))?;
+            .ok_or(Error::bad(
+                "token_minutes",
+                "must be a positive number of minutes",
+            ))?;
         new = new.with_token_lifetime_secs(secs);
     }
     Ok(new.with_secret_lifetime(secret_lifetime(form)?))
@@ -261,8 +278,28 @@ pub(crate) fn secret_lifetime(form: &Form) -> Result<SecretLifetime, Error> {
     }
 }
 
+/// Runs `action` once per single-use form id: a second submission makes
+/// nothing. When the registry refuses the action (nothing was made), the
+/// id is released so that the corrected form can be sent again.
+pub(crate) async fn once<T, F>(console: &Console, form: &Form, action: F) -> Result<T, Error>
+where
+    F: std::future::Future<Output = Result<T, clientcreds_registry::Error>>,
+{
+    claim_form(console, form)?;
+    let id = form.get(crate::csrf::FORM_ID).unwrap_or_default();
+    match action.await {
+        Ok(done) => Ok(done),
+        Err(error) => {
+            if !matches!(error, clientcreds_registry::Error::Store(_)) {
+                console.inner.forms.release(id);
+            }
+            Err(error.into())
+        }
+    }
+}
+
 /// Claims a single-use form id: a second submission makes nothing.
-pub(crate) fn claim_form(console: &Console, form: &Form) -> Result<(), Error> {
+fn claim_form(console: &Console, form: &Form) -> Result<(), Error> {
     let id = form.get(crate::csrf::FORM_ID).unwrap_or_default();
     if !crate::csrf::is_form_id(id) {
         return Err(Error::bad("form_id", "is missing; reload the form"));
@@ -287,8 +324,8 @@ pub(crate) async fn create(
 ) -> Result<Response, Error> {
     let tenant = tenant(&tenant_id)?;
     let new = new_client(&form, console.inner.registry.policy().grants_for(&tenant))?;
-    claim_form(&console, &form)?;
-    let issued = console.inner.registry.create(&ctx.actor, &tenant, new).await?;
+    let registry = &console.inner.registry;
+    let issued = once(&console, &form, registry.create(&ctx.actor, &tenant, new)).await?;
     Ok(reveal::page(&ctx, &console, &tenant, &issued, None))
 }
 
@@ -370,7 +407,14 @@ pub(crate) async fn detail(
         p { a href={ (here) "/activity" } { "Token activity of this client" } }
         (super::actions::forms(&ctx, &console, &view, &here, &form_id))
     };
-    Ok(page(&ctx, &console, Some(&tenant), Nav::Clients, &view.name, body))
+    Ok(page(
+        &ctx,
+        &console,
+        Some(&tenant),
+        Nav::Clients,
+        &view.name,
+        body,
+    ))
 }
 
 /// A claim's value as text.

@@ -20,7 +20,10 @@ const LOG_PAGE: usize = 100;
 fn after(uri: &Uri) -> Result<Option<u64>, Error> {
     query(uri)
         .text("after")
-        .map(|a| a.parse().map_err(|_| Error::bad("after", "must be a number")))
+        .map(|a| {
+            a.parse()
+                .map_err(|_| Error::bad("after", "must be a number"))
+        })
         .transpose()
 }
 
@@ -48,7 +51,13 @@ pub(crate) async fn activity(
     // Authorizes (tenancy) and 404s for an unknown client.
     let view = registry.get(&ctx.actor, &tenant, &client_id).await?;
     let records = registry
-        .activity(&ctx.actor, &tenant, Some(&client_id), after(&uri)?, LOG_PAGE)
+        .activity(
+            &ctx.actor,
+            &tenant,
+            Some(&client_id),
+            after(&uri)?,
+            LOG_PAGE,
+        )
         .await?;
     let here = format!("{}/t/{tenant}/clients/{client_id}/activity", ctx.base);
     let body = html! {
@@ -80,7 +89,14 @@ pub(crate) async fn activity(
         }
         (older_link(&here, records.last().map(|r| r.seq), records.len() >= LOG_PAGE))
     };
-    Ok(page(&ctx, &console, Some(&tenant), Nav::Clients, "Token activity", body))
+    Ok(page(
+        &ctx,
+        &console,
+        Some(&tenant),
+        Nav::Clients,
+        "Token activity",
+        body,
+    ))
 }
 
 fn actor_text(actor: &AuditActor) -> String {
@@ -136,7 +152,14 @@ pub(crate) async fn audit(
         }
         (older_link(&here, records.last().map(|r| r.seq), records.len() >= LOG_PAGE))
     };
-    Ok(page(&ctx, &console, Some(&tenant), Nav::Audit, "Audit trail", body))
+    Ok(page(
+        &ctx,
+        &console,
+        Some(&tenant),
+        Nav::Audit,
+        "Audit trail",
+        body,
+    ))
 }
 
 /// The ledger's records of a client's warnings.
@@ -179,7 +202,13 @@ pub(crate) async fn warnings(
 ) -> Result<Response, Error> {
     let tenant = tenant(&tenant_id)?;
     let registry = &console.inner.registry;
-    let mut due: Vec<(OffsetDateTime, String, String, String, Option<OffsetDateTime>)> = Vec::new();
+    let mut due: Vec<(
+        OffsetDateTime,
+        String,
+        String,
+        String,
+        Option<OffsetDateTime>,
+    )> = Vec::new();
     let mut cursor: Option<String> = None;
     let mut read = 0;
     let mut truncated = false;
@@ -266,5 +295,12 @@ pub(crate) async fn warnings(
             }
         }
     };
-    Ok(page(&ctx, &console, Some(&tenant), Nav::Warnings, "Expiry warnings", body))
+    Ok(page(
+        &ctx,
+        &console,
+        Some(&tenant),
+        Nav::Warnings,
+        "Expiry warnings",
+        body,
+    ))
 }

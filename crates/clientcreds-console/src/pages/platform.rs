@@ -42,7 +42,10 @@ pub(crate) async fn tenants(
     let params = query(&uri);
     if let Some(chosen) = params.text("tenant") {
         let tenant = super::tenant(chosen).map_err(|_| {
-            Error::bad("tenant", "is not a tenant id (letters, digits, '-', '_', '.')")
+            Error::bad(
+                "tenant",
+                "is not a tenant id (letters, digits, '-', '_', '.')",
+            )
         })?;
         return Ok(see_other(&format!("{}/t/{tenant}/clients", ctx.base)));
     }

@@ -115,7 +115,10 @@ impl<'a> Browser<'a> {
         }
     }
 
-    pub async fn send(&mut self, request: Request<Body>) -> Result<Page, Box<dyn std::error::Error>> {
+    pub async fn send(
+        &mut self,
+        request: Request<Body>,
+    ) -> Result<Page, Box<dyn std::error::Error>> {
         let response = self.app.router.clone().oneshot(request).await?;
         let status = response.status();
         let headers = response.headers().clone();
@@ -201,7 +204,9 @@ impl<'a> Browser<'a> {
 
     /// The CSRF token of this browser's forms.
     pub async fn csrf(&mut self, tenant: &str) -> Result<String, Box<dyn std::error::Error>> {
-        let page = self.get(&format!("/console/t/{tenant}/clients/new")).await?;
+        let page = self
+            .get(&format!("/console/t/{tenant}/clients/new"))
+            .await?;
         Ok(page.field("csrf").ok_or("no csrf field")?)
     }
 }
