@@ -1,5 +1,5 @@
 //! The admin console in a real browser: headless Chromium, driven over
-//! WebDriver (scripts/with-chromium.sh starts chromedriver and exports
+//! `WebDriver` (`scripts/with-chromium.sh` starts chromedriver and exports
 //! `CLIENTCREDS_TEST_WEBDRIVER_URL`), against the reference server.
 //!
 //! One browser walks every flow in turn, product by product: A (rotate to
@@ -199,7 +199,7 @@ impl World {
         assert_eq!(self.path().await, "/console/sign-in");
     }
 
-    /// Fills the create form and submits it; returns (client_id, secret)
+    /// Fills the create form and submits it; returns (`client_id`, secret)
     /// from the reveal.
     async fn create(&self, tenant: &str, fields: &[(&str, &str)]) -> (String, String) {
         self.go(&format!("/console/t/{tenant}/clients/new")).await;

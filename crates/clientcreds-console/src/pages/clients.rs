@@ -169,7 +169,7 @@ pub(crate) async fn new_form(
     let form_id = console.inner.csrf.random_value()?;
     let policy = console.inner.registry.policy();
     let grants = policy.grants_for(&tenant);
-    let default_days = policy.secret_lifetime.map(|d| d.whole_days());
+    let default_days = policy.secret_lifetime.map(time::Duration::whole_days);
     let body = html! {
         form.stack method="post" action={ (ctx.base) "/t/" (tenant) "/clients" } {
             (csrf_field(&ctx))
