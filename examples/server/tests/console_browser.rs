@@ -560,4 +560,11 @@ async fn platform_admin_switches_tenants(world: &World) {
     let keys = world.page().await;
     assert!(keys.contains("badge active\">signing"), "{keys}");
     world.screenshot("keys").await;
+    let published = keys.matches("<tr>").count();
+    world
+        .click_away("form[action$='/keys/rotate'] button")
+        .await;
+    let keys = world.page().await;
+    assert!(keys.contains("The next signing key is published"), "{keys}");
+    assert_eq!(keys.matches("<tr>").count(), published + 1, "one more key");
 }

@@ -62,6 +62,26 @@ pub(crate) async fn activity(
     let here = format!("{}/t/{tenant}/clients/{client_id}/activity", ctx.base);
     let body = html! {
         p { "Client " a href={ (ctx.base) "/t/" (tenant) "/clients/" (client_id) } { (view.name) } " · " code { (client_id) } }
+        h2 { "Which secret is in use" }
+        table {
+            thead { tr {
+                th scope="col" { "Secret" } th scope="col" { "State" } th scope="col" { "Last used" }
+            } }
+            tbody {
+                @for secret in &view.secrets {
+                    tr {
+                        td { code { (secret.display_prefix) "…" } }
+                        td { (crate::layout::secret_badge(secret.state)) }
+                        td { (crate::layout::when_or(secret.last_used_at, "never")) }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = &view.replaced_by {
+            p { "Replaced by " a href={ (ctx.base) "/t/" (tenant) "/clients/" (next) "/activity" } { code { (next) } }
+                ": its activity shows whether the new credentials are deployed." }
+        }
+        h2 { "Token requests" }
         @if records.is_empty() {
             p.empty { "No token requests recorded." }
         } @else {
