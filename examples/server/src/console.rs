@@ -37,9 +37,6 @@ pub const SESSION_COOKIE: &str = "clientcreds_session";
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 /// Most sessions kept at once (the oldest are dropped past it).
 const MAX_SESSIONS: usize = 10_000;
-/// The throttle's key for every sign-in (the source address tells callers
-/// apart).
-const THROTTLE_KEY: &str = "console-sign-in";
 
 /// The sessions, and the tokens they are made from.
 pub(crate) struct SignIn {
@@ -47,6 +44,9 @@ pub(crate) struct SignIn {
     sessions: Mutex<HashMap<[u8; 32], (Actor, Instant)>>,
     secure: bool,
     throttle: MemoryThrottle,
+    /// Keys the throttle's per-token counters: a presented token reaches
+    /// the throttle only as a keyed hash under this process's random key.
+    tags: std::hash::RandomState,
     random: SystemRandom,
 }
 
@@ -84,6 +84,7 @@ impl SignIn {
             sessions: Mutex::new(HashMap::new()),
             secure,
             throttle: MemoryThrottle::default(),
+            tags: std::hash::RandomState::new(),
             random: SystemRandom::new(),
         }
     }
@@ -210,29 +211,36 @@ pub(crate) async fn sign_in(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| Source::client(addr.ip()));
     let now = time::OffsetDateTime::now_utc();
-    if sign_in.throttle.admit(THROTTLE_KEY, source, now).is_err() {
-        return page(
-            StatusCode::TOO_MANY_REQUESTS,
-            Some("Too many failed sign-ins from this address; wait a minute and try again."),
-        );
-    }
     let Ok(body) = axum::body::to_bytes(request.into_body(), 8 * 1024).await else {
         return page(StatusCode::BAD_REQUEST, Some("The form is too large."));
     };
     let token = form_urlencoded::parse(&body)
         .find(|(name, _)| name == "token")
         .map(|(_, value)| zeroize::Zeroizing::new(value.into_owned()));
+    // Counted per (token, address) and per address, like the admin API: a
+    // source guessing tokens is stopped, and an administrator's own token
+    // is not locked out by someone else's failures.
+    let key = format!(
+        "console-sign-in:{:016x}",
+        std::hash::BuildHasher::hash_one(&sign_in.tags, token.as_deref().map(String::as_str))
+    );
+    if sign_in.throttle.admit(&key, source, now).is_err() {
+        return page(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many failed sign-ins from this address; wait and try again."),
+        );
+    }
     let actor = token
         .as_deref()
         .and_then(|token| sign_in.admins.find(token.trim()).cloned());
     let Some(actor) = actor else {
-        sign_in.throttle.failed(THROTTLE_KEY, source, now);
+        sign_in.throttle.failed(&key, source, now);
         return page(
             StatusCode::UNAUTHORIZED,
             Some("That token names no administrator."),
         );
     };
-    sign_in.throttle.succeeded(THROTTLE_KEY, source, now);
+    sign_in.throttle.succeeded(&key, source, now);
     tracing::info!(admin = actor.user_id(), "console sign-in");
     match sign_in.start(actor) {
         Some(id) => see_other(CONSOLE_PATH, Some(sign_in.cookie(&id, None))),

@@ -166,3 +166,34 @@ async fn behind_https_the_session_cookie_is_secure() {
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
 }
+
+#[tokio::test]
+async fn repeated_wrong_tokens_are_throttled_and_the_right_one_still_works() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::for_addr(addr);
+    config.tenant_admins = vec![(
+        TenantId::new("acme").unwrap(),
+        zeroize::Zeroizing::new(ACME.into()),
+    )];
+    let _server = serve(config, listener).await;
+    let http = no_redirects();
+    let sign_in = |token: &'static str| {
+        let http = http.clone();
+        async move {
+            http.post(format!("http://{addr}/console/sign-in"))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(sign_in("the-same-wrong-token-0123456789abcdef").await);
+    }
+    assert_eq!(statuses[0], StatusCode::UNAUTHORIZED);
+    assert_eq!(statuses[11], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    assert_eq!(sign_in(ACME).await, StatusCode::SEE_OTHER);
+}
