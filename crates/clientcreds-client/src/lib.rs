@@ -194,11 +194,14 @@
 //! (re-exported as [`jwt`]): nothing of the issuer. Federated assertions
 //! ([`AssertionSource`]) need no crypto and no feature.
 
+mod api;
 mod assertion;
 mod cache;
 mod challenge;
 mod client;
 mod clock;
+#[cfg(feature = "dpop")]
+mod dpop;
 mod error;
 #[cfg(feature = "middleware")]
 mod middleware;
@@ -210,10 +213,10 @@ mod source;
 mod tower;
 mod transport;
 
-/// The `clientcreds-jwt` crate that signs `private_key_jwt` assertions:
-/// [`Algorithm`](jwt::Algorithm) names a PEM key's algorithm, and
-/// [`SigningKey`](jwt::SigningKey) is a key already loaded.
-#[cfg(feature = "private-key-jwt")]
+/// The `clientcreds-jwt` crate that signs `private_key_jwt` assertions
+/// and DPoP proofs: [`Algorithm`](jwt::Algorithm) names a PEM key's
+/// algorithm, and [`SigningKey`](jwt::SigningKey) is a key already loaded.
+#[cfg(any(feature = "private-key-jwt", feature = "dpop"))]
 pub use clientcreds_jwt as jwt;
 /// The `http` crate (1), whose requests the tower layer handles.
 pub use http;
@@ -227,19 +230,22 @@ pub use reqwest;
 #[cfg(feature = "middleware")]
 pub use reqwest_middleware;
 
+pub use api::AuthHeaders;
 #[cfg(feature = "private-key-jwt")]
 pub use assertion::{AssertionKey, AssertionTyp};
 pub use assertion::{AssertionSource, CLIENT_ASSERTION_TYPE, MAX_ASSERTION_BYTES};
 pub use cache::{MemoryCache, TokenCache};
-pub use challenge::is_invalid_token;
+pub use challenge::{Retry, is_invalid_token, is_use_dpop_nonce};
 pub use client::{TokenClient, TokenClientBuilder};
 pub use clock::{Clock, SystemClock};
+#[cfg(feature = "dpop")]
+pub use dpop::DpopKey;
 pub use error::{Error, OAuthErrorCode, TransportError};
 #[cfg(feature = "middleware")]
 pub use middleware::BearerMiddleware;
 pub use protocol::AuthMethod;
 pub use request::{CacheKey, TokenRequest};
-pub use secret::{AccessToken, ClientSecret};
+pub use secret::{AccessToken, ClientSecret, TokenType};
 pub use source::TokenSource;
 #[cfg(feature = "tower")]
 pub use tower::{Bearer, BearerLayer, BoxError, ReplayBody};
