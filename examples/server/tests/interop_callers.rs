@@ -4,7 +4,7 @@
 //! RFC 8414 metadata and gets tokens with `private_key_jwt`, signing with
 //! Ed25519 (sent under its RFC 9864 name) and ES256. Run through
 //! scripts/with-oidc-provider.sh (scripts/test.sh does), which installs
-//! the pinned packages and exports CLIENTCREDS_OIDC_PROVIDER.
+//! the pinned packages and exports `CLIENTCREDS_OIDC_PROVIDER`.
 
 #![allow(
     clippy::unwrap_used,
