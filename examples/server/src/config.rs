@@ -115,6 +115,16 @@ pub struct Config {
     /// loopback (`CLIENTCREDS_DANGER_LOOPBACK_HTTP=true`, default `false`;
     /// for tests only).
     pub danger_loopback_http: bool,
+    /// DPoP (RFC 9449) at the token endpoint (`CLIENTCREDS_DPOP`, default
+    /// `true`): a request with a proof gets a bound token.
+    pub dpop: bool,
+    /// Every client must use DPoP (`CLIENTCREDS_DPOP_REQUIRED`, default
+    /// `false`; per client: `dpop_bound_access_tokens`).
+    pub dpop_required: bool,
+    /// Server nonces for DPoP proofs (`CLIENTCREDS_DPOP_NONCES`, default
+    /// `false`), derived from the master keys so every replica accepts
+    /// every other's.
+    pub dpop_nonces: bool,
 }
 
 impl fmt::Debug for Config {
@@ -265,6 +275,15 @@ impl Config {
         config.assertion_token_endpoint_aud =
             flag("CLIENTCREDS_ASSERTION_TOKEN_ENDPOINT_AUD", false)?;
         config.danger_loopback_http = flag("CLIENTCREDS_DANGER_LOOPBACK_HTTP", false)?;
+        config.dpop = flag("CLIENTCREDS_DPOP", true)?;
+        config.dpop_required = flag("CLIENTCREDS_DPOP_REQUIRED", false)?;
+        config.dpop_nonces = flag("CLIENTCREDS_DPOP_NONCES", false)?;
+        if (config.dpop_required || config.dpop_nonces) && !config.dpop {
+            return Err(
+                "CLIENTCREDS_DPOP_REQUIRED and CLIENTCREDS_DPOP_NONCES need CLIENTCREDS_DPOP=true"
+                    .into(),
+            );
+        }
         if let Some(list) = var("CLIENTCREDS_FEDERATED_ISSUERS") {
             config.federated_issuers = list
                 .split(',')
@@ -334,6 +353,9 @@ impl Config {
             federated_issuers: Vec::new(),
             assertion_token_endpoint_aud: false,
             danger_loopback_http: false,
+            dpop: true,
+            dpop_required: false,
+            dpop_nonces: false,
         }
     }
 }

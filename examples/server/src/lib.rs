@@ -148,6 +148,11 @@ impl Server {
             Registry::new(store, hasher, policy)?
                 .with_client_assertions(assertions(&config, replay.clone())?),
         );
+        let dpop_config = if config.dpop {
+            Some(dpop(&config, &master, replay.clone())?)
+        } else {
+            None
+        };
         storage::spawn_retention(Arc::downgrade(&registry), replay, &config);
         let key_manager = Arc::new(
             KeyManager::start(
@@ -160,11 +165,14 @@ impl Server {
         );
         warnings::spawn(Arc::downgrade(&warning_runner), config.warning_interval);
         let keys = key_manager.key_set();
-        let tokens = TokenService::new(
+        let mut tokens = TokenService::new(
             registry.clone(),
             TokenIssuer::new(keys.clone(), config.issuer.clone()),
             config.audience.clone(),
         );
+        if let Some(dpop) = dpop_config {
+            tokens = tokens.with_dpop(dpop);
+        }
         let verifier = Arc::new(TokenVerifier::new(
             keys.clone(),
             Validation::new(config.issuer.clone(), config.audience.clone()),
@@ -362,4 +370,24 @@ fn assertions(
     }
     Ok(clientcreds_registry::ClientAssertions::new(policy, replay)?
         .with_transport(Arc::new(clientcreds_resource::ReqwestTransport::new())))
+}
+
+/// DPoP at the token endpoint: `htu` is the issuer's token endpoint (the
+/// external URL, as `CLIENTCREDS_ISSUER` says), proofs' `jti`s in the same
+/// replay store as client assertions', nonces derived from the master keys.
+fn dpop(
+    config: &Config,
+    master: &MasterKeys,
+    replay: Arc<dyn clientcreds_store::ReplayStore>,
+) -> Result<clientcreds_registry::DpopConfig, Box<dyn std::error::Error>> {
+    let endpoint = format!("{}/oauth/token", config.issuer.trim_end_matches('/'));
+    let mut dpop = clientcreds_registry::DpopConfig::new(endpoint, replay)?;
+    if config.dpop_required {
+        dpop = dpop.required();
+    }
+    if config.dpop_nonces {
+        let key = master.derive_key("dpop-nonce")?;
+        dpop = dpop.with_nonces(clientcreds_registry::NonceKey::new(&key));
+    }
+    Ok(dpop)
 }
