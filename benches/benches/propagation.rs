@@ -213,6 +213,7 @@ async fn memory_per_cached_client(clients: usize) -> f64 {
             updated_at: at,
             last_used_at: None,
             version: 1,
+            auth: Default::default(),
             secrets: vec![SecretRecord {
                 secret_id: issued.secret_id().as_str().to_owned(),
                 hash: hasher.hash(issued.secret()).unwrap(),
@@ -224,6 +225,7 @@ async fn memory_per_cached_client(clients: usize) -> f64 {
                 revoked_at: None,
                 last_used_at: None,
                 warning_due: None,
+                public_jwk: None,
             }],
         }));
     }

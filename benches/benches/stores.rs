@@ -377,6 +377,7 @@ async fn bulk_load(store: &dyn Store, tenant: &TenantId, n: usize) {
                 revoked_at: None,
                 last_used_at: None,
                 warning_due: None,
+                public_jwk: None,
             };
             commit = commit.with(Write::Insert(ClientRecord {
                 tenant: tenant.clone(),
@@ -396,6 +397,7 @@ async fn bulk_load(store: &dyn Store, tenant: &TenantId, n: usize) {
                 updated_at: at,
                 last_used_at: None,
                 version: 1,
+                auth: Default::default(),
                 secrets: vec![secret],
             }));
         }

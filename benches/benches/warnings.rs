@@ -103,6 +103,7 @@ fn record(tenant: &TenantId, i: usize) -> ClientRecord {
         updated_at: created,
         last_used_at: None,
         version: 1,
+        auth: Default::default(),
         secrets: vec![SecretRecord {
             secret_id: format!("S{i:07}"),
             hash: SecretHash::from_stored("hmac-sha256$v1$k1$AAAA"),
@@ -114,6 +115,7 @@ fn record(tenant: &TenantId, i: usize) -> ClientRecord {
             revoked_at: None,
             last_used_at: None,
             warning_due: Some(due),
+            public_jwk: None,
         }],
     }
 }

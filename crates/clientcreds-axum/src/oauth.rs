@@ -68,13 +68,21 @@ impl OAuthRoutes {
     pub fn new(tokens: TokenService, verifier: Arc<TokenVerifier>) -> Self {
         let issuer = tokens.issuer().issuer().to_owned();
         let keys = tokens.issuer().keys().clone();
+        let mut metadata = AuthorizationServerMetadata::new(&issuer);
+        // A registry that accepts client assertions says so (RFC 8414).
+        if let Some(assertions) = tokens.registry().client_assertions() {
+            metadata = metadata.with_client_assertions(&assertions.policy().algorithms);
+        }
+        if let Some(dpop) = tokens.dpop() {
+            metadata = metadata.with_dpop(&dpop.algorithms);
+        }
         let routes = Self {
             inner: Arc::new(Inner {
                 tokens,
                 verifier,
                 keys,
                 parser: TokenRequestParser::default(),
-                metadata: AuthorizationServerMetadata::new(&issuer),
+                metadata,
                 realm: DEFAULT_REALM.to_owned(),
                 jwks_cache_control: HeaderValue::from_static("public, max-age=0"),
                 sources: SourceFinder::default(),
@@ -223,13 +231,21 @@ async fn token(
         Ok(parsed) => {
             let mut request = parsed.request;
             request.source = source;
-            match inner.tokens.exchange(request).await {
+            let mut response = match inner.tokens.exchange(request).await {
                 Ok(response) => token_response(&response),
                 Err(error) => {
                     tracing::info!(error = error.code.as_str(), "token request refused");
                     token_error_response(&error, parsed.auth, &inner.realm)
                 }
+            };
+            // RFC 9449 §8: with server nonces on, every answer carries the
+            // current one (a `use_dpop_nonce` error needs it).
+            if let Some(nonce) = inner.tokens.dpop_nonce()
+                && let Ok(value) = axum::http::HeaderValue::from_str(&nonce)
+            {
+                response.headers_mut().insert("dpop-nonce", value);
             }
+            response
         }
     }
 }

@@ -6,11 +6,16 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(feature = "private-key-jwt")]
+use crate::AssertionKey;
+use crate::assertion::Credential;
+#[cfg(feature = "dpop")]
+use crate::dpop::{Dpop, DpopKey};
 use crate::protocol::{self, AuthMethod};
 use crate::source::{Slot, TokenSource};
 use crate::{
-    AccessToken, CacheKey, ClientSecret, Clock, Error, MemoryCache, SystemClock, TokenCache,
-    TokenRequest, Transport,
+    AccessToken, AssertionSource, CacheKey, ClientSecret, Clock, Error, MemoryCache, SystemClock,
+    TokenCache, TokenRequest, Transport,
 };
 
 /// The caller's token cache for one client at one authorization server.
@@ -28,8 +33,17 @@ pub(crate) struct ClientInner {
     pub(crate) endpoint: http::Uri,
     pub(crate) endpoint_text: String,
     pub(crate) client_id: String,
-    pub(crate) secret: ClientSecret,
+    pub(crate) credential: Credential,
     pub(crate) auth: AuthMethod,
+    /// The `aud` of signed assertions: the configured audience, else the
+    /// issuer, else the token endpoint.
+    #[cfg(feature = "private-key-jwt")]
+    pub(crate) assertion_audience: String,
+    /// What the cache key adds for the credential and the DPoP key.
+    cache_identity: String,
+    /// The DPoP key and the nonces servers sent, when tokens are bound.
+    #[cfg(feature = "dpop")]
+    pub(crate) dpop: Option<Dpop>,
     pub(crate) policy: Policy,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -62,20 +76,58 @@ impl Default for Policy {
 }
 
 impl TokenClient {
-    /// Starts configuring a client with its id and secret.
+    /// Starts configuring a client with its id and secret
+    /// (`client_secret_basic`, or `client_secret_post` through
+    /// [`TokenClientBuilder::auth_method`]).
     pub fn builder(client_id: impl Into<String>, secret: ClientSecret) -> TokenClientBuilder {
-        TokenClientBuilder {
-            client_id: client_id.into(),
-            secret,
-            endpoint: None,
-            issuer: None,
-            auth: AuthMethod::default(),
-            policy: Policy::default(),
-            transport: None,
-            clock: Arc::new(SystemClock),
-            cache: None,
-            allow_http: false,
-        }
+        TokenClientBuilder::new(client_id.into(), Credential::Secret(secret))
+    }
+
+    /// Starts configuring a `private_key_jwt` client (RFC 7523 §2.2): every
+    /// token request carries a new assertion signed with `key`, and no
+    /// secret. The assertion's `aud` is the [issuer](TokenClientBuilder::issuer)
+    /// (see [`AssertionKey::with_audience`]).
+    ///
+    /// ```
+    /// use clientcreds_client::{AssertionKey, TokenClient, TokenRequest};
+    /// # let jwk = r#"{"kty":"OKP","crv":"Ed25519","kid":"svc-key-1",
+    /// #   "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+    /// #   "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}"#;
+    /// let key = AssertionKey::from_jwk(jwk)?; // the JWK's `kid` is sent
+    /// assert_eq!(key.kid(), "svc-key-1");
+    /// let tokens = TokenClient::builder_with_key("svc_123", key)
+    ///     .issuer("https://auth.example")
+    ///     .token_endpoint("https://auth.example/oauth/token")
+    ///     .build()?;
+    /// assert_eq!(tokens.client_id(), "svc_123");
+    /// # Ok::<(), clientcreds_client::Error>(())
+    /// ```
+    #[cfg(feature = "private-key-jwt")]
+    pub fn builder_with_key(client_id: impl Into<String>, key: AssertionKey) -> TokenClientBuilder {
+        TokenClientBuilder::new(client_id.into(), Credential::Key(key))
+    }
+
+    /// Starts configuring a federated client (RFC 7521 §4.2): every token
+    /// request carries the assertion `source` yields at that moment (a
+    /// Kubernetes service-account token re-read from its file, say), and
+    /// no secret.
+    ///
+    /// ```
+    /// use clientcreds_client::{AssertionSource, TokenClient};
+    /// let tokens = TokenClient::builder_with_assertion(
+    ///     "svc_123",
+    ///     AssertionSource::file("/var/run/secrets/tokens/clientcreds"),
+    /// )
+    /// .token_endpoint("https://auth.example/oauth/token")
+    /// .build()?;
+    /// # let _ = tokens;
+    /// # Ok::<(), clientcreds_client::Error>(())
+    /// ```
+    pub fn builder_with_assertion(
+        client_id: impl Into<String>,
+        source: AssertionSource,
+    ) -> TokenClientBuilder {
+        TokenClientBuilder::new(client_id.into(), Credential::Assertion(source))
     }
 
     /// The token source for `request`'s scopes and audience. Sources for
@@ -89,7 +141,12 @@ impl TokenClient {
     /// [`Error::Config`] if a scope, audience or resource cannot be sent.
     pub fn source(&self, request: TokenRequest) -> Result<TokenSource, Error> {
         request.validate()?;
-        let key = CacheKey::new(&self.inner.endpoint_text, &self.inner.client_id, &request);
+        let key = CacheKey::new(
+            &self.inner.endpoint_text,
+            &self.inner.client_id,
+            &self.inner.cache_identity,
+            &request,
+        );
         let slot = {
             let mut slots = self
                 .inner
@@ -126,6 +183,14 @@ impl TokenClient {
     pub fn client_id(&self) -> &str {
         &self.inner.client_id
     }
+
+    /// The DPoP key tokens are bound to, when the client has one (see
+    /// [`TokenClientBuilder::dpop`]).
+    #[cfg(feature = "dpop")]
+    #[must_use]
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.inner.dpop.as_ref().map(|dpop| &dpop.key)
+    }
 }
 
 impl fmt::Debug for TokenClient {
@@ -133,9 +198,24 @@ impl fmt::Debug for TokenClient {
         f.debug_struct("TokenClient")
             .field("token_endpoint", &self.inner.endpoint_text)
             .field("client_id", &self.inner.client_id)
-            .field("client_secret", &"[redacted]")
-            .field("auth", &self.inner.auth)
+            .field("auth", &self.inner.credential.method_name(self.inner.auth))
+            .field("credential", &self.inner.credential)
+            .field("dpop", &self.inner.dpop_thumbprint())
             .finish_non_exhaustive()
+    }
+}
+
+impl ClientInner {
+    /// The DPoP key's thumbprint, for `Debug` and logs.
+    pub(crate) fn dpop_thumbprint(&self) -> Option<&str> {
+        #[cfg(feature = "dpop")]
+        {
+            self.dpop.as_ref().map(|dpop| dpop.key.thumbprint())
+        }
+        #[cfg(not(feature = "dpop"))]
+        {
+            None
+        }
     }
 }
 
@@ -143,29 +223,108 @@ impl fmt::Debug for TokenClient {
 #[must_use]
 pub struct TokenClientBuilder {
     client_id: String,
-    secret: ClientSecret,
+    credential: Credential,
     endpoint: Option<String>,
     issuer: Option<String>,
-    auth: AuthMethod,
+    auth: Option<AuthMethod>,
     policy: Policy,
     transport: Option<Arc<dyn Transport>>,
     clock: Arc<dyn Clock>,
     cache: Option<Arc<dyn TokenCache>>,
     allow_http: bool,
+    #[cfg(feature = "dpop")]
+    dpop: Option<DpopKey>,
+    #[cfg(feature = "dpop")]
+    dpop_allow_bearer: bool,
 }
 
 impl fmt::Debug for TokenClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenClientBuilder")
             .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
+            .field("credential", &self.credential)
             .field("token_endpoint", &self.endpoint)
             .field("issuer", &self.issuer)
+            .field("dpop", &self.dpop_debug())
             .finish_non_exhaustive()
     }
 }
 
 impl TokenClientBuilder {
+    fn new(client_id: String, credential: Credential) -> Self {
+        Self {
+            client_id,
+            credential,
+            endpoint: None,
+            issuer: None,
+            auth: None,
+            policy: Policy::default(),
+            transport: None,
+            clock: Arc::new(SystemClock),
+            cache: None,
+            allow_http: false,
+            #[cfg(feature = "dpop")]
+            dpop: None,
+            #[cfg(feature = "dpop")]
+            dpop_allow_bearer: false,
+        }
+    }
+
+    fn dpop_debug(&self) -> Option<&str> {
+        #[cfg(feature = "dpop")]
+        {
+            self.dpop.as_ref().map(DpopKey::thumbprint)
+        }
+        #[cfg(not(feature = "dpop"))]
+        {
+            None
+        }
+    }
+
+    /// Binds this client's tokens to `key` with DPoP (RFC 9449, feature
+    /// `dpop`).
+    ///
+    /// Every token request then carries a `DPoP` proof (`htm` `POST`,
+    /// `htu` the token endpoint), and the server is expected to answer
+    /// `token_type: DPoP`. Every request that presents such a token
+    /// through [`TokenSource::authorize`] ([`BearerMiddleware`](crate::BearerMiddleware)
+    /// and [`BearerLayer`](crate::BearerLayer) use it) carries
+    /// `Authorization: DPoP <token>` and a new proof for that request
+    /// (`htm`, `htu`, `ath` the token's hash). A server's `use_dpop_nonce`
+    /// is answered with one retry carrying its nonce; nonces are
+    /// remembered per origin. The cache key gains the key's thumbprint,
+    /// so tokens bound to one key are never served to a client holding
+    /// another.
+    ///
+    /// ```
+    /// use clientcreds_client::{ClientSecret, DpopKey, TokenClient};
+    /// let tokens = TokenClient::builder("svc_123", ClientSecret::new("cs_…"))
+    ///     .token_endpoint("https://auth.example/oauth/token")
+    ///     .dpop(DpopKey::generate()?)
+    ///     .build()?;
+    /// assert!(tokens.dpop_key().is_some());
+    /// # Ok::<(), clientcreds_client::Error>(())
+    /// ```
+    #[cfg(feature = "dpop")]
+    pub fn dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
+    /// Whether a `token_type: Bearer` answer to a token request with a
+    /// DPoP proof is accepted (default `false`: it is an
+    /// [`Error::InvalidResponse`], since the host asked for bound tokens
+    /// and a server that ignores the proof hands out replayable ones).
+    /// Allow it while an authorization server rolls DPoP out; the Bearer
+    /// tokens are then sent as `Authorization: Bearer`, without proofs.
+    /// Only with [`TokenClientBuilder::dpop`]: building without a key
+    /// fails.
+    #[cfg(feature = "dpop")]
+    pub fn dpop_allow_bearer(mut self, allow: bool) -> Self {
+        self.dpop_allow_bearer = allow;
+        self
+    }
+
     /// The token endpoint URL.
     pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(url.into());
@@ -173,15 +332,20 @@ impl TokenClientBuilder {
     }
 
     /// The issuer, whose RFC 8414 metadata names the token endpoint; use
-    /// [`TokenClientBuilder::discover`] to build.
+    /// [`TokenClientBuilder::discover`] to build. With an explicit
+    /// [`TokenClientBuilder::token_endpoint`], [`TokenClientBuilder::build`]
+    /// needs no metadata; the issuer is then only the `aud` of
+    /// `private_key_jwt` assertions.
     pub fn issuer(mut self, url: impl Into<String>) -> Self {
         self.issuer = Some(url.into());
         self
     }
 
-    /// How the client authenticates (default [`AuthMethod::Basic`]).
+    /// Where the client secret goes (default [`AuthMethod::Basic`]). Only
+    /// for clients built with [`TokenClient::builder`]: building a key or
+    /// assertion client with it set fails.
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
-        self.auth = method;
+        self.auth = Some(method);
         self
     }
 
@@ -372,11 +536,47 @@ impl TokenClientBuilder {
                 reason: "must be non-empty, without control characters",
             });
         }
-        if self.secret.expose_secret().is_empty() {
+        match &self.credential {
+            Credential::Secret(secret) if secret.expose_secret().is_empty() => {
+                return Err(Error::Config {
+                    field: "client_secret",
+                    reason: "must not be empty",
+                });
+            }
+            Credential::Secret(_) => {}
+            #[cfg(feature = "private-key-jwt")]
+            Credential::Key(key) => key.validate()?,
+            Credential::Assertion(_) => {}
+        }
+        if self.auth.is_some() && !matches!(self.credential, Credential::Secret(_)) {
             return Err(Error::Config {
-                field: "client_secret",
-                reason: "must not be empty",
+                field: "auth_method",
+                reason: "applies to a client secret only (a key or assertion client sends client_assertion)",
             });
+        }
+        #[cfg(feature = "private-key-jwt")]
+        let assertion_audience = match &self.credential {
+            Credential::Key(key) => key.audience().map(str::to_owned),
+            _ => None,
+        }
+        .or_else(|| self.issuer.clone())
+        .unwrap_or_else(|| endpoint.clone());
+        #[cfg(feature = "dpop")]
+        if self.dpop_allow_bearer && self.dpop.is_none() {
+            return Err(Error::Config {
+                field: "dpop_allow_bearer",
+                reason: "applies only with a DPoP key (TokenClientBuilder::dpop)",
+            });
+        }
+        #[allow(unused_mut)]
+        let mut cache_identity = self.credential.cache_identity();
+        #[cfg(feature = "dpop")]
+        if let Some(key) = &self.dpop {
+            if !cache_identity.is_empty() {
+                cache_identity.push(' ');
+            }
+            cache_identity.push_str("dpop:");
+            cache_identity.push_str(key.thumbprint());
         }
         let cache = self
             .cache
@@ -386,8 +586,13 @@ impl TokenClientBuilder {
                 endpoint: uri,
                 endpoint_text: endpoint,
                 client_id: self.client_id,
-                secret: self.secret,
-                auth: self.auth,
+                credential: self.credential,
+                auth: self.auth.unwrap_or_default(),
+                #[cfg(feature = "private-key-jwt")]
+                assertion_audience,
+                cache_identity,
+                #[cfg(feature = "dpop")]
+                dpop: self.dpop.map(|key| Dpop::new(key, self.dpop_allow_bearer)),
                 policy: self.policy,
                 transport,
                 clock: self.clock,

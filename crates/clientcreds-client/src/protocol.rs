@@ -10,9 +10,12 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::{AccessToken, ClientSecret, Error, OAuthErrorCode, TokenRequest};
+use crate::assertion::{CLIENT_ASSERTION_TYPE, Proof};
+use crate::{AccessToken, Error, OAuthErrorCode, TokenRequest, TokenType};
 
-/// How the client authenticates at the token endpoint.
+/// Where a [`ClientSecret`](crate::ClientSecret) goes in the token request
+/// (RFC 6749 §2.3.1). Clients built with a key or an assertion source
+/// send a `client_assertion` instead and take no `AuthMethod`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AuthMethod {
@@ -29,15 +32,18 @@ pub enum AuthMethod {
 pub(crate) fn token_request(
     endpoint: &http::Uri,
     client_id: &str,
-    secret: &ClientSecret,
-    auth: AuthMethod,
+    proof: &Proof<'_>,
     request: &TokenRequest,
 ) -> Result<http::Request<Vec<u8>>, Error> {
+    let proof_len = match proof {
+        Proof::Secret(secret, _) => secret.expose_secret().len(),
+        Proof::Assertion(assertion) => assertion.len() + CLIENT_ASSERTION_TYPE.len(),
+    };
     // Room for everything percent-encoded, so the buffer holding the secret
     // never reallocates (which would leave a copy behind unzeroized).
     let room = 3
         * (client_id.len()
-            + secret.expose_secret().len()
+            + proof_len
             + request.scope_param().map_or(0, |s| s.len())
             + request.audience_param().map_or(0, str::len)
             + request
@@ -65,8 +71,8 @@ pub(crate) fn token_request(
     let mut builder = http::Request::post(endpoint.clone())
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(ACCEPT, "application/json");
-    match auth {
-        AuthMethod::Basic => {
+    match proof {
+        Proof::Secret(secret, AuthMethod::Basic) => {
             let mut credentials = Zeroizing::new(String::with_capacity(
                 3 * (client_id.len() + secret.expose_secret().len()) + 1,
             ));
@@ -85,9 +91,17 @@ pub(crate) fn token_request(
             value.set_sensitive(true);
             builder = builder.header(AUTHORIZATION, value);
         }
-        AuthMethod::Body => {
+        Proof::Secret(secret, AuthMethod::Body) => {
             pair("client_id", client_id);
             pair("client_secret", secret.expose_secret());
+        }
+        // RFC 7521 §4.2 with RFC 7523 §2.2; `client_id` too, as RFC 7521
+        // §4.2 allows: the server knows the client before it parses the
+        // assertion. Never a `client_secret` alongside.
+        Proof::Assertion(assertion) => {
+            pair("client_id", client_id);
+            pair("client_assertion_type", CLIENT_ASSERTION_TYPE);
+            pair("client_assertion", assertion);
         }
     }
     builder
@@ -129,6 +143,19 @@ struct ErrorBody {
     error_description: Option<String>,
 }
 
+/// What `token_type` a token response may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// The request had no DPoP proof: `Bearer` only.
+    Bearer,
+    /// The request had a proof: `DPoP`, or `Bearer` when allowed.
+    #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
+    Dpop {
+        /// Whether a `Bearer` answer is accepted.
+        allow_bearer: bool,
+    },
+}
+
 /// Turns the endpoint's response into a token (or the error it says).
 /// `default_lifetime` applies when the response has no `expires_in` and
 /// the token is not a JWT with `exp`.
@@ -136,6 +163,7 @@ pub(crate) fn token_response(
     response: &http::Response<Vec<u8>>,
     now: SystemTime,
     default_lifetime: Duration,
+    expect: Expect,
 ) -> Result<AccessToken, Error> {
     let status = response.status();
     if !status.is_success() {
@@ -156,9 +184,33 @@ pub(crate) fn token_response(
     }
     let mut body: SuccessBody = serde_json::from_slice(response.body())
         .map_err(|_| Error::InvalidResponse("token response is not the RFC 6749 JSON object"))?;
-    if !body.token_type.eq_ignore_ascii_case("bearer") {
-        return Err(Error::InvalidResponse("token_type is not Bearer"));
-    }
+    let token_type = match (TokenType::from_name(&body.token_type), expect) {
+        (Some(TokenType::Bearer), Expect::Bearer | Expect::Dpop { allow_bearer: true }) => {
+            TokenType::Bearer
+        }
+        (Some(TokenType::DPoP), Expect::Dpop { .. }) => TokenType::DPoP,
+        (
+            Some(TokenType::Bearer),
+            Expect::Dpop {
+                allow_bearer: false,
+            },
+        ) => {
+            return Err(Error::InvalidResponse(
+                "token_type is Bearer, not DPoP: the server did not bind the token to the DPoP \
+                 key (accept that with dpop_allow_bearer)",
+            ));
+        }
+        (Some(TokenType::DPoP), Expect::Bearer) => {
+            return Err(Error::InvalidResponse(
+                "token_type is DPoP but the client has no DPoP key",
+            ));
+        }
+        _ => {
+            return Err(Error::InvalidResponse(
+                "token_type is neither Bearer nor DPoP",
+            ));
+        }
+    };
     if body.access_token.is_empty() || !body.access_token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Error::InvalidResponse(
             "access_token is empty or not printable ASCII",
@@ -192,10 +244,11 @@ pub(crate) fn token_response(
             .checked_add(default_lifetime.min(MAX_LIFETIME))
             .unwrap_or(now),
     };
-    Ok(AccessToken::new(
+    Ok(AccessToken::with_type(
         std::mem::take(&mut *body.access_token),
         expires_at,
         body.scope,
+        token_type,
     ))
 }
 
@@ -299,6 +352,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
+    use crate::ClientSecret;
 
     #[test]
     fn basic_credentials_are_form_encoded_before_base64() {
@@ -306,8 +360,7 @@ mod tests {
         let request = token_request(
             &"http://as.example/token".parse().unwrap(),
             "client id",
-            &ClientSecret::new("p@ss:w rd"),
-            AuthMethod::Basic,
+            &Proof::Secret(&ClientSecret::new("p@ss:w rd"), AuthMethod::Basic),
             &TokenRequest::new()
                 .scopes(["b", "a"])
                 .audience("https://api/x"),
@@ -330,8 +383,7 @@ mod tests {
         let request = token_request(
             &"http://as.example/token".parse().unwrap(),
             "id",
-            &ClientSecret::new("s&=1"),
-            AuthMethod::Body,
+            &Proof::Secret(&ClientSecret::new("s&=1"), AuthMethod::Body),
             &TokenRequest::new().resource("urn:a"),
         )
         .unwrap();
@@ -339,6 +391,24 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(request.body()).unwrap(),
             "grant_type=client_credentials&resource=urn%3Aa&client_id=id&client_secret=s%26%3D1"
+        );
+    }
+
+    #[test]
+    fn assertions_go_in_the_form_without_a_secret() {
+        let request = token_request(
+            &"http://as.example/token".parse().unwrap(),
+            "svc 1",
+            &Proof::Assertion(Zeroizing::new("h.p.s".to_owned())),
+            &TokenRequest::new().scope("a"),
+        )
+        .unwrap();
+        assert!(request.headers().get(AUTHORIZATION).is_none());
+        assert_eq!(
+            std::str::from_utf8(request.body()).unwrap(),
+            "grant_type=client_credentials&scope=a&client_id=svc+1\
+             &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer\
+             &client_assertion=h.p.s"
         );
     }
 
@@ -363,30 +433,61 @@ mod tests {
         let long = jwt(1_000_100);
         let body =
             format!(r#"{{"access_token":"{long}","token_type":"bearer","expires_in":3600}}"#);
-        let token = token_response(&respond(200, &body), now, Duration::from_secs(300)).unwrap();
+        let token = token_response(
+            &respond(200, &body),
+            now,
+            Duration::from_secs(300),
+            Expect::Bearer,
+        )
+        .unwrap();
         assert_eq!(
             token.expires_at(),
             UNIX_EPOCH + Duration::from_secs(1_000_100)
         );
         let body =
             format!(r#"{{"access_token":"{long}","token_type":"Bearer","expires_in":"50"}}"#);
-        let token = token_response(&respond(200, &body), now, Duration::from_secs(300)).unwrap();
+        let token = token_response(
+            &respond(200, &body),
+            now,
+            Duration::from_secs(300),
+            Expect::Bearer,
+        )
+        .unwrap();
         assert_eq!(token.expires_at(), now + Duration::from_secs(50));
         let body = r#"{"access_token":"opaque","token_type":"Bearer","scope":"a b"}"#;
-        let token = token_response(&respond(200, body), now, Duration::from_secs(300)).unwrap();
+        let token = token_response(
+            &respond(200, body),
+            now,
+            Duration::from_secs(300),
+            Expect::Bearer,
+        )
+        .unwrap();
         assert_eq!(token.expires_at(), now + Duration::from_secs(300));
         assert_eq!(token.scope(), Some("a b"));
         // An absurd expires_in is clamped, never a panic.
         for huge in [u64::MAX.to_string(), format!("\"{}\"", u64::MAX)] {
             let body =
                 format!(r#"{{"access_token":"opaque","token_type":"Bearer","expires_in":{huge}}}"#);
-            let token =
-                token_response(&respond(200, &body), now, Duration::from_secs(300)).unwrap();
+            let token = token_response(
+                &respond(200, &body),
+                now,
+                Duration::from_secs(300),
+                Expect::Bearer,
+            )
+            .unwrap();
             assert_eq!(token.expires_at(), now + MAX_LIFETIME);
         }
         let far = UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
         let body = r#"{"access_token":"opaque","token_type":"Bearer","expires_in":3600}"#;
-        assert!(token_response(&respond(200, body), far, Duration::from_secs(300)).is_ok());
+        assert!(
+            token_response(
+                &respond(200, body),
+                far,
+                Duration::from_secs(300),
+                Expect::Bearer
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -400,6 +501,7 @@ mod tests {
             ),
             now,
             d,
+            Expect::Bearer,
         )
         .unwrap_err();
         assert!(err.is_credentials_rejected(), "{err}");
@@ -408,7 +510,7 @@ mod tests {
             "token request refused: invalid_client (no)"
         );
         assert_eq!(
-            token_response(&respond(503, "<html>"), now, d).unwrap_err(),
+            token_response(&respond(503, "<html>"), now, d, Expect::Bearer).unwrap_err(),
             Error::Status { status: 503 }
         );
         for body in [
@@ -416,15 +518,47 @@ mod tests {
             r#"{"access_token":"t","token_type":"mac"}"#,
             r#"{"access_token":"","token_type":"Bearer"}"#,
             r#"{"access_token":"t","token_type":"Bearer","expires_in":-5}"#,
+            r#"{"access_token":"t","token_type":"DPoP"}"#,
         ] {
             assert!(
                 matches!(
-                    token_response(&respond(200, body), now, d),
+                    token_response(&respond(200, body), now, d, Expect::Bearer),
                     Err(Error::InvalidResponse(_))
                 ),
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn the_token_type_must_be_what_was_asked_for() {
+        let now = SystemTime::now();
+        let d = Duration::from_secs(60);
+        let dpop = r#"{"access_token":"t","token_type":"dpop","expires_in":60}"#;
+        let bearer = r#"{"access_token":"t","token_type":"Bearer","expires_in":60}"#;
+        let strict = Expect::Dpop {
+            allow_bearer: false,
+        };
+        let lax = Expect::Dpop { allow_bearer: true };
+        let token = token_response(&respond(200, dpop), now, d, strict).unwrap();
+        assert_eq!(token.token_type(), TokenType::DPoP);
+        assert!(
+            token
+                .authorization()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("DPoP ")
+        );
+        let err = token_response(&respond(200, bearer), now, d, strict).unwrap_err();
+        assert!(err.to_string().contains("dpop_allow_bearer"), "{err}");
+        let token = token_response(&respond(200, bearer), now, d, lax).unwrap();
+        assert_eq!(token.token_type(), TokenType::Bearer);
+        let err = token_response(&respond(200, dpop), now, d, Expect::Bearer).unwrap_err();
+        assert!(err.to_string().contains("no DPoP key"), "{err}");
+        let nonce = r#"{"error":"use_dpop_nonce","error_description":"x"}"#;
+        let err = token_response(&respond(400, nonce), now, d, strict).unwrap_err();
+        assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::UseDpopNonce));
     }
 
     #[test]

@@ -123,8 +123,18 @@ impl TokenRequest {
 }
 
 /// The identity of a cache entry: token endpoint, client id, scope set,
-/// audience and resources. Two requests share a token only when all five
-/// are equal.
+/// audience and resources, and for a client without a secret its kind of
+/// credential. Two requests share a token only when all are equal.
+///
+/// The credential part is empty for a client secret (so keys are what they
+/// were before assertions existed), `private_key_jwt:` and the public key's
+/// RFC 7638 thumbprint for a [`AssertionKey`](crate::AssertionKey) client,
+/// and `client_assertion` for an [`AssertionSource`](crate::AssertionSource)
+/// client: a shared cache never serves a token obtained with one key to a
+/// client configured with another key or with a secret. A DPoP client
+/// (feature `dpop`) adds `dpop:` and its DPoP key's thumbprint, after a
+/// space when the credential part is not empty: tokens bound to one DPoP
+/// key are never served to a client with another key or none.
 ///
 /// [`CacheKey::as_str`] is an unambiguous text form (fields cannot contain
 /// the separator), for shared caches that key by string. It holds no secret.
@@ -134,7 +144,12 @@ pub struct CacheKey {
 }
 
 impl CacheKey {
-    pub(crate) fn new(endpoint: &str, client_id: &str, request: &TokenRequest) -> Self {
+    pub(crate) fn new(
+        endpoint: &str,
+        client_id: &str,
+        credential: &str,
+        request: &TokenRequest,
+    ) -> Self {
         let mut text = String::with_capacity(endpoint.len() + client_id.len() + 32);
         text.push_str(endpoint);
         text.push('\n');
@@ -145,11 +160,16 @@ impl CacheKey {
         text.push_str(request.audience_param().unwrap_or_default());
         text.push('\n');
         text.push_str(&request.resource_params().collect::<Vec<_>>().join(" "));
+        if !credential.is_empty() {
+            text.push('\n');
+            text.push_str(credential);
+        }
         Self { text }
     }
 
     /// The key as one string: endpoint, client id, scopes, audience and
-    /// resources, separated by newlines (none of them may contain one).
+    /// resources, then the credential part when it is not empty, separated
+    /// by newlines (none of them may contain one).
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.text

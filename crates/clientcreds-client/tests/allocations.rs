@@ -46,16 +46,58 @@ struct Canned {
 impl Transport for Canned {
     async fn send(
         &self,
-        _request: http::Request<Vec<u8>>,
+        request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
         self.sent.fetch_add(1, Ordering::SeqCst);
-        let body = br#"{"access_token":"eyJhbGciOiJFZERTQSJ9.e30.c2ln","token_type":"Bearer","expires_in":3600}"#;
-        Ok(http::Response::new(body.to_vec()))
+        // A request with a DPoP proof gets a DPoP-bound token.
+        let token_type = if request.headers().contains_key("dpop") {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        let body = format!(
+            r#"{{"access_token":"eyJhbGciOiJFZERTQSJ9.e30.c2ln","token_type":"{token_type}","expires_in":3600}}"#
+        );
+        Ok(http::Response::new(body.into_bytes()))
     }
 }
 
 #[test]
 fn cached_token_lookup_allocations_stay_under_the_ceiling() {
+    measure_cached(
+        "client secret",
+        TokenClient::builder("client-1", ClientSecret::new("secret")),
+    );
+}
+
+/// The hit path is the same for a `private_key_jwt` client: the key signs
+/// only when a refresh asks the token endpoint.
+#[cfg(feature = "private-key-jwt")]
+#[test]
+fn cached_token_lookup_allocates_nothing_for_a_key_client_either() {
+    use clientcreds_client::AssertionKey;
+    use clientcreds_client::jwt::{Algorithm, SigningKey};
+    let key = AssertionKey::new(SigningKey::generate(Algorithm::EdDSA).unwrap()).unwrap();
+    measure_cached(
+        "private_key_jwt",
+        TokenClient::builder_with_key("client-1", key),
+    );
+}
+
+/// And for a DPoP client: the proof is made per API request
+/// (`TokenSource::authorize`), never on the cached lookup.
+#[cfg(feature = "dpop")]
+#[test]
+fn cached_token_lookup_allocates_nothing_for_a_dpop_client_either() {
+    use clientcreds_client::DpopKey;
+    measure_cached(
+        "DPoP",
+        TokenClient::builder("client-1", ClientSecret::new("secret"))
+            .dpop(DpopKey::generate().unwrap()),
+    );
+}
+
+fn measure_cached(label: &str, builder: clientcreds_client::TokenClientBuilder) {
     assert!(installed(), "the counting allocator is not installed");
     // One thread: the lookup runs on the measuring thread.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -63,7 +105,7 @@ fn cached_token_lookup_allocations_stay_under_the_ceiling() {
         .build()
         .unwrap();
     let transport = Arc::new(Canned::default());
-    let source = TokenClient::builder("client-1", ClientSecret::new("secret"))
+    let source = builder
         .token_endpoint("https://as.example/oauth/token")
         .transport(transport.clone())
         .clock(ManualClock::new())
@@ -88,12 +130,12 @@ fn cached_token_lookup_allocations_stay_under_the_ceiling() {
     let per_op = counts.allocations_per(N);
     let bytes = counts.bytes_per(N);
     eprintln!(
-        "cached token(): {} allocations, {} bytes, {} frees over {N} calls: \
+        "cached token() ({label}): {} allocations, {} bytes, {} frees over {N} calls: \
          {per_op} allocations and {bytes} bytes per call",
         counts.allocations, counts.bytes, counts.frees,
     );
     assert_eq!(
         counts.allocations, CACHED_ALLOCATIONS,
-        "cached token() calls allocated (docs/PERFORMANCE.md, \"Allocations on the hot paths\")"
+        "cached token() calls allocated ({label}; docs/PERFORMANCE.md, \"Allocations on the hot paths\")"
     );
 }

@@ -105,6 +105,13 @@ async fn create_reveals_the_secret_once_and_never_again() -> TestResult {
             .body
             .contains(&all.clients[0].secrets[0].display_prefix)
     );
+    // How it authenticates, and whether its tokens must be DPoP-bound.
+    assert!(detail.body.contains("<code>client_secret_basic</code>"));
+    assert!(
+        detail
+            .body
+            .contains("DPoP-bound tokens</dt><dd>not required")
+    );
     Ok(())
 }
 

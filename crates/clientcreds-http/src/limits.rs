@@ -103,7 +103,8 @@ impl Limits {
             "client_id" => Field::ClientId,
             "client_secret" => Field::ClientSecret,
             "scope" => Field::Scope,
-            "token" => Field::Token,
+            // An assertion is a JWT: the token limit bounds it too.
+            "token" | "client_assertion" => Field::Token,
             "grant_type" => Field::GrantType,
             "audience" => Field::Audience,
             "resource" => Field::Resource,
@@ -136,7 +137,7 @@ pub enum Field {
     ClientSecret,
     /// `scope`.
     Scope,
-    /// An introspection request's `token`.
+    /// An introspection request's `token`, or a `client_assertion`.
     Token,
     /// `grant_type` (limit: [`Limits::parameter`]).
     GrantType,

@@ -3,8 +3,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clientcreds_registry::{
-    ClientCredentials, ExchangeRequest, Introspection, Source, TokenError, TokenErrorCode,
-    TokenResponse,
+    ClientAssertion, ClientCredentials, DpopProof, ExchangeRequest, Introspection,
+    JWT_BEARER_ASSERTION_TYPE, Source, TokenError, TokenErrorCode, TokenResponse,
 };
 use clientcreds_secret::Secret;
 use http::header::{
@@ -29,6 +29,8 @@ pub enum ClientAuthMethod {
     Basic,
     /// Form body (`client_secret_post`).
     Post,
+    /// A client assertion (`private_key_jwt` or a federated token).
+    Assertion,
     /// No credentials.
     None,
 }
@@ -237,8 +239,35 @@ impl TokenRequestParser {
             );
         };
         let mut request = ExchangeRequest::default();
+        // RFC 9449 §4.3: at most one `DPoP` header, of visible ASCII.
+        let mut proofs = headers.get_all("dpop").iter();
+        match (proofs.next(), proofs.next()) {
+            (None, _) => {}
+            (Some(proof), None) => match proof.to_str() {
+                Ok(text)
+                    if !text.is_empty() && text.len() <= clientcreds_jwt::dpop::MAX_PROOF_LEN =>
+                {
+                    request.dpop_proof = Some(DpopProof::new(text));
+                }
+                _ => {
+                    return reject(
+                        TokenErrorCode::InvalidDpopProof,
+                        "the DPoP header is malformed",
+                        false,
+                    );
+                }
+            },
+            (Some(_), Some(_)) => {
+                return reject(
+                    TokenErrorCode::InvalidDpopProof,
+                    "send one DPoP header",
+                    false,
+                );
+            }
+        }
         let mut seen: Vec<Text> = Vec::with_capacity(pairs.len());
         let (mut body_id, mut body_secret) = (None, None);
+        let (mut assertion_type, mut assertion) = (None, None);
         for (name, mut value) in pairs {
             if !REPEATABLE.contains(&name.as_str()) && seen.contains(&name) {
                 return reject(
@@ -261,10 +290,42 @@ impl TokenRequestParser {
                     "resource" => request.resources.push(take(&mut value)),
                     "client_id" => body_id = Some(take(&mut value)),
                     "client_secret" => body_secret = Some(Secret::new(take(&mut value))),
+                    "client_assertion_type" => assertion_type = Some(take(&mut value)),
+                    "client_assertion" => assertion = Some(take(&mut value)),
                     other_name => other(other_name, &mut value),
                 }
             }
             seen.push(name);
+        }
+        if assertion_type.is_some() || assertion.is_some() {
+            // RFC 7521 §4.2 and RFC 6749 §2.3: one method per request, and
+            // a malformed one is `invalid_request`.
+            if assertion_type.as_deref() != Some(JWT_BEARER_ASSERTION_TYPE) {
+                return reject(
+                    TokenErrorCode::InvalidRequest,
+                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    false,
+                );
+            }
+            let Some(assertion) = assertion else {
+                return reject(
+                    TokenErrorCode::InvalidRequest,
+                    "client_assertion is missing",
+                    false,
+                );
+            };
+            if basic.is_some() || body_secret.is_some() {
+                return reject(
+                    TokenErrorCode::InvalidRequest,
+                    "use one client authentication method: a client_assertion goes without a secret",
+                    false,
+                );
+            }
+            request.assertion = Some(ClientAssertion::new(body_id, assertion));
+            return Ok(ParsedTokenRequest {
+                request,
+                auth: ClientAuthMethod::Assertion,
+            });
         }
         match (basic, body_id, body_secret) {
             (Some(_), _, Some(_)) => reject(

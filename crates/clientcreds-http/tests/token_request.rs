@@ -651,3 +651,73 @@ proptest! {
         prop_assert_eq!(credentials(&parsed), (id, secret));
     }
 }
+
+const JWT_BEARER: &str = "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer";
+
+#[test]
+fn a_client_assertion_is_parsed_with_its_client_id() {
+    let body = format!(
+        "grant_type=client_credentials&client_id=cc_x&client_assertion_type={JWT_BEARER}&client_assertion=a.b.c"
+    );
+    let parsed = parse_ok(&form_headers(), &body);
+    assert_eq!(parsed.auth, ClientAuthMethod::Assertion);
+    let assertion = parsed.request.assertion.expect("assertion");
+    assert_eq!(assertion.client_id.as_deref(), Some("cc_x"));
+    assert_eq!(assertion.expose(), "a.b.c");
+    assert!(parsed.request.credentials.is_none());
+    // Without client_id: the assertion names the client.
+    let body = format!(
+        "grant_type=client_credentials&client_assertion_type={JWT_BEARER}&client_assertion=a.b.c"
+    );
+    let parsed = parse_ok(&form_headers(), &body);
+    assert_eq!(parsed.request.assertion.expect("assertion").client_id, None);
+}
+
+#[test]
+fn malformed_assertion_requests_are_invalid_request() {
+    let cases = [
+        (
+            "wrong type",
+            "grant_type=client_credentials&client_assertion_type=urn%3Asaml&client_assertion=a.b.c"
+                .to_owned(),
+        ),
+        (
+            "no type",
+            "grant_type=client_credentials&client_assertion=a.b.c".to_owned(),
+        ),
+        (
+            "no assertion",
+            format!("grant_type=client_credentials&client_assertion_type={JWT_BEARER}"),
+        ),
+        (
+            "with a secret",
+            format!(
+                "grant_type=client_credentials&client_id=cc_x&client_secret=s&client_assertion_type={JWT_BEARER}&client_assertion=a.b.c"
+            ),
+        ),
+    ];
+    for (case, body) in cases {
+        assert_invalid_request(&parse_err(&form_headers(), &body), case);
+    }
+    // Basic and an assertion: two methods.
+    let body = format!(
+        "grant_type=client_credentials&client_assertion_type={JWT_BEARER}&client_assertion=a.b.c"
+    );
+    let rejected = parse_err(&basic_headers("cc_x", "s"), &body);
+    assert_eq!(rejected.error.code, TokenErrorCode::InvalidRequest);
+}
+
+#[test]
+fn one_dpop_header_is_read_and_two_are_refused() {
+    let body = "grant_type=client_credentials";
+    let mut headers = basic_headers("cc_x", "s");
+    headers.insert("dpop", HeaderValue::from_static("a.b.c"));
+    let parsed = parse_ok(&headers, body);
+    assert_eq!(parsed.request.dpop_proof.expect("proof").expose(), "a.b.c");
+    headers.append("dpop", HeaderValue::from_static("d.e.f"));
+    let rejected = parse_err(&headers, body);
+    assert_eq!(rejected.error.code, TokenErrorCode::InvalidDpopProof);
+    let response = rejected_response(&rejected, REALM);
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(&response)["error"], "invalid_dpop_proof");
+}

@@ -51,7 +51,9 @@
 
 mod algorithm;
 mod backend;
+pub mod dpop;
 mod error;
+mod jws;
 mod key;
 mod keyset;
 mod token;
@@ -65,6 +67,7 @@ pub use time;
 pub use algorithm::Algorithm;
 pub use backend::CRYPTO_BACKEND;
 pub use error::{InsufficientScope, KeyError, MintError, VerifyError};
+pub use jws::{JwsHeader, SignedJws, sha256, sign_jws};
 pub use key::{Jwks, PrivateJwk, PublicJwk, SigningKey, VerifyingKey, pkcs8_pem, thumbprint};
 pub use keyset::KeySet;
 pub use token::{

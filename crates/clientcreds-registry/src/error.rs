@@ -26,6 +26,13 @@ pub enum AuthFailure {
     /// The client or secret was rotated out and its grace window is over.
     #[error("rotation grace window ended")]
     GraceEnded,
+    /// The client is not registered for the method it used (a secret for
+    /// a `private_key_jwt` client, an assertion for a secret client).
+    #[error("authentication method not registered for this client")]
+    MethodNotAllowed,
+    /// A client assertion failed the named check.
+    #[error("client assertion refused: {0}")]
+    Assertion(AssertionCheck),
     /// Too many failed attempts from this source: refused before any
     /// lookup (see [`AuthThrottle`](crate::AuthThrottle)).
     #[error("too many failed attempts; retry in {retry_after}")]
@@ -47,6 +54,91 @@ impl AuthFailure {
             Self::Expired => "expired",
             Self::GraceEnded => "grace_ended",
             Self::Throttled { .. } => "throttled",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Assertion(check) => check.code(),
+        }
+    }
+}
+
+/// Which check a client assertion failed: for the activity log and
+/// metrics; the caller only ever sees `invalid_client`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssertionCheck {
+    /// Not a compact JWS, too long, or a header or claims that do not parse.
+    #[error("malformed")]
+    Malformed,
+    /// `alg` not in the allow-list (`none` and HMAC never are).
+    #[error("algorithm not allowed")]
+    Algorithm,
+    /// `typ` is neither `client-authentication+jwt`, `JWT` nor absent.
+    #[error("wrong typ")]
+    Type,
+    /// `iss` and `sub` are not both the client id, or `iss` is not an
+    /// allowed federated issuer.
+    #[error("wrong issuer or subject")]
+    Issuer,
+    /// No client id to be found: no `client_id` parameter and no `iss`
+    /// (or, for a federated client, no `client_id` parameter).
+    #[error("client_id does not match")]
+    ClientId,
+    /// `aud` does not name this server (or the credential's audience).
+    #[error("wrong audience")]
+    Audience,
+    /// No `exp`, or past it.
+    #[error("expired or without exp")]
+    Expired,
+    /// `nbf` or `iat` in the future.
+    #[error("not yet valid")]
+    NotYetValid,
+    /// Valid for longer than the policy's maximum.
+    #[error("lifetime too long")]
+    Lifetime,
+    /// No `jti` where one is required.
+    #[error("no jti")]
+    MissingJti,
+    /// The `jti` was used before.
+    #[error("replayed")]
+    Replayed,
+    /// No registered key (or federated credential) matches.
+    #[error("no matching key or credential")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    Signature,
+    /// The key used is revoked or past its lifetime or grace window.
+    #[error("key no longer valid")]
+    KeyInactive,
+    /// The remote keys (`jwks_uri`, federated issuer) could not be fetched,
+    /// or the replay store failed: refused, fail closed.
+    #[error("keys or replay store unavailable")]
+    Unavailable,
+    /// The registry accepts no assertions (none configured).
+    #[error("assertions not configured")]
+    NotConfigured,
+}
+
+impl AssertionCheck {
+    /// A short code for logs and metrics (`assertion_expired`, ...).
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Malformed => "assertion_malformed",
+            Self::Algorithm => "assertion_algorithm",
+            Self::Type => "assertion_typ",
+            Self::Issuer => "assertion_issuer",
+            Self::ClientId => "assertion_client_id",
+            Self::Audience => "assertion_audience",
+            Self::Expired => "assertion_expired",
+            Self::NotYetValid => "assertion_not_yet_valid",
+            Self::Lifetime => "assertion_lifetime",
+            Self::MissingJti => "assertion_missing_jti",
+            Self::Replayed => "assertion_replayed",
+            Self::UnknownKey => "assertion_unknown_key",
+            Self::Signature => "assertion_signature",
+            Self::KeyInactive => "assertion_key_inactive",
+            Self::Unavailable => "assertion_unavailable",
+            Self::NotConfigured => "assertion_not_configured",
         }
     }
 }

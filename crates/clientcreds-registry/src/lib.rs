@@ -69,8 +69,10 @@
 
 mod activity;
 mod actor;
+mod assertion;
 mod clock;
 mod denials;
+mod dpop;
 mod error;
 mod exchange;
 mod input;
@@ -95,9 +97,20 @@ pub use activity::{
     DEFAULT_QUEUE_CAPACITY, RefusalCounts,
 };
 pub use actor::Actor;
+pub use assertion::{
+    ASSERTION_ALGORITHMS, AssertionPolicy, CLIENT_AUTHENTICATION_TYP, ClientAssertion,
+    ClientAssertions, DEFAULT_MAX_ASSERTION_LEN, JWT_BEARER_ASSERTION_TYPE,
+};
+/// What [`ClientAssertions::with_transport`] fetches `jwks_uri` and
+/// federated issuers' keys with: clientcreds-resource's transport trait
+/// (its `ReqwestTransport`, features `resource` and `reqwest` of the
+/// facade, or your own), the future it returns, and the cache rules of
+/// fetched key sets.
+pub use clientcreds_resource::{BoxFuture, RemoteConfig, Transport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use denials::DENIAL_ROW_INTERVAL;
-pub use error::{AuthFailure, Error};
+pub use dpop::{DEFAULT_NONCE_STEP, DpopConfig, DpopProof, NonceKey};
+pub use error::{AssertionCheck, AuthFailure, Error};
 #[allow(deprecated)]
 pub use exchange::TokenRequest;
 pub use exchange::{
@@ -112,11 +125,16 @@ pub use policy::{
     DEFAULT_WARNING_STAGES, DefaultScope, Grants, Limits, MAX_WARNING_STAGE_DAYS, Policy,
     RotationMode, SecretLifetime,
 };
-pub use registry::{DEFAULT_ACTIVITY_RETENTION, MAX_PAGE_SIZE, Registry};
+pub use registry::{
+    DEFAULT_ACTIVITY_RETENTION, MAX_CLIENT_KEYS, MAX_PAGE_SIZE, NewClientAuth, NewClientKey,
+    NewFederatedCredential, Registry,
+};
 pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep, SIGNING_KEY_AUDIT_TENANT};
 pub use throttle::{AuthThrottle, MemoryThrottle, Source, ThrottleLimits};
 pub use validate::{
     MAX_DESCRIPTION_CHARS, MAX_LIST_ITEMS, MAX_NAME_CHARS, MAX_TOKEN_LIFETIME_SECS,
     MIN_TOKEN_LIFETIME_SECS,
 };
-pub use view::{AuthenticatedClient, ClientList, ClientView, Credentials, Issued, SecretView};
+pub use view::{
+    AuthenticatedClient, ClientList, ClientView, Credentials, Issued, KeyView, SecretView,
+};

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use clientcreds_secret::{Secret, SecretId};
 use clientcreds_store::{
-    AuthView, ClaimValue, ClientRecord, EffectiveStatus, SecretRecord, SecretState, TenantId,
+    AuthMethod, AuthView, ClaimValue, ClientRecord, EffectiveStatus, FederatedCredential,
+    SecretRecord, SecretState, TenantId,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -57,6 +58,41 @@ pub struct ClientView {
     pub version: u64,
     /// Its secrets, oldest first.
     pub secrets: Vec<SecretView>,
+    /// How it authenticates (RFC 7591 name, or `federated_jwt`).
+    pub token_endpoint_auth_method: AuthMethod,
+    /// Its public keys (`private_key_jwt`), oldest first.
+    pub keys: Vec<KeyView>,
+    /// Where it publishes its keys, if it does.
+    pub jwks_uri: Option<String>,
+    /// Its federated credentials.
+    pub federated_credentials: Vec<FederatedCredential>,
+    /// RFC 9449 §5.2: its tokens are always DPoP-bound.
+    pub dpop_bound_access_tokens: bool,
+}
+
+/// One public key of a client as an administrator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyView {
+    /// The key id.
+    pub kid: String,
+    /// The public JWK.
+    pub jwk: serde_json::Value,
+    /// Label.
+    pub label: String,
+    /// Standing at the instant of reading.
+    pub state: SecretState,
+    /// Registered.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// End of lifetime.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Last used to authenticate.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    /// When its next expiry warning is due.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_warning_at: Option<OffsetDateTime>,
 }
 
 /// One secret as an administrator sees it.
@@ -113,8 +149,30 @@ impl ClientView {
             secrets: record
                 .secrets
                 .iter()
+                .filter(|s| !s.is_key())
                 .map(|s| SecretView::of(s, now))
                 .collect(),
+            token_endpoint_auth_method: record.auth.method,
+            keys: record
+                .secrets
+                .iter()
+                .filter_map(|s| {
+                    let jwk = serde_json::from_str(s.public_jwk.as_deref()?).ok()?;
+                    Some(KeyView {
+                        kid: s.secret_id.clone(),
+                        jwk,
+                        label: s.label.clone(),
+                        state: s.state(now),
+                        created_at: s.created_at,
+                        expires_at: s.expires_at,
+                        last_used_at: s.last_used_at,
+                        next_warning_at: s.warning_due,
+                    })
+                })
+                .collect(),
+            jwks_uri: record.auth.jwks_uri.clone(),
+            federated_credentials: record.auth.federated.clone(),
+            dpop_bound_access_tokens: record.auth.dpop_bound_access_tokens,
         }
     }
 
@@ -190,13 +248,18 @@ pub struct ClientList {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticatedClient {
     view: Arc<AuthView>,
-    /// Index of the secret used in `view.secrets`.
-    secret: usize,
+    /// Index of the secret or inline key used in `view.secrets`; `None`
+    /// for a key fetched from `jwks_uri` or a federated credential.
+    secret: Option<usize>,
     token_lifetime: time::Duration,
 }
 
 impl AuthenticatedClient {
-    pub(crate) fn new(view: Arc<AuthView>, secret: usize, token_lifetime: time::Duration) -> Self {
+    pub(crate) fn new(
+        view: Arc<AuthView>,
+        secret: Option<usize>,
+        token_lifetime: time::Duration,
+    ) -> Self {
         Self {
             view,
             secret,
@@ -216,13 +279,19 @@ impl AuthenticatedClient {
         &self.view.client_id
     }
 
-    /// The id of the secret that was used.
+    /// The id of the secret (or inline key: its `kid`) that was used;
+    /// empty for a key from `jwks_uri` or a federated credential.
     #[must_use]
     pub fn secret_id(&self) -> &str {
-        self.view
-            .secrets
-            .get(self.secret)
+        self.secret
+            .and_then(|i| self.view.secrets.get(i))
             .map_or("", |s| s.secret_id.as_str())
+    }
+
+    /// Whether its token requests must carry a DPoP proof.
+    #[must_use]
+    pub fn dpop_bound(&self) -> bool {
+        self.view.auth.dpop_bound_access_tokens
     }
 
     /// Allowed scopes.

@@ -245,6 +245,8 @@ fn action_name(action: AuditAction) -> &'static str {
         AuditAction::Read => "read",
         AuditAction::RotateSigningKey => "rotate_signing_key",
         AuditAction::WithdrawSigningKey => "withdraw_signing_key",
+        AuditAction::AddCredential => "add_credential",
+        AuditAction::RemoveCredential => "remove_credential",
     }
 }
 

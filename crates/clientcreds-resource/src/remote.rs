@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use clientcreds_jwt::{
-    AccessContext, Algorithm, IntoDuration, Jwks, KeySet, TokenVerifier, Validation, VerifyError,
+    AccessContext, Algorithm, IntoDuration, Jwks, KeySet, SignedJws, TokenVerifier, Validation,
+    VerifyError,
 };
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
@@ -369,16 +370,80 @@ impl RemoteKeySet {
         token: &str,
         now: OffsetDateTime,
     ) -> Result<AccessContext, Error> {
+        self.with_keys(Some(token), |snapshot| {
+            snapshot.verifier.verify_at(token, now)
+        })
+        .await
+    }
+
+    /// Checks the signature of a JWS someone else signed (a client
+    /// assertion, say) with these keys: the key its `kid` names or, without
+    /// a `kid`, any key of its algorithm. The claims are the caller's to
+    /// check. The same cache, background refresh and unknown-`kid` refetch
+    /// (one per cooldown) as [`RemoteKeySet::verify`].
+    ///
+    /// # Errors
+    /// [`Error::Token`] with [`VerifyError::UnknownKid`],
+    /// [`VerifyError::AlgorithmMismatch`] or [`VerifyError::BadSignature`];
+    /// [`Error::KeysUnavailable`].
+    pub async fn verify_signature(&self, jws: &SignedJws<'_>) -> Result<(), Error> {
+        if !self
+            .inner
+            .validation
+            .algorithms
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(&jws.header().alg))
+        {
+            return Err(Error::Token(VerifyError::AlgorithmNotAllowed));
+        }
+        self.with_keys(None, |snapshot| {
+            let keys = &snapshot.keys;
+            match jws.header().kid.as_deref() {
+                Some(kid) => keys
+                    .with_verifying_key(kid, |key| jws.verify(key.ok_or(VerifyError::UnknownKid)?)),
+                None => {
+                    let jwks = keys.jwks();
+                    let mut outcome = Err(VerifyError::UnknownKid);
+                    for jwk in &jwks.keys {
+                        let Some(kid) = jwk.kid.as_deref() else {
+                            continue;
+                        };
+                        let verdict = keys.with_verifying_key(kid, |key| match key {
+                            Some(key) if key.algorithm() == jws.header().alg => jws.verify(key),
+                            _ => Err(VerifyError::UnknownKid),
+                        });
+                        match verdict {
+                            Ok(()) => return Ok(()),
+                            Err(VerifyError::UnknownKid) => {}
+                            Err(other) => outcome = Err(other),
+                        }
+                    }
+                    outcome
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `check` against the current keys (loading them first if there
+    /// are none; `token`, when given, is peeked for its issuer so a foreign
+    /// token fetches nothing), and once more against a refetched set when
+    /// it fails with an unknown `kid` or a bad signature.
+    async fn with_keys<T>(
+        &self,
+        token: Option<&str>,
+        check: impl Fn(&Snapshot) -> Result<T, VerifyError>,
+    ) -> Result<T, Error> {
         let snapshot = match self.inner.hit() {
             Some(snapshot) => snapshot,
             None => self.inner.load(token).await?,
         };
-        match snapshot.verifier.verify_at(token, now) {
+        match check(&snapshot) {
             // A key the set lacks, or a signature that fails under the key
             // of that `kid`: the issuer may have rotated (even re-using
             // the `kid`). One refetch per cooldown finds out.
             Err(error @ (VerifyError::UnknownKid | VerifyError::BadSignature)) => {
-                self.inner.refetch(token, now, &snapshot, error).await
+                self.inner.refetch(&snapshot, error, &check).await
             }
             other => other.map_err(Error::Token),
         }
@@ -428,8 +493,9 @@ impl Inner {
 
     /// No usable snapshot: wait for a fetch (unless one just failed),
     /// after checking the token's issuer so a foreign token fetches nothing.
-    async fn load(self: &Arc<Self>, token: &str) -> Result<Arc<Snapshot>, Error> {
-        if token.len() <= self.validation.max_token_len
+    async fn load(self: &Arc<Self>, token: Option<&str>) -> Result<Arc<Snapshot>, Error> {
+        if let Some(token) = token
+            && token.len() <= self.validation.max_token_len
             && let Ok(iss) = peek_issuer(token)
         {
             self.validation.check_issuer(&iss)?;
@@ -470,18 +536,17 @@ impl Inner {
     /// The token's `kid` is not in `seen`, or its signature failed under
     /// that `kid`'s key (`error` says which): verify against a newer set if
     /// there is one, else refetch at most once per cooldown.
-    async fn refetch(
+    async fn refetch<T>(
         self: &Arc<Self>,
-        token: &str,
-        now: OffsetDateTime,
         seen: &Arc<Snapshot>,
         error: VerifyError,
-    ) -> Result<AccessContext, Error> {
+        check: &impl Fn(&Snapshot) -> Result<T, VerifyError>,
+    ) -> Result<T, Error> {
         // A token of another issuer never gets here: the verifier refused
         // it as such before the key lookup, so it never causes a fetch.
         let unknown = Err(Error::Token(error));
         if let Some(newer) = self.current().filter(|s| !Arc::ptr_eq(s, seen)) {
-            return newer.verifier.verify_at(token, now).map_err(Error::Token);
+            return check(&newer).map_err(Error::Token);
         }
         let receiver = {
             let mut control = self.lock();
@@ -499,7 +564,7 @@ impl Inner {
             self.start(false)
         };
         match Inner::wait(receiver).await {
-            Ok(fresh) => fresh.verifier.verify_at(token, now).map_err(Error::Token),
+            Ok(fresh) => check(&fresh).map_err(Error::Token),
             Err(_) => unknown,
         }
     }

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use clientcreds_secret::SecretHash;
 use clientcreds_store::{
-    ActivityKind, AuditAction, AuditActor, AuditOutcome, ClaimValue, ClientRecord, ClientStatus,
-    Cursor, SecretRecord, StoreError, TenantId,
+    ActivityKind, AuditAction, AuditActor, AuditOutcome, AuthMethod, AuthSettings, ClaimValue,
+    ClientRecord, ClientStatus, Cursor, SecretRecord, StoreError, TenantId,
 };
 use time::OffsetDateTime;
 
@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 pub(crate) const SELECT_COLUMNS: &str = "c.client_id, c.tenant, c.name, c.description, c.owner, \
     c.created_by, c.scopes, c.audiences, c.extra_claims, c.token_lifetime_secs, c.status, \
     c.grace_until, c.replaced_by, c.created_at, c.updated_at, c.last_used_at, c.version, \
+    c.auth_method, c.jwks_uri, c.federated, c.dpop_bound, s.public_jwk, \
     s.secret_id, s.hash, s.display_prefix, s.label, s.created_at AS s_created_at, \
     s.expires_at AS s_expires_at, s.grace_until AS s_grace_until, \
     s.revoked_at AS s_revoked_at, s.last_used_at AS s_last_used_at, s.warning_due AS s_warning_due";
@@ -171,6 +172,11 @@ pub(crate) struct RawRow {
     pub(crate) s_revoked_at: Option<i64>,
     pub(crate) s_last_used_at: Option<i64>,
     pub(crate) s_warning_due: Option<i64>,
+    pub(crate) auth_method: String,
+    pub(crate) jwks_uri: Option<String>,
+    pub(crate) federated: String,
+    pub(crate) dpop_bound: bool,
+    pub(crate) public_jwk: Option<String>,
 }
 
 impl RawRow {
@@ -190,6 +196,7 @@ impl RawRow {
                 revoked_at: opt_instant(self.s_revoked_at)?,
                 last_used_at: opt_instant(self.s_last_used_at)?,
                 warning_due: opt_instant(self.s_warning_due)?,
+                public_jwk: self.public_jwk,
             }),
             _ => None,
         };
@@ -215,6 +222,13 @@ impl RawRow {
             updated_at: instant(self.updated_at)?,
             last_used_at: opt_instant(self.last_used_at)?,
             version: u64::try_from(self.version).map_err(|_| corrupt("negative version"))?,
+            auth: AuthSettings {
+                method: AuthMethod::from_name(&self.auth_method)
+                    .ok_or(corrupt("unknown token_endpoint_auth_method"))?,
+                jwks_uri: self.jwks_uri,
+                federated: from_json(&self.federated)?,
+                dpop_bound_access_tokens: self.dpop_bound,
+            },
             secrets: Vec::new(),
         };
         Ok(JoinedRow { client, secret })

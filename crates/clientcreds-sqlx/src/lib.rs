@@ -68,6 +68,7 @@ mod listing;
 mod pg_listen;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod replay_impl;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store_impl;

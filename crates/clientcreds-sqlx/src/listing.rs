@@ -72,9 +72,11 @@ pub(crate) fn listing_sql(
 fn status_clause(status: StatusFilter, n: usize) -> String {
     // A secret that can authenticate at `now` (SecretState::is_usable).
     let usable = format!(
-        "EXISTS (SELECT 1 FROM clientcreds_secrets u WHERE u.client_id = c.client_id \
+        "(EXISTS (SELECT 1 FROM clientcreds_secrets u WHERE u.client_id = c.client_id \
          AND u.revoked_at IS NULL AND (u.grace_until IS NULL OR u.grace_until > ${n}) \
-         AND (u.expires_at IS NULL OR u.expires_at > ${n}))"
+         AND (u.expires_at IS NULL OR u.expires_at > ${n})) \
+         OR (c.auth_method = 'private_key_jwt' AND c.jwks_uri IS NOT NULL) \
+         OR (c.auth_method = 'federated_jwt' AND c.federated <> '[]'))"
     );
     match status {
         StatusFilter::Active => {

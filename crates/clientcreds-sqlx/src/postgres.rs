@@ -14,6 +14,7 @@ use crate::codec::{
     instant, micros, to_json,
 };
 use crate::keys_impl::sql_key_store;
+use crate::replay_impl::sql_replay_store;
 use crate::store_impl::sql_store;
 use crate::warnings_impl::sql_warning_ledger;
 
@@ -166,3 +167,4 @@ impl PgStore {
 sql_store!(PgStore, Postgres, PgPool);
 sql_key_store!(PgStore, Postgres);
 sql_warning_ledger!(PgStore);
+sql_replay_store!(PgStore);

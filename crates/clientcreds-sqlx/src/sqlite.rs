@@ -14,6 +14,7 @@ use crate::codec::{
     instant, micros, to_json,
 };
 use crate::keys_impl::sql_key_store;
+use crate::replay_impl::sql_replay_store;
 use crate::store_impl::sql_store;
 use crate::warnings_impl::sql_warning_ledger;
 
@@ -112,3 +113,4 @@ impl SqliteStore {
 sql_store!(SqliteStore, Sqlite, SqlitePool);
 sql_key_store!(SqliteStore, Sqlite);
 sql_warning_ledger!(SqliteStore);
+sql_replay_store!(SqliteStore);

@@ -47,3 +47,14 @@ async fn sqlite_warning_ledgers_conform() {
     conformance::run_warning_ledger(common::sqlite_file).await;
     conformance::run_warning_ledger(common::sqlite_memory).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replay_store_conforms() {
+    conformance::run_replay_store(common::postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_replay_stores_conform() {
+    conformance::run_replay_store(common::sqlite_file).await;
+    conformance::run_replay_store(common::sqlite_memory).await;
+}

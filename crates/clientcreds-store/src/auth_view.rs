@@ -8,7 +8,9 @@ use std::mem::size_of;
 use clientcreds_secret::SecretHash;
 use time::OffsetDateTime;
 
-use crate::{ClaimValue, ClientRecord, ClientStatus, SecretRecord, SecretState, TenantId};
+use crate::{
+    AuthSettings, ClaimValue, ClientRecord, ClientStatus, SecretRecord, SecretState, TenantId,
+};
 
 /// The part of a [`ClientRecord`] the token endpoint reads: who owns the
 /// client, whether it may authenticate, what its tokens carry, and each
@@ -37,8 +39,10 @@ pub struct AuthView {
     pub audiences: Vec<String>,
     /// Extra claims for its tokens.
     pub extra_claims: BTreeMap<String, ClaimValue>,
-    /// Its secrets, oldest first.
+    /// Its credentials (secrets and public keys), oldest first.
     pub secrets: Vec<AuthSecret>,
+    /// How it authenticates.
+    pub auth: AuthSettings,
 }
 
 /// One secret as authentication sees it. Its `Debug` never shows the hash.
@@ -56,6 +60,9 @@ pub struct AuthSecret {
     pub revoked_at: Option<OffsetDateTime>,
     /// Last successful authentication with it (advisory).
     pub last_used_at: Option<OffsetDateTime>,
+    /// A public key's JWK (see [`SecretRecord::public_jwk`]); `None` for a
+    /// secret.
+    pub public_jwk: Option<String>,
 }
 
 impl fmt::Debug for AuthSecret {
@@ -67,6 +74,7 @@ impl fmt::Debug for AuthSecret {
             .field("grace_until", &self.grace_until)
             .field("revoked_at", &self.revoked_at)
             .field("last_used_at", &self.last_used_at)
+            .field("public_jwk", &self.public_jwk)
             .finish()
     }
 }
@@ -82,6 +90,7 @@ impl AuthSecret {
             grace_until: secret.grace_until,
             revoked_at: secret.revoked_at,
             last_used_at: secret.last_used_at,
+            public_jwk: secret.public_jwk.clone(),
         }
     }
 
@@ -107,10 +116,11 @@ impl AuthView {
             audiences: record.audiences.clone(),
             extra_claims: record.extra_claims.clone(),
             secrets: record.secrets.iter().map(AuthSecret::of).collect(),
+            auth: record.auth.clone(),
         }
     }
 
-    /// The secret with this id.
+    /// The secret or key with this id.
     #[must_use]
     pub fn secret(&self, secret_id: &str) -> Option<&AuthSecret> {
         self.secrets.iter().find(|s| s.secret_id == secret_id)
@@ -142,7 +152,25 @@ impl AuthView {
             + self
                 .secrets
                 .iter()
-                .map(|s| size_of::<AuthSecret>() + s.secret_id.len() + s.hash.as_str().len())
+                .map(|s| {
+                    size_of::<AuthSecret>()
+                        + s.secret_id.len()
+                        + s.hash.as_str().len()
+                        + s.public_jwk.as_ref().map_or(0, String::len)
+                })
+                .sum::<usize>()
+            + self.auth.jwks_uri.as_ref().map_or(0, String::len)
+            + self
+                .auth
+                .federated
+                .iter()
+                .map(|f| {
+                    size_of::<crate::FederatedCredential>()
+                        + f.id.len()
+                        + f.issuer.len()
+                        + f.subject.len()
+                        + f.audience.len()
+                })
                 .sum::<usize>()
     }
 }
@@ -160,6 +188,7 @@ impl From<ClientRecord> for AuthView {
             scopes: record.scopes,
             audiences: record.audiences,
             extra_claims: record.extra_claims,
+            auth: record.auth,
         }
     }
 }

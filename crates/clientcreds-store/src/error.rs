@@ -5,6 +5,15 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A replay key that is empty or longer than
+    /// [`MAX_REPLAY_KEY_LEN`](crate::MAX_REPLAY_KEY_LEN).
+    #[error("invalid replay key: pass a digest of 1 to 128 bytes")]
+    InvalidReplayKey,
+    /// A bounded replay store holds only unexpired keys: the request is
+    /// refused rather than a live key forgotten. Raise the capacity or
+    /// shorten the lifetimes it records.
+    #[error("the replay store is full of unexpired keys")]
+    ReplayStoreFull,
     /// An update or delete named a version the record no longer has:
     /// someone else changed it first. Re-read and retry.
     #[error("the client was changed concurrently (version conflict)")]

@@ -51,6 +51,7 @@ mod keys;
 mod log;
 mod memory;
 mod model;
+mod replay;
 mod warnings;
 
 #[cfg(feature = "conformance")]
@@ -78,8 +79,12 @@ pub use log::{
 };
 pub use memory::{DEFAULT_LOG_CAPACITY, MemoryStore};
 pub use model::{
-    ClaimValue, ClientRecord, ClientStatus, EffectiveStatus, InvalidTenantId, SecretRecord,
-    SecretState, StatusFilter, TenantId,
+    AuthMethod, AuthSettings, ClaimValue, ClientRecord, ClientStatus, EffectiveStatus,
+    FederatedCredential, InvalidTenantId, SecretRecord, SecretState, StatusFilter, TenantId,
+};
+pub use replay::{
+    DEFAULT_REPLAY_CAPACITY, MAX_REPLAY_KEY_LEN, MemoryReplayStore, ReplayCheck, ReplayStore,
+    validate_replay_key,
 };
 pub use warnings::{
     Claim, DueWarning, WarningKey, WarningLedger, WarningOutcome, WarningRecord, WarningState,

@@ -51,6 +51,10 @@ pub enum AuditAction {
     RotateSigningKey,
     /// An operator's withdrawal of a signing key (detail: its kid).
     WithdrawSigningKey,
+    /// A client key or federated credential was added (detail: which).
+    AddCredential,
+    /// A client key or federated credential was removed (detail: which).
+    RemoveCredential,
 }
 
 /// How an action ended.

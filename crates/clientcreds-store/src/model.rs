@@ -247,9 +247,26 @@ pub struct SecretRecord {
     /// [`WarningLedger::set_warning_due`](crate::WarningLedger::set_warning_due).
     /// Stores index it so a run reads only the due secrets.
     pub warning_due: Option<OffsetDateTime>,
+    /// For a client's public key (`private_key_jwt`): the key as a public
+    /// JWK (RFC 7517, JSON text), and `secret_id` is its `kid`. A key is a
+    /// credential like a secret: it rotates with overlap, expires, is
+    /// revoked and warned about through the same fields, and its `hash`
+    /// holds [`SecretRecord::KEY_HASH`], which no secret ever matches.
+    /// `None` for a secret.
+    pub public_jwk: Option<String>,
 }
 
 impl SecretRecord {
+    /// The `hash` of a public-key credential: not a hash format, so no
+    /// hasher accepts it and no presented secret matches it.
+    pub const KEY_HASH: &'static str = "public-key";
+
+    /// Whether this credential is a public key, not a secret.
+    #[must_use]
+    pub fn is_key(&self) -> bool {
+        self.public_jwk.is_some()
+    }
+
     /// The secret's standing at `now`.
     #[must_use]
     pub fn state(&self, now: OffsetDateTime) -> SecretState {
@@ -269,7 +286,118 @@ impl fmt::Debug for SecretRecord {
             .field("grace_until", &self.grace_until)
             .field("revoked_at", &self.revoked_at)
             .field("last_used_at", &self.last_used_at)
+            .field("public_jwk", &self.public_jwk)
             .finish()
+    }
+}
+
+/// How a client authenticates at the token endpoint: the RFC 7591
+/// `token_endpoint_auth_method` names, plus `federated_jwt` for a client
+/// that proves itself with a token another issuer signed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A secret in HTTP Basic (RFC 6749 §2.3.1). A secret client may send
+    /// its secret in the body as well: both carry the same secret over the
+    /// same TLS connection, and RFC 6749 obliges servers to take Basic.
+    #[default]
+    ClientSecretBasic,
+    /// A secret in the form body; HTTP Basic is accepted as well.
+    ClientSecretPost,
+    /// A JWT the client signs with one of its registered keys (RFC 7523
+    /// §2.2): inline keys in [`ClientRecord::secrets`], or `jwks_uri`.
+    PrivateKeyJwt,
+    /// A JWT an allowed external issuer signed for the client (workload
+    /// identity: a Kubernetes service-account token, a CI job's OIDC token,
+    /// a SPIFFE JWT-SVID), matched against [`AuthSettings::federated`].
+    FederatedJwt,
+}
+
+impl AuthMethod {
+    /// Every method.
+    pub const ALL: [Self; 4] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::PrivateKeyJwt,
+        Self::FederatedJwt,
+    ];
+
+    /// The method's name as stored and in JSON.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::FederatedJwt => "federated_jwt",
+        }
+    }
+
+    /// The method named `name`.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Whether the client proves itself with a secret.
+    #[must_use]
+    pub const fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A trust in tokens an external issuer signs for one workload (as
+/// Microsoft Entra ID's federated identity credentials): a token with
+/// exactly this `iss`, `sub` and `aud` authenticates the client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FederatedCredential {
+    /// Its id within the client (for removal and audit).
+    pub id: String,
+    /// The external issuer's identifier (`iss`), which must also be on the
+    /// registry's allow-list.
+    pub issuer: String,
+    /// The expected `sub` (e.g. `system:serviceaccount:ns:name`).
+    pub subject: String,
+    /// The expected `aud`.
+    pub audience: String,
+    /// When it was added.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A client's authentication settings beyond its secrets and keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// `token_endpoint_auth_method`.
+    pub method: AuthMethod,
+    /// `jwks_uri`: where a `private_key_jwt` client publishes its keys,
+    /// instead of (or beside) keys registered inline.
+    pub jwks_uri: Option<String>,
+    /// Federated credentials, for [`AuthMethod::FederatedJwt`].
+    pub federated: Vec<FederatedCredential>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: the token endpoint
+    /// refuses this client's requests without a DPoP proof, so its tokens
+    /// are always sender-constrained.
+    pub dpop_bound_access_tokens: bool,
+}
+
+impl AuthSettings {
+    /// Whether a credential outside [`ClientRecord::secrets`] may
+    /// authenticate the client: a `jwks_uri` or a federated credential of
+    /// its method.
+    #[must_use]
+    pub fn has_external_credential(&self) -> bool {
+        match self.method {
+            AuthMethod::PrivateKeyJwt => self.jwks_uri.is_some(),
+            AuthMethod::FederatedJwt => !self.federated.is_empty(),
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => false,
+        }
     }
 }
 
@@ -310,8 +438,11 @@ pub struct ClientRecord {
     pub last_used_at: Option<OffsetDateTime>,
     /// Optimistic-concurrency version: 1 on insert, +1 on every update.
     pub version: u64,
-    /// Its secrets, oldest first.
+    /// Its credentials, oldest first: secrets and, for `private_key_jwt`,
+    /// public keys ([`SecretRecord::public_jwk`]).
     pub secrets: Vec<SecretRecord>,
+    /// How it authenticates.
+    pub auth: AuthSettings,
 }
 
 impl ClientRecord {
@@ -323,7 +454,9 @@ impl ClientRecord {
             ClientStatus::Inactive | ClientStatus::Suspended => EffectiveStatus::Inactive,
             ClientStatus::Active => match self.grace_until {
                 Some(until) if until <= now => EffectiveStatus::Expired,
-                _ if !self.secrets.iter().any(|s| s.state(now).is_usable()) => {
+                _ if !self.auth.has_external_credential()
+                    && !self.secrets.iter().any(|s| s.state(now).is_usable()) =>
+                {
                     EffectiveStatus::Expired
                 }
                 Some(until) => EffectiveStatus::Expiring { until },

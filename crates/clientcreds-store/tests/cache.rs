@@ -43,6 +43,7 @@ fn record(id: &str) -> ClientRecord {
         updated_at: at(0),
         last_used_at: None,
         version: 1,
+        auth: Default::default(),
         secrets: vec![SecretRecord {
             secret_id: "s1".to_owned(),
             hash: SecretHash::from_stored("hash".to_owned()),
@@ -54,6 +55,7 @@ fn record(id: &str) -> ClientRecord {
             revoked_at: None,
             last_used_at: None,
             warning_due: None,
+            public_jwk: None,
         }],
     }
 }

@@ -443,3 +443,70 @@ impl ActivityLog for Broken {
         }
     }
 }
+
+#[tokio::test]
+async fn memory_replay_store_conforms() {
+    use clientcreds_store::MemoryReplayStore;
+    conformance::run_replay_store(|| async { MemoryReplayStore::default() }).await;
+    conformance::run_replay_store(|| async { MemoryReplayStore::with_capacity(64) }).await;
+}
+
+/// A replay store that forgets: every key is new.
+#[derive(Debug)]
+struct Forgetful;
+
+#[async_trait]
+impl clientcreds_store::ReplayStore for Forgetful {
+    async fn check_and_record(
+        &self,
+        key: &str,
+        _expires_at: OffsetDateTime,
+        _now: OffsetDateTime,
+    ) -> Result<clientcreds_store::ReplayCheck, StoreError> {
+        clientcreds_store::validate_replay_key(key)?;
+        Ok(clientcreds_store::ReplayCheck::First)
+    }
+    async fn prune_replays(&self, _now: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+#[tokio::test]
+#[should_panic(expected = "conformance check `replay_single_use` failed")]
+async fn the_kit_catches_a_forgetful_replay_store() {
+    conformance::replay_single_use(&Forgetful).await;
+}
+
+#[tokio::test]
+async fn a_full_memory_replay_store_refuses_rather_than_forgets() {
+    use clientcreds_store::{MemoryReplayStore, ReplayCheck, ReplayStore};
+    let store = MemoryReplayStore::with_capacity(16);
+    let now = OffsetDateTime::UNIX_EPOCH;
+    let until = now + time::Duration::minutes(1);
+    let mut refused = 0;
+    for n in 0..200 {
+        match store.check_and_record(&format!("k{n}"), until, now).await {
+            Ok(ReplayCheck::First) => {}
+            Err(StoreError::ReplayStoreFull) => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        refused > 0 && store.len() <= 16 * 2,
+        "{refused} {}",
+        store.len()
+    );
+    // Once the keys expire, room comes back.
+    assert_eq!(
+        store
+            .check_and_record("late", until + time::Duration::minutes(1), until)
+            .await
+            .unwrap(),
+        ReplayCheck::First
+    );
+    // Live keys were never forgotten.
+    assert_eq!(
+        store.check_and_record("k0", until, now).await.unwrap(),
+        ReplayCheck::Replayed
+    );
+}

@@ -21,7 +21,7 @@
 //! | [`console`] | `console` | the admin console: server-rendered pages (clients, one-time reveal, rotate, revoke, delete, activity, audit, warnings, tenants, signing keys) behind the admin authentication |
 //! | [`sqlx`] | `postgres`, `sqlite` | the stores on PostgreSQL and SQLite |
 //! | [`resource`] | `resource` | bearer checks, remote key sets (`reqwest`), tower layer (`tower`), axum extractor `Access` (`axum`) |
-//! | [`client`] | `client` | the caller's token cache: early refresh, single flight, backoff; tower layer (`tower`), reqwest middleware (`middleware`) |
+//! | [`client`] | `client` | the caller's token cache: early refresh, single flight, backoff; `private_key_jwt`, DPoP-bound tokens (`client::DpopKey`); tower layer (`tower`), reqwest middleware (`middleware`) |
 //!
 //! The parties are independent: `resource` and `client` compile none of
 //! the issuer's crates (`registry`, `http`, `sqlx`, the routers), and the

@@ -226,7 +226,14 @@ fn check_auth(parsed: &ParsedTokenRequest) {
         ClientAuthMethod::Basic | ClientAuthMethod::Post => {
             assert!(has, "{:?} without credentials", parsed.auth);
         }
-        ClientAuthMethod::None => assert!(!has, "credentials without an auth method"),
+        ClientAuthMethod::Assertion => assert!(
+            !has && parsed.request.assertion.is_some(),
+            "an assertion request with a secret, or without its assertion"
+        ),
+        ClientAuthMethod::None => assert!(
+            !has && parsed.request.assertion.is_none(),
+            "credentials without an auth method"
+        ),
     }
 }
 

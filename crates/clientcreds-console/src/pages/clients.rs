@@ -375,6 +375,11 @@ pub(crate) async fn detail(
                     None => { "the policy's (" (console.inner.registry.policy().token_lifetime.whole_minutes()) " minutes)" }
                 }
             }
+            dt { "Authentication" } dd { code { (view.token_endpoint_auth_method.as_str()) } }
+            dt { "DPoP-bound tokens" } dd { @if view.dpop_bound_access_tokens { "required" } @else { "not required" } }
+            @if let Some(uri) = &view.jwks_uri {
+                dt { "Key set URL" } dd { code { (uri) } }
+            }
             dt { "Acts for" } dd { (view.owner.as_deref().unwrap_or("—")) }
             dt { "Created" } dd { (when(view.created_at)) " by " (view.created_by) }
             dt { "Last used" } dd { (when_or(view.last_used_at, "never")) }
@@ -396,6 +401,46 @@ pub(crate) async fn detail(
                         td { (when_or(secret.expires_at, "never")) }
                         td { (when_or(secret.last_used_at, "never")) }
                         td { (when_or(secret.next_warning_at, "none due")) }
+                    }
+                }
+            }
+        }
+        @if !view.keys.is_empty() {
+            h2 { "Keys (private_key_jwt)" }
+            table {
+                thead { tr {
+                    th scope="col" { "Key id" } th scope="col" { "Label" } th scope="col" { "State" }
+                    th scope="col" { "Registered" } th scope="col" { "Expires" } th scope="col" { "Last used" }
+                } }
+                tbody {
+                    @for key in &view.keys {
+                        tr {
+                            td { code { (key.kid) } }
+                            td { (key.label) }
+                            td { (secret_badge(key.state)) }
+                            td { (when(key.created_at)) }
+                            td { (when_or(key.expires_at, "never")) }
+                            td { (when_or(key.last_used_at, "never")) }
+                        }
+                    }
+                }
+            }
+        }
+        @if !view.federated_credentials.is_empty() {
+            h2 { "Federated credentials" }
+            table {
+                thead { tr {
+                    th scope="col" { "Issuer" } th scope="col" { "Subject" }
+                    th scope="col" { "Audience" } th scope="col" { "Added" }
+                } }
+                tbody {
+                    @for credential in &view.federated_credentials {
+                        tr {
+                            td { code { (credential.issuer) } }
+                            td { code { (credential.subject) } }
+                            td { code { (credential.audience) } }
+                            td { (when(credential.created_at)) }
+                        }
                     }
                 }
             }

@@ -104,7 +104,7 @@ impl Registry {
         let Some(position) = view
             .secrets
             .iter()
-            .position(|s| s.secret_id == secret_id.as_str())
+            .position(|s| s.public_jwk.is_none() && s.secret_id == secret_id.as_str())
         else {
             let _ = self.hasher.verify_dummy(secret);
             return guessed(if known {
@@ -130,15 +130,13 @@ impl Registry {
             self.throttle.failed(client_id, source, now);
             Err((Some(view.tenant.clone()), Error::Authentication(failure)))
         };
-        match view.status {
-            ClientStatus::Revoked => return deny(AuthFailure::Revoked),
-            ClientStatus::Inactive | ClientStatus::Suspended => {
-                return deny(AuthFailure::Inactive);
-            }
-            ClientStatus::Active => {}
+        // A client registered for keys keeps no working secret, even one
+        // left from before it switched: the same work, then the refusal.
+        if !view.auth.method.uses_secret() {
+            return deny(AuthFailure::MethodNotAllowed);
         }
-        if view.grace_until.is_some_and(|g| g <= now) {
-            return deny(AuthFailure::GraceEnded);
+        if let Err(failure) = client_standing(&view, now) {
+            return deny(failure);
         }
         match stored.state(now) {
             SecretState::Active | SecretState::Expiring { .. } => {}
@@ -155,7 +153,11 @@ impl Registry {
             });
         // The view is shared, not copied (this is the token endpoint's
         // hot path).
-        Ok(AuthenticatedClient::new(view, position, token_lifetime))
+        Ok(AuthenticatedClient::new(
+            view,
+            Some(position),
+            token_lifetime,
+        ))
     }
 
     /// The advisory write after a successful authentication.
@@ -190,6 +192,20 @@ impl Registry {
     }
 }
 
+/// Whether a client whose credential verified may authenticate at `now`:
+/// active, and not rotated out past its grace window (the one rule of
+/// secrets and assertions).
+pub(super) fn client_standing(view: &AuthView, now: OffsetDateTime) -> Result<(), AuthFailure> {
+    match view.status {
+        ClientStatus::Revoked => Err(AuthFailure::Revoked),
+        ClientStatus::Inactive | ClientStatus::Suspended => Err(AuthFailure::Inactive),
+        ClientStatus::Active if view.grace_until.is_some_and(|g| g <= now) => {
+            Err(AuthFailure::GraceEnded)
+        }
+        ClientStatus::Active => Ok(()),
+    }
+}
+
 /// The record an unknown client id is checked against: the shape of a
 /// typical client (two secrets, a few scopes), with secret ids that the
 /// credential format never produces, so no presented secret names one.
@@ -206,6 +222,7 @@ pub(super) fn dummy_record(prefix: &str) -> Result<ClientRecord, Error> {
         revoked_at: None,
         last_used_at: None,
         warning_due: None,
+        public_jwk: None,
     };
     let tenant = TenantId::new("-unknown-").map_err(|e| Error::invalid("tenant", e.to_string()))?;
     Ok(ClientRecord {
@@ -226,6 +243,7 @@ pub(super) fn dummy_record(prefix: &str) -> Result<ClientRecord, Error> {
         updated_at: at,
         last_used_at: None,
         version: 1,
+        auth: Default::default(),
         secrets: vec![secret(0), secret(1)],
     })
 }

@@ -1,8 +1,12 @@
 //! The registry: every administrative operation (here), authentication
 //! (`auth.rs`), and the planning and committing they share (`plan.rs`).
 
+mod assertion_auth;
 mod auth;
+mod client_keys;
 mod plan;
+
+pub use client_keys::{MAX_CLIENT_KEYS, NewClientAuth, NewClientKey, NewFederatedCredential};
 mod retention;
 
 pub use retention::DEFAULT_ACTIVITY_RETENTION;
@@ -72,6 +76,10 @@ pub struct Registry {
     throttle: Arc<dyn AuthThrottle>,
     /// What an unknown client id is checked against (equal work).
     dummy: Arc<AuthView>,
+    /// What an unknown client's assertion is checked against (equal work).
+    dummy_keys: Vec<clientcreds_jwt::VerifyingKey>,
+    /// Client assertions, when configured.
+    assertions: Option<Arc<crate::ClientAssertions>>,
     /// Held from counting a tenant's clients to committing a new one, so
     /// that this registry's concurrent creates cannot overshoot the
     /// tenant quota together.
@@ -119,6 +127,8 @@ impl Registry {
             policy,
             throttle: Arc::new(MemoryThrottle::default()),
             dummy,
+            dummy_keys: dummy_keys()?,
+            assertions: None,
             inserts: tokio::sync::Mutex::new(()),
         })
     }
@@ -171,7 +181,15 @@ impl Registry {
         self.authorize(actor, tenant, None, AuditAction::Create)
             .await?;
         let now = self.now();
-        let record = match self.new_record(actor, tenant, &new, now) {
+        let record = if new.token_endpoint_auth_method.uses_secret() {
+            self.new_record(actor, tenant, &new, now)
+        } else {
+            Err(Error::invalid(
+                "token_endpoint_auth_method",
+                "a client without a secret is made with create_with_keys",
+            ))
+        };
+        let record = match record {
             Ok(record) => record,
             Err(e) => {
                 return self
@@ -343,6 +361,9 @@ impl Registry {
                 if let Some(lifetime) = checked.token_lifetime_secs {
                     next.token_lifetime_secs = lifetime;
                 }
+                if let Some(bound) = checked.dpop_bound_access_tokens {
+                    next.auth.dpop_bound_access_tokens = bound;
+                }
                 self.check_grant_bytes(&next, Some(record))?;
                 let action = match next_status(actor, record.status, checked.status)? {
                     Some(status) => {
@@ -432,6 +453,12 @@ impl Registry {
                     return Err(Error::AlreadyReplaced {
                         replaced_by: successor.clone(),
                     });
+                }
+                if !record.auth.method.uses_secret() {
+                    return Err(Error::invalid(
+                        "token_endpoint_auth_method",
+                        "a client without a secret rotates its keys: add the new key, then remove the old one",
+                    ));
                 }
                 let grace_end = add(now, grace, "grace")?;
                 let (secret, issued) =
@@ -774,4 +801,18 @@ fn next_status(
         Some(status) => status,
     };
     Ok((next != current).then_some(next))
+}
+
+/// One throwaway key per algorithm an unknown client's assertion may use
+/// (the backends generate EdDSA and ECDSA keys; RSA keys are loaded only).
+fn dummy_keys() -> Result<Vec<clientcreds_jwt::VerifyingKey>, Error> {
+    use clientcreds_jwt::{Algorithm, SigningKey};
+    [Algorithm::EdDSA, Algorithm::ES256, Algorithm::ES384]
+        .into_iter()
+        .map(|alg| {
+            SigningKey::generate(alg)
+                .map(|k| k.verifying_key().clone())
+                .map_err(|e| Error::invalid("dummy key", e.to_string()))
+        })
+        .collect()
 }

@@ -42,6 +42,9 @@
 //!   [`WarningLedger`](crate::WarningLedger)): [`warnings_due_and_advance`],
 //!   [`warnings_claim_and_finish`], [`warnings_concurrent_claims`],
 //!   [`warnings_keyed_by_client`].
+//! - Single-use identifiers ([`run_replay_store`], for a
+//!   [`ReplayStore`](crate::ReplayStore)): [`replay_single_use`],
+//!   [`replay_expiry`], [`replay_concurrent`], [`replay_prune`].
 //! - Listing: [`list_tenant_and_order`], [`list_pages`],
 //!   [`list_stable_pages`], [`list_cursor_after_delete`], [`list_search`],
 //!   [`list_owner`], [`list_status`], [`list_invalid_cursor`].
@@ -80,6 +83,7 @@ mod clients;
 mod keys;
 mod listing;
 mod logs;
+mod replay;
 mod support;
 mod views;
 mod warnings;
@@ -97,6 +101,9 @@ pub use listing::{
     list_stable_pages, list_status, list_tenant_and_order,
 };
 pub use logs::{activity_batch, activity_log, activity_retention, audit_retention, audit_trail};
+pub use replay::{
+    replay_concurrent, replay_expiry, replay_prune, replay_single_use, run_replay_store,
+};
 pub use views::authentication_view_and_count;
 pub use warnings::{
     run_warning_ledger, warnings_claim_and_finish, warnings_concurrent_claims,

@@ -10,8 +10,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::{
     ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
-    AuditEvent, AuditOutcome, AuditQuery, AuditRecord, ClaimValue, ClientQuery, ClientRecord,
-    ClientStatus, Commit, SecretRecord, Store, StoreError, TenantId, Write,
+    AuditEvent, AuditOutcome, AuditQuery, AuditRecord, AuthMethod, AuthSettings, ClaimValue,
+    ClientQuery, ClientRecord, ClientStatus, Commit, FederatedCredential, SecretRecord, Store,
+    StoreError, TenantId, Write,
 };
 
 /// The number of writers [`concurrent_writers`] races.
@@ -363,6 +364,7 @@ pub(super) fn secret(secret_id: &str, created_at: OffsetDateTime) -> SecretRecor
         revoked_at: None,
         last_used_at: None,
         warning_due: None,
+        public_jwk: None,
     }
 }
 
@@ -390,6 +392,7 @@ pub(super) fn client(
         updated_at: created_at,
         last_used_at: None,
         version: 1,
+        auth: Default::default(),
         secrets: vec![secret(&format!("{client_id}-s1"), created_at)],
     }
 }
@@ -442,7 +445,28 @@ pub(super) fn full_client(tenant: &TenantId, client_id: &str) -> ClientRecord {
     current.display_prefix = "cs_live_ef56".to_owned();
     current.expires_at = Some(at(NOW_SECS * 5));
     current.warning_due = Some(at(NOW_SECS * 4) + Duration::microseconds(1));
-    record.secrets = vec![old, revoked, current];
+    // A public key kept beside the secrets (private_key_jwt), and the
+    // client's authentication settings: they round-trip like the rest.
+    let mut key = secret("kid-\u{e9}-1", at(15));
+    key.hash = SecretHash::from_stored(SecretRecord::KEY_HASH);
+    key.public_jwk = Some(
+        r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"kid-\u00e9-1"}"#
+            .to_owned(),
+    );
+    key.expires_at = Some(at(NOW_SECS * 6));
+    record.secrets = vec![old, revoked, current, key];
+    record.auth = AuthSettings {
+        method: AuthMethod::PrivateKeyJwt,
+        jwks_uri: Some("https://keys.example/jwks.json".to_owned()),
+        federated: vec![FederatedCredential {
+            id: "fc-1".to_owned(),
+            issuer: "https://kubernetes.default.svc".to_owned(),
+            subject: "system:serviceaccount:billing:sync".to_owned(),
+            audience: "clientcreds".to_owned(),
+            created_at: at(16),
+        }],
+        dpop_bound_access_tokens: true,
+    };
     record
 }
 
