@@ -362,7 +362,7 @@ mod tests {
                 json!({"alg": "ES256", "crit": ["b64"]}),
                 VerifyError::UnsupportedCritical,
             ),
-            // Found by the client_assertion fuzz target: `null` read as
+            // Found with the client_assertion fuzz entry's oracle: `null` read as
             // absent let this one through.
             (
                 json!({"alg": "ES256", "crit": null}),
