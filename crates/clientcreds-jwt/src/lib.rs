@@ -51,6 +51,7 @@
 
 mod algorithm;
 mod backend;
+pub mod dpop;
 mod error;
 mod jws;
 mod key;

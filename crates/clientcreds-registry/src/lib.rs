@@ -72,6 +72,7 @@ mod actor;
 mod assertion;
 mod clock;
 mod denials;
+mod dpop;
 mod error;
 mod exchange;
 mod input;
@@ -100,8 +101,15 @@ pub use assertion::{
     ASSERTION_ALGORITHMS, AssertionPolicy, CLIENT_AUTHENTICATION_TYP, ClientAssertion,
     ClientAssertions, DEFAULT_MAX_ASSERTION_LEN, JWT_BEARER_ASSERTION_TYPE,
 };
+/// What [`ClientAssertions::with_transport`] fetches `jwks_uri` and
+/// federated issuers' keys with: clientcreds-resource's transport trait
+/// (its `ReqwestTransport`, features `resource` and `reqwest` of the
+/// facade, or your own), the future it returns, and the cache rules of
+/// fetched key sets.
+pub use clientcreds_resource::{BoxFuture, RemoteConfig, Transport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use denials::DENIAL_ROW_INTERVAL;
+pub use dpop::{DEFAULT_NONCE_STEP, DpopConfig, DpopProof, NonceKey};
 pub use error::{AssertionCheck, AuthFailure, Error};
 #[allow(deprecated)]
 pub use exchange::TokenRequest;

@@ -13,6 +13,7 @@
 //! | [`keys`]: master keys, peppers and signing keys | `server` |
 //! | [`replicas`]: several replicas on one database | `server` |
 //! | [`foreign_issuers`]: tokens from an issuer other than ours | `resource`, `client` |
+//! | [`keyed_clients`]: `private_key_jwt` and workload identity, no secrets | `server`, `client` |
 //!
 //! Each chapter's code is a doctest that CI runs with exactly the
 //! features of its row (`cargo test -p clientcreds --doc --features ...`)
@@ -80,5 +81,12 @@ chapter!(
     "../guide/foreign_issuers.md",
     "`resource`, `client`",
     "resource",
+    "client"
+);
+chapter!(
+    keyed_clients,
+    "../guide/keyed_clients.md",
+    "`server`, `client`",
+    "server",
     "client"
 );

@@ -20,7 +20,7 @@
 //! | [`axum`] | `server-axum` | mountable routers: token endpoint, introspection, metadata, JWKS, the admin API; `Issuer`, which wires them |
 //! | [`sqlx`] | `postgres`, `sqlite` | the stores on PostgreSQL and SQLite |
 //! | [`resource`] | `resource` | bearer checks, remote key sets (`reqwest`), tower layer (`tower`), axum extractor `Access` (`axum`) |
-//! | [`client`] | `client` | the caller's token cache: early refresh, single flight, backoff; tower layer (`tower`), reqwest middleware (`middleware`) |
+//! | [`client`] | `client` | the caller's token cache: early refresh, single flight, backoff; `private_key_jwt`, DPoP-bound tokens (`client::DpopKey`); tower layer (`tower`), reqwest middleware (`middleware`) |
 //!
 //! The parties are independent: `resource` and `client` compile none of
 //! the issuer's crates (`registry`, `http`, `sqlx`, the routers), and the

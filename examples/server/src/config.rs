@@ -103,6 +103,28 @@ pub struct Config {
     pub audit_retention: Option<Duration>,
     /// How often retention runs (`CLIENTCREDS_RETENTION_INTERVAL`, default 1h).
     pub retention_interval: Duration,
+    /// External issuers federated credentials may name
+    /// (`CLIENTCREDS_FEDERATED_ISSUERS="https://k8s.example,https://token.actions.githubusercontent.com"`;
+    /// default none).
+    pub federated_issuers: Vec<String>,
+    /// Accept the token endpoint's URL as a client assertion's `aud`
+    /// besides the issuer (`CLIENTCREDS_ASSERTION_TOKEN_ENDPOINT_AUD=true`,
+    /// default `false`).
+    pub assertion_token_endpoint_aud: bool,
+    /// Fetch `jwks_uri` and federated issuers over plain `http` on
+    /// loopback (`CLIENTCREDS_DANGER_LOOPBACK_HTTP=true`, default `false`;
+    /// for tests only).
+    pub danger_loopback_http: bool,
+    /// DPoP (RFC 9449) at the token endpoint (`CLIENTCREDS_DPOP`, default
+    /// `true`): a request with a proof gets a bound token.
+    pub dpop: bool,
+    /// Every client must use DPoP (`CLIENTCREDS_DPOP_REQUIRED`, default
+    /// `false`; per client: `dpop_bound_access_tokens`).
+    pub dpop_required: bool,
+    /// Server nonces for DPoP proofs (`CLIENTCREDS_DPOP_NONCES`, default
+    /// `false`), derived from the master keys so every replica accepts
+    /// every other's.
+    pub dpop_nonces: bool,
 }
 
 impl fmt::Debug for Config {
@@ -239,16 +261,36 @@ impl Config {
         if let Some(locale) = var("CLIENTCREDS_WARNING_LOCALE") {
             config.warning_locale = locale;
         }
-        if let Some(flag) = var("CLIENTCREDS_REQUIRE_SCOPE") {
-            config.require_scope = match flag.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                _ => {
-                    return Err(format!(
-                        "CLIENTCREDS_REQUIRE_SCOPE: `{flag}` is not true or false"
-                    ));
-                }
-            };
+        let flag = |name: &str, default: bool| -> Result<bool, String> {
+            match var(name) {
+                None => Ok(default),
+                Some(flag) => match flag.to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" => Ok(true),
+                    "false" | "0" | "no" => Ok(false),
+                    _ => Err(format!("{name}: `{flag}` is not true or false")),
+                },
+            }
+        };
+        config.require_scope = flag("CLIENTCREDS_REQUIRE_SCOPE", false)?;
+        config.assertion_token_endpoint_aud =
+            flag("CLIENTCREDS_ASSERTION_TOKEN_ENDPOINT_AUD", false)?;
+        config.danger_loopback_http = flag("CLIENTCREDS_DANGER_LOOPBACK_HTTP", false)?;
+        config.dpop = flag("CLIENTCREDS_DPOP", true)?;
+        config.dpop_required = flag("CLIENTCREDS_DPOP_REQUIRED", false)?;
+        config.dpop_nonces = flag("CLIENTCREDS_DPOP_NONCES", false)?;
+        if (config.dpop_required || config.dpop_nonces) && !config.dpop {
+            return Err(
+                "CLIENTCREDS_DPOP_REQUIRED and CLIENTCREDS_DPOP_NONCES need CLIENTCREDS_DPOP=true"
+                    .into(),
+            );
+        }
+        if let Some(list) = var("CLIENTCREDS_FEDERATED_ISSUERS") {
+            config.federated_issuers = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         config.auth_cache_ttl = duration("CLIENTCREDS_AUTH_CACHE_TTL", config.auth_cache_ttl)?;
         if var("CLIENTCREDS_AUTH_CACHE_SIZE").is_some() {
@@ -308,6 +350,12 @@ impl Config {
             activity_retention: clientcreds_registry::DEFAULT_ACTIVITY_RETENTION,
             audit_retention: None,
             retention_interval: Duration::hours(1),
+            federated_issuers: Vec::new(),
+            assertion_token_endpoint_aud: false,
+            danger_loopback_http: false,
+            dpop: true,
+            dpop_required: false,
+            dpop_nonces: false,
         }
     }
 }

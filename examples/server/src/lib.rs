@@ -136,6 +136,7 @@ impl Server {
             store,
             key_store,
             ledger,
+            replay,
             tasks: storage,
         } = storage::open(&config).await?;
         let hasher = master.secret_hasher()?;
@@ -143,8 +144,16 @@ impl Server {
             .with_rotation(RotationMode::ReplaceSecret, time::Duration::days(7))
             .with_required_scope(config.require_scope);
         let warning_runner = Arc::new(warnings::runner(&config, store.clone(), ledger.clone())?);
-        let registry = Arc::new(Registry::new(store, hasher, policy)?);
-        storage::spawn_retention(Arc::downgrade(&registry), &config);
+        let registry = Arc::new(
+            Registry::new(store, hasher, policy)?
+                .with_client_assertions(assertions(&config, replay.clone())?),
+        );
+        let dpop_config = if config.dpop {
+            Some(dpop(&config, &master, replay.clone())?)
+        } else {
+            None
+        };
+        storage::spawn_retention(Arc::downgrade(&registry), replay, &config);
         let key_manager = Arc::new(
             KeyManager::start(
                 key_store,
@@ -156,11 +165,14 @@ impl Server {
         );
         warnings::spawn(Arc::downgrade(&warning_runner), config.warning_interval);
         let keys = key_manager.key_set();
-        let tokens = TokenService::new(
+        let mut tokens = TokenService::new(
             registry.clone(),
             TokenIssuer::new(keys.clone(), config.issuer.clone()),
             config.audience.clone(),
         );
+        if let Some(dpop) = dpop_config {
+            tokens = tokens.with_dpop(dpop);
+        }
         let verifier = Arc::new(TokenVerifier::new(
             keys.clone(),
             Validation::new(config.issuer.clone(), config.audience.clone()),
@@ -331,4 +343,51 @@ async fn whoami(Access(context): Access) -> Json<Value> {
 async fn echo(Access(context): Access, body: Bytes) -> Response {
     let text = String::from_utf8_lossy(&body).into_owned();
     Json(json!({ "client_id": context.client_id, "echo": text })).into_response()
+}
+
+/// Client assertions (`private_key_jwt`, federated workload identity):
+/// inline keys, `jwks_uri` and federated issuers fetched over HTTPS, one
+/// replay store for every replica.
+fn assertions(
+    config: &Config,
+    replay: Arc<dyn clientcreds_store::ReplayStore>,
+) -> Result<clientcreds_registry::ClientAssertions, clientcreds_registry::Error> {
+    let mut policy = clientcreds_registry::AssertionPolicy::default();
+    for issuer in &config.federated_issuers {
+        policy = policy.allow_federated_issuer(issuer.clone());
+    }
+    if config.assertion_token_endpoint_aud {
+        policy = policy.accept_token_endpoint_audience(format!(
+            "{}/oauth/token",
+            config.issuer.trim_end_matches('/')
+        ));
+    }
+    if config.danger_loopback_http {
+        tracing::warn!(
+            "CLIENTCREDS_DANGER_LOOPBACK_HTTP: keys are fetched over plain http on loopback (tests only)"
+        );
+        policy = policy.danger_allow_loopback_http();
+    }
+    Ok(clientcreds_registry::ClientAssertions::new(policy, replay)?
+        .with_transport(Arc::new(clientcreds_resource::ReqwestTransport::new())))
+}
+
+/// DPoP at the token endpoint: `htu` is the issuer's token endpoint (the
+/// external URL, as `CLIENTCREDS_ISSUER` says), proofs' `jti`s in the same
+/// replay store as client assertions', nonces derived from the master keys.
+fn dpop(
+    config: &Config,
+    master: &MasterKeys,
+    replay: Arc<dyn clientcreds_store::ReplayStore>,
+) -> Result<clientcreds_registry::DpopConfig, Box<dyn std::error::Error>> {
+    let endpoint = format!("{}/oauth/token", config.issuer.trim_end_matches('/'));
+    let mut dpop = clientcreds_registry::DpopConfig::new(endpoint, replay)?;
+    if config.dpop_required {
+        dpop = dpop.required();
+    }
+    if config.dpop_nonces {
+        let key = master.derive_key("dpop-nonce")?;
+        dpop = dpop.with_nonces(clientcreds_registry::NonceKey::new(&key));
+    }
+    Ok(dpop)
 }

@@ -5,7 +5,10 @@
 use std::sync::{Arc, Weak};
 
 use clientcreds_registry::{ActivityWriterOptions, BatchedActivity, Registry};
-use clientcreds_store::{AuthCache, CachedStore, KeyStore, MemoryStore, Store, WarningLedger};
+use clientcreds_store::{
+    AuthCache, CachedStore, KeyStore, MemoryReplayStore, MemoryStore, ReplayStore, Store,
+    WarningLedger,
+};
 
 use crate::Config;
 
@@ -15,6 +18,8 @@ pub(crate) struct Storage {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) key_store: Arc<dyn KeyStore>,
     pub(crate) ledger: Arc<dyn WarningLedger>,
+    /// Single-use assertion `jti`s, shared by replicas on a database.
+    pub(crate) replay: Arc<dyn ReplayStore>,
     pub(crate) tasks: StorageTasks,
 }
 
@@ -37,48 +42,54 @@ pub(crate) async fn open(config: &Config) -> Result<Storage, Box<dyn std::error:
     let cache = (!ttl.is_zero())
         .then(|| Arc::new(AuthCache::new(ttl).with_max_bytes(config.auth_cache_bytes)));
     let mut tasks = StorageTasks::default();
-    let (store, key_store, ledger): (Arc<dyn Store>, Arc<dyn KeyStore>, Arc<dyn WarningLedger>) =
-        match url {
-            None => {
-                let store = Arc::new(MemoryStore::new());
-                return Ok(Storage {
-                    store: store.clone(),
-                    key_store: store.clone(),
-                    ledger: store,
-                    tasks,
-                });
-            }
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                let store = clientcreds_sqlx::PgStore::connect(url).await?;
-                store.migrate().await?;
-                let clients: Arc<dyn Store> = match &cache {
-                    Some(cache) => {
-                        tasks.listener = Some(store.spawn_invalidation_listener(cache.clone()));
-                        Arc::new(CachedStore::new(store.clone(), cache.clone()))
-                    }
-                    None => Arc::new(store.clone()),
-                };
-                let store = Arc::new(store);
-                (clients, store.clone(), store)
-            }
-            Some(url) if url.starts_with("sqlite:") => {
-                let store = clientcreds_sqlx::SqliteStore::connect(url).await?;
-                store.migrate().await?;
-                // SQLite announces nothing: the TTL alone bounds what
-                // another process's change takes to bite.
-                let clients: Arc<dyn Store> = match &cache {
-                    Some(cache) => Arc::new(CachedStore::new(store.clone(), cache.clone())),
-                    None => Arc::new(store.clone()),
-                };
-                let store = Arc::new(store);
-                (clients, store.clone(), store)
-            }
-            Some(_) => {
-                return Err(
-                    "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
-                );
-            }
-        };
+    #[allow(clippy::type_complexity)]
+    let (store, key_store, ledger, replay): (
+        Arc<dyn Store>,
+        Arc<dyn KeyStore>,
+        Arc<dyn WarningLedger>,
+        Arc<dyn ReplayStore>,
+    ) = match url {
+        None => {
+            let store = Arc::new(MemoryStore::new());
+            return Ok(Storage {
+                store: store.clone(),
+                key_store: store.clone(),
+                ledger: store,
+                replay: Arc::new(MemoryReplayStore::default()),
+                tasks,
+            });
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = clientcreds_sqlx::PgStore::connect(url).await?;
+            store.migrate().await?;
+            let clients: Arc<dyn Store> = match &cache {
+                Some(cache) => {
+                    tasks.listener = Some(store.spawn_invalidation_listener(cache.clone()));
+                    Arc::new(CachedStore::new(store.clone(), cache.clone()))
+                }
+                None => Arc::new(store.clone()),
+            };
+            let store = Arc::new(store);
+            (clients, store.clone(), store.clone(), store)
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let store = clientcreds_sqlx::SqliteStore::connect(url).await?;
+            store.migrate().await?;
+            // SQLite announces nothing: the TTL alone bounds what
+            // another process's change takes to bite.
+            let clients: Arc<dyn Store> = match &cache {
+                Some(cache) => Arc::new(CachedStore::new(store.clone(), cache.clone())),
+                None => Arc::new(store.clone()),
+            };
+            let store = Arc::new(store);
+            (clients, store.clone(), store.clone(), store)
+        }
+        Some(_) => {
+            return Err(
+                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
+            );
+        }
+    };
     tasks.cache = cache;
     let writer = BatchedActivity::spawn(store, ActivityWriterOptions::default());
     tasks.activity = Some(writer.clone());
@@ -86,6 +97,7 @@ pub(crate) async fn open(config: &Config) -> Result<Storage, Box<dyn std::error:
         store: writer,
         key_store,
         ledger,
+        replay,
         tasks,
     })
 }
@@ -93,29 +105,44 @@ pub(crate) async fn open(config: &Config) -> Result<Storage, Box<dyn std::error:
 /// Prunes activity older than `CLIENTCREDS_ACTIVITY_RETENTION` (and audit
 /// records older than `CLIENTCREDS_AUDIT_RETENTION`, when set) every
 /// `CLIENTCREDS_RETENTION_INTERVAL`, first at start-up.
-pub(crate) fn spawn_retention(registry: Weak<Registry>, config: &Config) {
+pub(crate) fn spawn_retention(
+    registry: Weak<Registry>,
+    replay: Arc<dyn ReplayStore>,
+    config: &Config,
+) {
     let (activity, audit) = (config.activity_retention, config.audit_retention);
     crate::spawn_every(
         registry,
         config.retention_interval,
         false,
-        move |registry| async move {
-            match registry.prune_activity(activity).await {
-                Ok(0) => {}
-                Ok(pruned) => tracing::info!(pruned, "pruned old activity"),
-                Err(error) => tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    "activity retention failed"
-                ),
-            }
-            if let Some(audit) = audit {
-                match registry.prune_audit(audit).await {
+        move |registry| {
+            let replay = replay.clone();
+            async move {
+                match replay.prune_replays(time::OffsetDateTime::now_utc()).await {
                     Ok(0) => {}
-                    Ok(pruned) => tracing::info!(pruned, "pruned old audit records"),
+                    Ok(pruned) => tracing::debug!(pruned, "pruned used assertion ids"),
                     Err(error) => tracing::error!(
                         error = &error as &dyn std::error::Error,
-                        "audit retention failed"
+                        "replay store pruning failed"
                     ),
+                }
+                match registry.prune_activity(activity).await {
+                    Ok(0) => {}
+                    Ok(pruned) => tracing::info!(pruned, "pruned old activity"),
+                    Err(error) => tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        "activity retention failed"
+                    ),
+                }
+                if let Some(audit) = audit {
+                    match registry.prune_audit(audit).await {
+                        Ok(0) => {}
+                        Ok(pruned) => tracing::info!(pruned, "pruned old audit records"),
+                        Err(error) => tracing::error!(
+                            error = &error as &dyn std::error::Error,
+                            "audit retention failed"
+                        ),
+                    }
                 }
             }
         },

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use clientcreds_jwt::{Jwks, PublicJwk};
 use clientcreds_registry::{
-    ClientUpdate, ListQuery, NewClient, RotateOptions, RotationMode, SecretLifetime,
+    ClientUpdate, ListQuery, NewClient, NewClientAuth, NewClientKey, NewFederatedCredential,
+    RotateOptions, RotationMode, SecretLifetime,
 };
-use clientcreds_store::{ClaimValue, ClientStatus, StatusFilter};
+use clientcreds_store::{AuthMethod, ClaimValue, ClientStatus, StatusFilter};
 use serde::{Deserialize, Deserializer};
 
 use crate::Error;
@@ -48,6 +50,88 @@ pub struct CreateClient {
     pub secret_lifetime_seconds: Option<Option<i64>>,
     /// Its tokens' lifetime, seconds, when not the policy's.
     pub token_lifetime_seconds: Option<u32>,
+    /// RFC 7591 `token_endpoint_auth_method`: `client_secret_basic`
+    /// (default), `client_secret_post`, `private_key_jwt` or
+    /// `federated_jwt`. The last two make a client without a secret.
+    pub token_endpoint_auth_method: Option<String>,
+    /// RFC 7591 `jwks`: `{"keys": [public JWKs]}`, for `private_key_jwt`.
+    pub jwks: Option<Jwks>,
+    /// RFC 7591 `jwks_uri`, for `private_key_jwt`.
+    pub jwks_uri: Option<String>,
+    /// Federated credentials, for `federated_jwt`.
+    #[serde(default)]
+    pub federated_credentials: Vec<AddFederatedCredential>,
+    /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+}
+
+/// `POST .../clients/{client_id}/keys`: a public key for a
+/// `private_key_jwt` client.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AddClientKey {
+    /// The public JWK.
+    pub jwk: Option<PublicJwk>,
+    /// When it stops working (RFC 3339), if ever.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<time::OffsetDateTime>,
+    /// A label.
+    pub label: Option<String>,
+}
+
+/// `POST .../clients/{client_id}/federated-credentials`, and one entry of
+/// [`CreateClient::federated_credentials`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AddFederatedCredential {
+    /// The external issuer (on the platform's allow-list).
+    pub issuer: String,
+    /// The expected `sub`.
+    pub subject: String,
+    /// The expected `aud`.
+    pub audience: String,
+}
+
+impl AddFederatedCredential {
+    /// The registry's input.
+    #[must_use]
+    pub fn into_credential(self) -> NewFederatedCredential {
+        NewFederatedCredential {
+            issuer: self.issuer,
+            subject: self.subject,
+            audience: self.audience,
+        }
+    }
+}
+
+impl AddClientKey {
+    /// The registry's input.
+    ///
+    /// # Errors
+    /// [`Error::BadRequest`] without a `jwk`.
+    pub fn into_key(self) -> Result<NewClientKey, Error> {
+        let jwk = self
+            .jwk
+            .ok_or_else(|| Error::bad_request("jwk", "is required"))?;
+        let mut key = NewClientKey::new(jwk);
+        key.expires_at = self.expires_at;
+        if let Some(label) = self.label {
+            key.label = label;
+        }
+        Ok(key)
+    }
+}
+
+/// `PUT .../clients/{client_id}/jwks-uri`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SetJwksUri {
+    /// The new `jwks_uri`, or `null` to clear it.
+    pub jwks_uri: Option<String>,
 }
 
 /// `PATCH /tenants/{tenant}/clients/{client_id}`: absent fields stay as
@@ -72,6 +156,8 @@ pub struct UpdateClient {
     pub token_lifetime_seconds: Option<Option<u32>>,
     /// `active` or `inactive` (revoking has its own call).
     pub status: Option<String>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`.
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// `POST /tenants/{tenant}/clients/{client_id}/rotate`: absent fields take
@@ -153,6 +239,7 @@ impl CreateClient {
     /// [`Error::BadRequest`] without a name; [`Error::Invalid`] for a
     /// secret lifetime that is not positive. The registry checks the rest.
     pub fn into_new_client(self) -> Result<NewClient, Error> {
+        let method = self.method()?;
         let name = self
             .name
             .ok_or_else(|| Error::bad_request("name", "is required"))?;
@@ -167,7 +254,64 @@ impl CreateClient {
         new.extra_claims = self.extra_claims;
         new.owner = self.owner;
         new.token_lifetime_secs = self.token_lifetime_seconds;
+        new.dpop_bound_access_tokens = self.dpop_bound_access_tokens;
+        if let Some(method) = method
+            && method.uses_secret()
+        {
+            new.token_endpoint_auth_method = method;
+        }
         Ok(new)
+    }
+
+    fn method(&self) -> Result<Option<AuthMethod>, Error> {
+        self.token_endpoint_auth_method
+            .as_deref()
+            .map(|name| {
+                AuthMethod::from_name(name).ok_or_else(|| {
+                    Error::bad_request(
+                        "token_endpoint_auth_method",
+                        "must be client_secret_basic, client_secret_post, private_key_jwt or federated_jwt",
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// How a client without a secret authenticates: `None` for a secret
+    /// method (the default).
+    ///
+    /// # Errors
+    /// [`Error::BadRequest`] for an unknown method, or keys or federated
+    /// credentials given to a secret client.
+    pub fn auth(&self) -> Result<Option<NewClientAuth>, Error> {
+        let method = self.method()?.unwrap_or_default();
+        if method.uses_secret() {
+            if self.jwks.is_some()
+                || self.jwks_uri.is_some()
+                || !self.federated_credentials.is_empty()
+            {
+                return Err(Error::bad_request(
+                    "token_endpoint_auth_method",
+                    "jwks, jwks_uri and federated_credentials need private_key_jwt or federated_jwt",
+                ));
+            }
+            return Ok(None);
+        }
+        let mut auth = NewClientAuth::default();
+        auth.method = method;
+        auth.keys = self
+            .jwks
+            .iter()
+            .flat_map(|jwks| jwks.keys.iter().cloned().map(NewClientKey::new))
+            .collect();
+        auth.jwks_uri.clone_from(&self.jwks_uri);
+        auth.federated = self
+            .federated_credentials
+            .iter()
+            .cloned()
+            .map(AddFederatedCredential::into_credential)
+            .collect();
+        Ok(Some(auth))
     }
 }
 
@@ -185,6 +329,7 @@ impl UpdateClient {
         update.extra_claims = self.extra_claims;
         update.token_lifetime_secs = self.token_lifetime_seconds;
         update.expected_version = expected_version;
+        update.dpop_bound_access_tokens = self.dpop_bound_access_tokens;
         update.status = match self.status.as_deref() {
             None => None,
             Some("active") => Some(ClientStatus::Active),

@@ -41,6 +41,17 @@ pub(super) async fn create(
 ) -> Result<Response, Error> {
     let tenant = tenant(&tenant_id)?;
     let body: CreateClient = parse_json(&body)?;
+    // Keys or a federated credential instead of a secret: no secret to show.
+    if let Some(auth) = body.auth()? {
+        let view = api
+            .registry()
+            .create_with_keys(&actor, &tenant, body.into_new_client()?, auth)
+            .await?;
+        return Ok(client_response(
+            StatusCode::CREATED,
+            &ClientJson::from(&view),
+        ));
+    }
     let issued = api
         .registry()
         .create(&actor, &tenant, body.into_new_client()?)

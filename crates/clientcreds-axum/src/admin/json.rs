@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use clientcreds_registry::{ClientView, SecretView};
+use clientcreds_registry::{ClientView, KeyView, SecretView};
 use clientcreds_store::{
     ActivityKind, ActivityRecord, AuditOutcome, AuditRecord, ClaimValue, EffectiveStatus,
-    SecretState, TenantId,
+    FederatedCredential, SecretState, TenantId,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -62,6 +62,63 @@ pub struct ClientJson {
     pub version: u64,
     /// Its secrets, oldest first.
     pub secrets: Vec<SecretJson>,
+    /// RFC 7591 `token_endpoint_auth_method`.
+    pub token_endpoint_auth_method: &'static str,
+    /// RFC 7591 `jwks`: its usable public keys, when it has inline keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Its keys with their standing, oldest first (`private_key_jwt`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyJson>,
+    /// RFC 7591 `jwks_uri`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Federated credentials (`federated_jwt`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub federated_credentials: Vec<FederatedCredential>,
+    /// RFC 9449 §5.2: its tokens are always DPoP-bound.
+    pub dpop_bound_access_tokens: bool,
+}
+
+/// One public key of a `private_key_jwt` client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct KeyJson {
+    /// Its key id.
+    pub kid: String,
+    /// The public JWK.
+    pub jwk: serde_json::Value,
+    /// Label.
+    pub label: String,
+    /// `active`, `expired` or `revoked`, now.
+    pub state: &'static str,
+    /// Registered.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// End of its lifetime (`null`: never).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Last used to authenticate.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    /// When its next expiry warning is due.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_warning_at: Option<OffsetDateTime>,
+}
+
+impl From<&KeyView> for KeyJson {
+    fn from(view: &KeyView) -> Self {
+        Self {
+            kid: view.kid.clone(),
+            jwk: view.jwk.clone(),
+            label: view.label.clone(),
+            state: state_name(view.state),
+            created_at: view.created_at,
+            expires_at: view.expires_at,
+            last_used_at: view.last_used_at,
+            next_warning_at: view.next_warning_at,
+        }
+    }
 }
 
 /// One secret of a client.
@@ -119,6 +176,20 @@ impl From<&ClientView> for ClientJson {
             last_used_at: view.last_used_at,
             version: view.version,
             secrets: view.secrets.iter().map(SecretJson::from).collect(),
+            token_endpoint_auth_method: view.token_endpoint_auth_method.as_str(),
+            jwks: (!view.keys.is_empty()).then(|| {
+                let keys: Vec<&serde_json::Value> = view
+                    .keys
+                    .iter()
+                    .filter(|k| k.state.is_usable())
+                    .map(|k| &k.jwk)
+                    .collect();
+                serde_json::json!({ "keys": keys })
+            }),
+            keys: view.keys.iter().map(KeyJson::from).collect(),
+            jwks_uri: view.jwks_uri.clone(),
+            federated_credentials: view.federated_credentials.clone(),
+            dpop_bound_access_tokens: view.dpop_bound_access_tokens,
         }
     }
 }

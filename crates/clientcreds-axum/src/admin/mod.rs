@@ -12,6 +12,11 @@
 //! | `POST /tenants/{tenant}/clients/{id}/rotate` | rotate ([`RotateClient`]: `mode`, `grace_seconds`) |
 //! | `POST /tenants/{tenant}/clients/{id}/end-grace` | close the grace window now |
 //! | `POST /tenants/{tenant}/clients/{id}/revoke` | revoke (terminal) |
+//! | `POST /tenants/{tenant}/clients/{id}/keys` | add a public key ([`AddClientKey`]); 201 with `kid` |
+//! | `DELETE /tenants/{tenant}/clients/{id}/keys/{kid}` | remove a key |
+//! | `POST /tenants/{tenant}/clients/{id}/federated-credentials` | add one ([`AddFederatedCredential`]); 201 with `id` |
+//! | `DELETE /tenants/{tenant}/clients/{id}/federated-credentials/{fc}` | remove one |
+//! | `PUT /tenants/{tenant}/clients/{id}/jwks-uri` | set or clear `jwks_uri` ([`SetJwksUri`]) |
 //! | `GET /tenants/{tenant}/clients/{id}/activity` | the client's token activity ([`PageParams`]) |
 //! | `GET /tenants/{tenant}/clients/{id}/warnings` | its expiry warnings (with a ledger) |
 //! | `GET /tenants/{tenant}/audit` | the tenant's audit trail ([`PageParams`]) |
@@ -27,6 +32,7 @@
 
 mod body;
 mod clients;
+mod credentials;
 mod json;
 mod keys;
 mod lifecycle;
@@ -49,10 +55,12 @@ use clientcreds_store::{TenantId, WarningLedger};
 use serde::de::DeserializeOwned;
 
 pub use body::{
-    CreateClient, DEFAULT_LOG_PAGE, ListParams, PageParams, RotateClient, UpdateClient,
+    AddClientKey, AddFederatedCredential, CreateClient, DEFAULT_LOG_PAGE, ListParams, PageParams,
+    RotateClient, SetJwksUri, UpdateClient,
 };
 pub use json::{
-    ActivityJson, AuditJson, ClientJson, Page, SecretJson, expires_at, state_name, status_name,
+    ActivityJson, AuditJson, ClientJson, KeyJson, Page, SecretJson, expires_at, state_name,
+    status_name,
 };
 
 use crate::proxy::{ClientAddress, SourceFinder};
@@ -200,6 +208,23 @@ impl AdminApi {
             .route(&format!("{client}/rotate"), post(lifecycle::rotate))
             .route(&format!("{client}/end-grace"), post(lifecycle::end_grace))
             .route(&format!("{client}/revoke"), post(lifecycle::revoke))
+            .route(&format!("{client}/keys"), post(credentials::add_key))
+            .route(
+                &format!("{client}/keys/{{kid}}"),
+                axum::routing::delete(credentials::remove_key),
+            )
+            .route(
+                &format!("{client}/federated-credentials"),
+                post(credentials::add_federated),
+            )
+            .route(
+                &format!("{client}/federated-credentials/{{id}}"),
+                axum::routing::delete(credentials::remove_federated),
+            )
+            .route(
+                &format!("{client}/jwks-uri"),
+                axum::routing::put(credentials::set_jwks_uri),
+            )
             .route(&format!("{client}/activity"), get(logs::client_activity))
             .route("/tenants/{tenant}/audit", get(logs::audit))
             .route("/tenants/{tenant}/activity", get(logs::tenant_activity));

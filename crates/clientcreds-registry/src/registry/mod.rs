@@ -181,7 +181,15 @@ impl Registry {
         self.authorize(actor, tenant, None, AuditAction::Create)
             .await?;
         let now = self.now();
-        let record = match self.new_record(actor, tenant, &new, now) {
+        let record = if new.token_endpoint_auth_method.uses_secret() {
+            self.new_record(actor, tenant, &new, now)
+        } else {
+            Err(Error::invalid(
+                "token_endpoint_auth_method",
+                "a client without a secret is made with create_with_keys",
+            ))
+        };
+        let record = match record {
             Ok(record) => record,
             Err(e) => {
                 return self
@@ -353,6 +361,9 @@ impl Registry {
                 if let Some(lifetime) = checked.token_lifetime_secs {
                     next.token_lifetime_secs = lifetime;
                 }
+                if let Some(bound) = checked.dpop_bound_access_tokens {
+                    next.auth.dpop_bound_access_tokens = bound;
+                }
                 self.check_grant_bytes(&next, Some(record))?;
                 let action = match next_status(actor, record.status, checked.status)? {
                     Some(status) => {
@@ -442,6 +453,12 @@ impl Registry {
                     return Err(Error::AlreadyReplaced {
                         replaced_by: successor.clone(),
                     });
+                }
+                if !record.auth.method.uses_secret() {
+                    return Err(Error::invalid(
+                        "token_endpoint_auth_method",
+                        "a client without a secret rotates its keys: add the new key, then remove the old one",
+                    ));
                 }
                 let grace_end = add(now, grace, "grace")?;
                 let (secret, issued) =

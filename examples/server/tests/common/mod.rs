@@ -1,0 +1,3 @@
+//! What the server's test files share.
+
+pub(crate) mod process;
