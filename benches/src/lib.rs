@@ -11,16 +11,25 @@ use std::time::Duration;
 /// alike. Each closure runs `n` iterations and returns the time they took.
 /// A `cargo bench` run does 1,000 rounds; the single run of `cargo test`
 /// does 2 (a smoke test of the code path).
-pub fn paired(
+pub fn paired(label: &str, a: impl FnMut(u64) -> Duration, b: impl FnMut(u64) -> Duration) -> f64 {
+    paired_batches(label, 1, 1_000, a, b)
+}
+
+/// [`paired`] with batches of at least `min_batch` iterations (for work
+/// with a fixed start-up cost, such as starting threads) and `rounds`
+/// rounds under `cargo bench`.
+pub fn paired_batches(
     label: &str,
+    min_batch: u64,
+    rounds: usize,
     mut a: impl FnMut(u64) -> Duration,
     mut b: impl FnMut(u64) -> Duration,
 ) -> f64 {
     let per_iteration = a(8).as_nanos().max(1) / 8;
     let batch = u64::try_from(1_000_000 / per_iteration)
         .unwrap_or(1)
-        .clamp(1, 100_000);
-    let rounds = if full_run() { 1_000 } else { 2 };
+        .clamp(min_batch, min_batch.max(100_000));
+    let rounds = if full_run() { rounds } else { 2 };
     let (mut ta, mut tb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         let (x, y) = if round % 2 == 0 {

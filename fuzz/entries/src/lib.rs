@@ -29,6 +29,8 @@
 #![allow(clippy::panic)]
 
 mod admin_side;
+mod assertion_oracle;
+mod assertion_side;
 mod dpop_side;
 mod http_side;
 mod jwt_side;
@@ -36,6 +38,7 @@ mod proxy_side;
 mod secret_side;
 
 pub use admin_side::admin_json;
+pub use assertion_side::client_assertion;
 pub use dpop_side::{DPOP_ENDPOINT, DPOP_NOW, dpop_proof};
 pub use http_side::{basic_credentials, bearer_header, introspection_request, token_request};
 pub use jwt_side::{jwks_import, jwt_verify};
@@ -94,5 +97,6 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("master_keys", master_keys),
     ("admin_json", admin_json),
     ("forwarded_header", forwarded_header),
+    ("client_assertion", client_assertion),
     ("dpop_proof", dpop_proof),
 ];
