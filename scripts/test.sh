@@ -2,9 +2,11 @@
 # The project's one test command: README.md names it and .ci/run runs it.
 # Formatting, lints, every test target (unit, integration, benches in test
 # mode, examples) against a throwaway PostgreSQL and SMTP server that
-# scripts/with-postgres.sh and scripts/with-smtp.sh install and start and
-# a foreign issuer (oidc-provider, pinned) that scripts/with-oidc-provider.sh
-# installs, the doctests, and the docs, all warnings as errors.
+# scripts/with-postgres.sh and scripts/with-smtp.sh install and start, a
+# foreign issuer (oidc-provider, pinned) that scripts/with-oidc-provider.sh
+# installs, and headless Chromium (the admin console's browser tests) that
+# scripts/with-chromium.sh installs and drives through chromedriver, the
+# doctests, and the docs, all warnings as errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +25,9 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked --quiet
 
-step "cargo test: unit, integration, examples, benches in test mode (with a throwaway PostgreSQL and SMTP server, and oidc-provider)"
+step "cargo test: unit, integration, examples, benches in test mode (with a throwaway PostgreSQL and SMTP server, oidc-provider, and headless Chromium)"
 bash scripts/with-postgres.sh bash scripts/with-smtp.sh bash scripts/with-oidc-provider.sh \
+    bash scripts/with-chromium.sh \
     cargo test --workspace --all-targets --all-features --locked
 
 step "clientcreds-jwt on its other crypto backend, ring (no default features)"
@@ -41,7 +44,7 @@ for features in server resource client "sqlite,postgres"; do
 done
 
 step "the facade with every feature set the docs name (README.md, the facade's README and crate docs)"
-for features in "server-axum,postgres" "server-axum,sqlite" "server,sqlite" \
+for features in "server-axum,postgres" "server-axum,sqlite" "server,sqlite" "console" \
     "resource,reqwest,axum" "resource,reqwest,tower" "client,middleware" "client,tower"; do
     cargo check -p clientcreds --features "$features" --locked
 done
@@ -50,7 +53,7 @@ step "a resource server and a caller compile no issuer crate (cargo tree)"
 for features in resource "resource,reqwest" "resource,reqwest,axum" "resource,reqwest,tower" \
     client "client,middleware" "client,tower" "resource,reqwest,axum,client,middleware"; do
     tree=$(cargo tree -p clientcreds --features "$features" -e normal --prefix none --format '{p}' --locked)
-    for issuer_crate in clientcreds-registry clientcreds-http clientcreds-sqlx clientcreds-axum; do
+    for issuer_crate in clientcreds-registry clientcreds-http clientcreds-sqlx clientcreds-axum clientcreds-console; do
         if grep -q "^$issuer_crate " <<<"$tree"; then
             echo "error: features \"$features\" pull in $issuer_crate:" >&2
             cargo tree -p clientcreds --features "$features" -e normal -i "$issuer_crate" --locked >&2

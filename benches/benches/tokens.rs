@@ -16,13 +16,14 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Instant;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RsaKeyPair,
 };
 use base64::Engine as _;
+use clientcreds_benches::paired;
 use clientcreds_jwt::{
     Algorithm, KeySet, SigningKey, TokenClaims, TokenIssuer, TokenVerifier, Validation,
 };
@@ -362,52 +363,6 @@ fn exchange(c: &mut Criterion, keys: &BenchKeys) {
             start.elapsed()
         },
     );
-}
-
-/// A ratio robust to the shared machine's load swings, printed to stderr
-/// beside criterion's medians: `a` and `b` (each timing `n` iterations)
-/// run in alternating batches of about a millisecond, so that a burst of
-/// load slows both; the medians of the per-batch times and of the
-/// per-round ratios are printed. A few rounds only under `cargo test`.
-fn paired(
-    label: &str,
-    mut a: impl FnMut(u64) -> StdDuration,
-    mut b: impl FnMut(u64) -> StdDuration,
-) {
-    let per_iteration = a(8).as_nanos().max(1) / 8;
-    let batch = u64::try_from(1_000_000 / per_iteration)
-        .unwrap_or(1)
-        .clamp(1, 100_000);
-    let rounds = if full_run() { 1_000 } else { 2 };
-    let (mut ta, mut tb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let (x, y) = if round % 2 == 0 {
-            let x = a(batch);
-            (x, b(batch))
-        } else {
-            let y = b(batch);
-            (a(batch), y)
-        };
-        ta.push(x.as_nanos() as f64 / batch as f64);
-        tb.push(y.as_nanos() as f64 / batch as f64);
-        ratios.push(x.as_secs_f64() / y.as_secs_f64());
-    }
-    eprintln!(
-        "paired {label}: {:.0} ns / {:.0} ns, ratio {:.3} (median of {rounds} rounds of {batch})",
-        median(&mut ta),
-        median(&mut tb),
-        median(&mut ratios)
-    );
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-/// `cargo bench` passes `--bench`; the single run of `cargo test` does not.
-fn full_run() -> bool {
-    std::env::args().any(|a| a == "--bench")
 }
 
 /// One algorithm's key material, loaded once: the bytes, our signing key's

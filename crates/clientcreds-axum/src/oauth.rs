@@ -73,6 +73,9 @@ impl OAuthRoutes {
         if let Some(assertions) = tokens.registry().client_assertions() {
             metadata = metadata.with_client_assertions(&assertions.policy().algorithms);
         }
+        if let Some(dpop) = tokens.dpop() {
+            metadata = metadata.with_dpop(&dpop.algorithms);
+        }
         let routes = Self {
             inner: Arc::new(Inner {
                 tokens,
@@ -228,13 +231,21 @@ async fn token(
         Ok(parsed) => {
             let mut request = parsed.request;
             request.source = source;
-            match inner.tokens.exchange(request).await {
+            let mut response = match inner.tokens.exchange(request).await {
                 Ok(response) => token_response(&response),
                 Err(error) => {
                     tracing::info!(error = error.code.as_str(), "token request refused");
                     token_error_response(&error, parsed.auth, &inner.realm)
                 }
+            };
+            // RFC 9449 §8: with server nonces on, every answer carries the
+            // current one (a `use_dpop_nonce` error needs it).
+            if let Some(nonce) = inner.tokens.dpop_nonce()
+                && let Ok(value) = axum::http::HeaderValue::from_str(&nonce)
+            {
+                response.headers_mut().insert("dpop-nonce", value);
             }
+            response
         }
     }
 }

@@ -15,7 +15,10 @@ use crate::{AccessToken, CacheKey, Error};
 /// it). The per-call hit path reads the client's own copy and never calls
 /// the cache. An implementation must only ever return a token stored under
 /// the same key; a shared store keys by [`CacheKey::as_str`] and encrypts
-/// what it stores if others can read it.
+/// what it stores if others can read it. It stores the token's
+/// [`token_type`](AccessToken::token_type) too and gives it back through
+/// [`AccessToken::with_type`]: a DPoP-bound token sent as `Bearer` is
+/// refused.
 ///
 /// Object safe: pass `Arc<dyn TokenCache>` to
 /// [`TokenClientBuilder::cache`](crate::TokenClientBuilder::cache).

@@ -9,6 +9,8 @@ use std::time::Duration;
 #[cfg(feature = "private-key-jwt")]
 use crate::AssertionKey;
 use crate::assertion::Credential;
+#[cfg(feature = "dpop")]
+use crate::dpop::{Dpop, DpopKey};
 use crate::protocol::{self, AuthMethod};
 use crate::source::{Slot, TokenSource};
 use crate::{
@@ -37,8 +39,11 @@ pub(crate) struct ClientInner {
     /// issuer, else the token endpoint.
     #[cfg(feature = "private-key-jwt")]
     pub(crate) assertion_audience: String,
-    /// What the cache key adds for the credential.
+    /// What the cache key adds for the credential and the DPoP key.
     cache_identity: String,
+    /// The DPoP key and the nonces servers sent, when tokens are bound.
+    #[cfg(feature = "dpop")]
+    pub(crate) dpop: Option<Dpop>,
     pub(crate) policy: Policy,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -178,6 +183,14 @@ impl TokenClient {
     pub fn client_id(&self) -> &str {
         &self.inner.client_id
     }
+
+    /// The DPoP key tokens are bound to, when the client has one (see
+    /// [`TokenClientBuilder::dpop`]).
+    #[cfg(feature = "dpop")]
+    #[must_use]
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.inner.dpop.as_ref().map(|dpop| &dpop.key)
+    }
 }
 
 impl fmt::Debug for TokenClient {
@@ -187,7 +200,22 @@ impl fmt::Debug for TokenClient {
             .field("client_id", &self.inner.client_id)
             .field("auth", &self.inner.credential.method_name(self.inner.auth))
             .field("credential", &self.inner.credential)
+            .field("dpop", &self.inner.dpop_thumbprint())
             .finish_non_exhaustive()
+    }
+}
+
+impl ClientInner {
+    /// The DPoP key's thumbprint, for `Debug` and logs.
+    pub(crate) fn dpop_thumbprint(&self) -> Option<&str> {
+        #[cfg(feature = "dpop")]
+        {
+            self.dpop.as_ref().map(|dpop| dpop.key.thumbprint())
+        }
+        #[cfg(not(feature = "dpop"))]
+        {
+            None
+        }
     }
 }
 
@@ -204,6 +232,10 @@ pub struct TokenClientBuilder {
     clock: Arc<dyn Clock>,
     cache: Option<Arc<dyn TokenCache>>,
     allow_http: bool,
+    #[cfg(feature = "dpop")]
+    dpop: Option<DpopKey>,
+    #[cfg(feature = "dpop")]
+    dpop_allow_bearer: bool,
 }
 
 impl fmt::Debug for TokenClientBuilder {
@@ -213,6 +245,7 @@ impl fmt::Debug for TokenClientBuilder {
             .field("credential", &self.credential)
             .field("token_endpoint", &self.endpoint)
             .field("issuer", &self.issuer)
+            .field("dpop", &self.dpop_debug())
             .finish_non_exhaustive()
     }
 }
@@ -230,7 +263,66 @@ impl TokenClientBuilder {
             clock: Arc::new(SystemClock),
             cache: None,
             allow_http: false,
+            #[cfg(feature = "dpop")]
+            dpop: None,
+            #[cfg(feature = "dpop")]
+            dpop_allow_bearer: false,
         }
+    }
+
+    fn dpop_debug(&self) -> Option<&str> {
+        #[cfg(feature = "dpop")]
+        {
+            self.dpop.as_ref().map(DpopKey::thumbprint)
+        }
+        #[cfg(not(feature = "dpop"))]
+        {
+            None
+        }
+    }
+
+    /// Binds this client's tokens to `key` with DPoP (RFC 9449, feature
+    /// `dpop`).
+    ///
+    /// Every token request then carries a `DPoP` proof (`htm` `POST`,
+    /// `htu` the token endpoint), and the server is expected to answer
+    /// `token_type: DPoP`. Every request that presents such a token
+    /// through [`TokenSource::authorize`] ([`BearerMiddleware`](crate::BearerMiddleware)
+    /// and [`BearerLayer`](crate::BearerLayer) use it) carries
+    /// `Authorization: DPoP <token>` and a new proof for that request
+    /// (`htm`, `htu`, `ath` the token's hash). A server's `use_dpop_nonce`
+    /// is answered with one retry carrying its nonce; nonces are
+    /// remembered per origin. The cache key gains the key's thumbprint,
+    /// so tokens bound to one key are never served to a client holding
+    /// another.
+    ///
+    /// ```
+    /// use clientcreds_client::{ClientSecret, DpopKey, TokenClient};
+    /// let tokens = TokenClient::builder("svc_123", ClientSecret::new("cs_…"))
+    ///     .token_endpoint("https://auth.example/oauth/token")
+    ///     .dpop(DpopKey::generate()?)
+    ///     .build()?;
+    /// assert!(tokens.dpop_key().is_some());
+    /// # Ok::<(), clientcreds_client::Error>(())
+    /// ```
+    #[cfg(feature = "dpop")]
+    pub fn dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
+    /// Whether a `token_type: Bearer` answer to a token request with a
+    /// DPoP proof is accepted (default `false`: it is an
+    /// [`Error::InvalidResponse`], since the host asked for bound tokens
+    /// and a server that ignores the proof hands out replayable ones).
+    /// Allow it while an authorization server rolls DPoP out; the Bearer
+    /// tokens are then sent as `Authorization: Bearer`, without proofs.
+    /// Only with [`TokenClientBuilder::dpop`]: building without a key
+    /// fails.
+    #[cfg(feature = "dpop")]
+    pub fn dpop_allow_bearer(mut self, allow: bool) -> Self {
+        self.dpop_allow_bearer = allow;
+        self
     }
 
     /// The token endpoint URL.
@@ -469,7 +561,23 @@ impl TokenClientBuilder {
         }
         .or_else(|| self.issuer.clone())
         .unwrap_or_else(|| endpoint.clone());
-        let cache_identity = self.credential.cache_identity();
+        #[cfg(feature = "dpop")]
+        if self.dpop_allow_bearer && self.dpop.is_none() {
+            return Err(Error::Config {
+                field: "dpop_allow_bearer",
+                reason: "applies only with a DPoP key (TokenClientBuilder::dpop)",
+            });
+        }
+        #[allow(unused_mut)]
+        let mut cache_identity = self.credential.cache_identity();
+        #[cfg(feature = "dpop")]
+        if let Some(key) = &self.dpop {
+            if !cache_identity.is_empty() {
+                cache_identity.push(' ');
+            }
+            cache_identity.push_str("dpop:");
+            cache_identity.push_str(key.thumbprint());
+        }
         let cache = self
             .cache
             .unwrap_or_else(|| Arc::new(MemoryCache::new()) as Arc<dyn TokenCache>);
@@ -483,6 +591,8 @@ impl TokenClientBuilder {
                 #[cfg(feature = "private-key-jwt")]
                 assertion_audience,
                 cache_identity,
+                #[cfg(feature = "dpop")]
+                dpop: self.dpop.map(|key| Dpop::new(key, self.dpop_allow_bearer)),
                 policy: self.policy,
                 transport,
                 clock: self.clock,

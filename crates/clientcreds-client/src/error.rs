@@ -41,7 +41,9 @@ pub enum Error {
         status: u16,
     },
     /// A success response that is not a usable RFC 6749 §5.1 token response
-    /// (not JSON, no `access_token`, a `token_type` other than `Bearer`, …),
+    /// (not JSON, no `access_token`, a `token_type` other than `Bearer` or
+    /// `DPoP`, `DPoP` to a client without a DPoP key, `Bearer` to a DPoP
+    /// request unless [allowed](crate::TokenClientBuilder::dpop_allow_bearer), …),
     /// or a metadata document without a matching issuer or token endpoint.
     #[error("invalid response from the authorization server: {0}")]
     InvalidResponse(&'static str),
@@ -76,6 +78,12 @@ pub enum Error {
     /// failed (its error's text), or returned something that is not a JWT.
     #[error("client assertion callback: {0}")]
     AssertionCallback(String),
+    /// DPoP (feature `dpop`): the key cannot be loaded or cannot sign a
+    /// proof, a request cannot carry one (its URL is not absolute), or a
+    /// DPoP-bound token is to be sent by a client without a DPoP key. The
+    /// reason never holds key material or a token.
+    #[error("DPoP: {0}")]
+    Dpop(String),
     /// The shared token cache failed.
     #[error("token cache failed: {0}")]
     Cache(String),
@@ -134,6 +142,11 @@ pub enum OAuthErrorCode {
     InvalidScope,
     /// `invalid_target` (RFC 8707): a requested resource is not allowed.
     InvalidTarget,
+    /// `use_dpop_nonce` (RFC 9449 §8): the server wants a proof with the
+    /// nonce it sent in `DPoP-Nonce` (the client retries once by itself).
+    UseDpopNonce,
+    /// `invalid_dpop_proof` (RFC 9449 §5): the server refused the proof.
+    InvalidDpopProof,
     /// Any other code, as sent.
     Other(String),
 }
@@ -150,6 +163,8 @@ impl OAuthErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::InvalidTarget => "invalid_target",
+            Self::UseDpopNonce => "use_dpop_nonce",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::Other(code) => code,
         }
     }
@@ -163,6 +178,8 @@ impl OAuthErrorCode {
             "unsupported_grant_type" => Self::UnsupportedGrantType,
             "invalid_scope" => Self::InvalidScope,
             "invalid_target" => Self::InvalidTarget,
+            "use_dpop_nonce" => Self::UseDpopNonce,
+            "invalid_dpop_proof" => Self::InvalidDpopProof,
             other => Self::Other(other.to_owned()),
         }
     }

@@ -14,8 +14,10 @@
 //! | authenticate with a private key instead of a secret (`private_key_jwt`, RFC 7523) | [`TokenClient::builder_with_key`] + [`AssertionKey`] (feature `private-key-jwt`) |
 //! | no stored credential: the workload's own token (Kubernetes, CI, SPIFFE) as the assertion | [`TokenClient::builder_with_assertion`] + [`AssertionSource`] |
 //! | a token for a scope set and audience | [`TokenClient::source`] → [`TokenSource::token`] |
+//! | sender-constrained tokens (DPoP, RFC 9449): bound to a key, a proof on every request | [`TokenClientBuilder::dpop`] + [`DpopKey`] (feature `dpop`) |
 //! | `Authorization: Bearer` on reqwest requests, one retry on 401 `invalid_token` | [`BearerMiddleware`] (feature `middleware`) |
 //! | the same for hyper / tonic / any tower client | [`BearerLayer`] (feature `tower`) |
+//! | the same for any other HTTP client: the headers of one request, and whether to retry | [`TokenSource::authorize`] + [`TokenSource::inspect_response`] |
 //! | another HTTP client for the token requests | [`Transport`] (reqwest is the default, feature `reqwest`) |
 //! | tokens shared between replicas | [`TokenCache`] ([`MemoryCache`] is the default) |
 //! | time under test | [`Clock`] |
@@ -139,6 +141,67 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # DPoP: tokens bound to a key
+//!
+//! With [`TokenClientBuilder::dpop`] and a [`DpopKey`] (generated, or the
+//! host's own as PKCS#8 PEM, a private JWK or a loaded
+//! [`SigningKey`](jwt::SigningKey); EdDSA by default, ES256 and others
+//! too), the client asks for DPoP-bound tokens (RFC 9449):
+//!
+//! - every token request carries a `DPoP` proof (`htm` `POST`, `htu` the
+//!   token endpoint), and the answer must say `token_type: DPoP`; a
+//!   `Bearer` answer is an [`Error::InvalidResponse`] unless
+//!   [`dpop_allow_bearer`](TokenClientBuilder::dpop_allow_bearer) accepts
+//!   it (a server that ignores DPoP hands out replayable tokens), and a
+//!   `DPoP` answer to a client without a key is one too;
+//! - every API request through [`BearerMiddleware`], [`BearerLayer`] or
+//!   [`TokenSource::authorize`] carries `Authorization: DPoP <token>` and
+//!   a new proof for that request: its method, its URL (without query and
+//!   fragment), `ath` the token's SHA-256, a fresh 128-bit `jti`, `iat`
+//!   from the client's [`Clock`];
+//! - a server nonce (RFC 9449 §8, §9) is answered with one retry: the
+//!   authorization server's 400 `use_dpop_nonce`, the resource server's
+//!   401 `WWW-Authenticate: DPoP error="use_dpop_nonce"`, each with a
+//!   `DPoP-Nonce` header. Nonces are remembered per origin, updated from
+//!   every `DPoP-Nonce` a response carries, and never sent to another
+//!   origin. A server that asks again after the retry gets its answer
+//!   back ([`OAuthErrorCode::UseDpopNonce`], or the 401);
+//! - the cache key gains the key's thumbprint: a token bound to one key
+//!   is never served to a client holding another (or none).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), clientcreds_client::Error> {
+//! # use std::sync::Arc;
+//! # #[derive(Debug)]
+//! # struct Server;
+//! # #[async_trait::async_trait]
+//! # impl clientcreds_client::Transport for Server {
+//! #     async fn send(&self, request: http::Request<Vec<u8>>)
+//! #         -> Result<http::Response<Vec<u8>>, clientcreds_client::TransportError> {
+//! #         assert!(request.headers().contains_key("dpop"));
+//! #         let body = r#"{"access_token":"t","token_type":"DPoP","expires_in":3600}"#;
+//! #         Ok(http::Response::new(body.as_bytes().to_vec()))
+//! #     }
+//! # }
+//! use clientcreds_client::{ClientSecret, DpopKey, TokenClient, TokenRequest, TokenType};
+//!
+//! let tokens = TokenClient::builder("svc_123", ClientSecret::new("cs_…"))
+//!     .token_endpoint("https://auth.example/oauth/token")
+//!     .dpop(DpopKey::generate()?) // Ed25519, held in memory only
+//! #   .transport(Arc::new(Server))
+//!     .build()?;
+//! let echo = tokens.source(TokenRequest::new().scope("echo"))?;
+//! assert_eq!(echo.token().await?.token_type(), TokenType::DPoP);
+//!
+//! // What BearerMiddleware and BearerLayer do for each request:
+//! let url = "https://api.example/v1/echo";
+//! let auth = echo.authorize(&http::Method::POST, url).await?;
+//! assert_eq!(auth.authorization().to_str().unwrap(), "DPoP t");
+//! assert!(auth.dpop().is_some()); // the proof for POST on that URL
+//! # Ok(()) }
+//! ```
+//!
 //! # The rules
 //!
 //! - **Expiry** is `expires_in` from the response, never later than the
@@ -164,17 +227,19 @@
 //!   time (30 s) and returned at once.
 //! - **Cache key**: token endpoint, client id, scope set, audience and
 //!   resources, plus the key's thumbprint for a `private_key_jwt` client
-//!   and a marker for a federated one ([`CacheKey`]). A token is only ever
-//!   served to a request with the same key.
+//!   and a marker for a federated one, plus the DPoP key's thumbprint for
+//!   a DPoP client ([`CacheKey`]). A token is only ever served to a
+//!   request with the same key.
 //! - **Secrets**: the client secret ([`ClientSecret`]) and tokens
 //!   ([`AccessToken`]) print as `[redacted]` and are zeroized on drop; an
 //!   [`AssertionKey`] prints its algorithm and `kid` only, an
-//!   [`AssertionSource`] its file path or `Callback`, and the assertions
+//!   [`AssertionSource`] its file path or `Callback`, a [`DpopKey`] its
+//!   algorithm and thumbprint, and the assertions
 //!   they yield are zeroized after the request is built and never
 //!   printed; tracing spans (`token_refresh`) carry the endpoint, client
 //!   id, authentication method, scope, audience and reason, never a
 //!   secret, key, assertion or token; `Authorization` headers are marked
-//!   sensitive.
+//!   sensitive, and so are `DPoP` proofs.
 //! - **Transport security**: the endpoint must be `https://`, except on
 //!   loopback (or behind [`TokenClientBuilder::danger_allow_insecure_http`]);
 //!   the default transport follows no redirects.
@@ -188,17 +253,21 @@
 //! | `middleware` | no | [`BearerMiddleware`] for `reqwest-middleware` |
 //! | `tower` | no | [`BearerLayer`] / [`Bearer`] for tower clients |
 //! | `private-key-jwt` | yes | [`AssertionKey`]: signing with `clientcreds-jwt` on ring (already in the tree through rustls) |
+//! | `dpop` | yes | [`DpopKey`], [`TokenClientBuilder::dpop`]: DPoP proofs with `clientcreds-jwt` (the same dependency as `private-key-jwt`) |
 //!
 //! A caller compiles an HTTP client, tokio's sync primitives and serde,
-//! and with `private-key-jwt` the signing half of `clientcreds-jwt`
+//! and with `private-key-jwt` or `dpop` the signing half of `clientcreds-jwt`
 //! (re-exported as [`jwt`]): nothing of the issuer. Federated assertions
 //! ([`AssertionSource`]) need no crypto and no feature.
 
+mod api;
 mod assertion;
 mod cache;
 mod challenge;
 mod client;
 mod clock;
+#[cfg(feature = "dpop")]
+mod dpop;
 mod error;
 #[cfg(feature = "middleware")]
 mod middleware;
@@ -210,10 +279,10 @@ mod source;
 mod tower;
 mod transport;
 
-/// The `clientcreds-jwt` crate that signs `private_key_jwt` assertions:
-/// [`Algorithm`](jwt::Algorithm) names a PEM key's algorithm, and
-/// [`SigningKey`](jwt::SigningKey) is a key already loaded.
-#[cfg(feature = "private-key-jwt")]
+/// The `clientcreds-jwt` crate that signs `private_key_jwt` assertions
+/// and DPoP proofs: [`Algorithm`](jwt::Algorithm) names a PEM key's
+/// algorithm, and [`SigningKey`](jwt::SigningKey) is a key already loaded.
+#[cfg(any(feature = "private-key-jwt", feature = "dpop"))]
 pub use clientcreds_jwt as jwt;
 /// The `http` crate (1), whose requests the tower layer handles.
 pub use http;
@@ -227,19 +296,22 @@ pub use reqwest;
 #[cfg(feature = "middleware")]
 pub use reqwest_middleware;
 
+pub use api::AuthHeaders;
 #[cfg(feature = "private-key-jwt")]
 pub use assertion::{AssertionKey, AssertionTyp};
 pub use assertion::{AssertionSource, CLIENT_ASSERTION_TYPE, MAX_ASSERTION_BYTES};
 pub use cache::{MemoryCache, TokenCache};
-pub use challenge::is_invalid_token;
+pub use challenge::{Retry, is_invalid_token, is_use_dpop_nonce};
 pub use client::{TokenClient, TokenClientBuilder};
 pub use clock::{Clock, SystemClock};
+#[cfg(feature = "dpop")]
+pub use dpop::DpopKey;
 pub use error::{Error, OAuthErrorCode, TransportError};
 #[cfg(feature = "middleware")]
 pub use middleware::BearerMiddleware;
 pub use protocol::AuthMethod;
 pub use request::{CacheKey, TokenRequest};
-pub use secret::{AccessToken, ClientSecret};
+pub use secret::{AccessToken, ClientSecret, TokenType};
 pub use source::TokenSource;
 #[cfg(feature = "tower")]
 pub use tower::{Bearer, BearerLayer, BoxError, ReplayBody};

@@ -1,15 +1,22 @@
-//! `Authorization: Bearer` for reqwest through `reqwest-middleware`
-//! (feature `middleware`).
+//! `Authorization: Bearer` (or `DPoP` with a proof) for reqwest through
+//! `reqwest-middleware` (feature `middleware`).
 
-use http::header::AUTHORIZATION;
 use reqwest_middleware::{Middleware, Next};
 
-use crate::{Error, TokenSource};
+use crate::{Error, Retry, TokenSource};
 
 /// Adds the source's token to every request *for the API's origin*; on a
 /// 401 `invalid_token`, drops that token, and sends the request once more
 /// with a fresh one when the request can be cloned (its body is not a
 /// stream). Never twice: the second response is returned as it is.
+///
+/// With a DPoP client ([`TokenClientBuilder::dpop`](crate::TokenClientBuilder::dpop)),
+/// a DPoP-bound token goes as `Authorization: DPoP <token>` with a new
+/// `DPoP` proof for each request (`htm` its method, `htu` its URL, `ath`
+/// the token's hash), as [`TokenSource::authorize`] makes them. A 401
+/// `DPoP error="use_dpop_nonce"` with a `DPoP-Nonce` is answered by one
+/// more attempt with that nonce (also at most once), and every `DPoP-Nonce`
+/// the API sends is remembered for its origin.
 ///
 /// The token goes only to the origin (scheme, host, port) of the API URL
 /// given to [`BearerMiddleware::new`], and to those added with
@@ -107,36 +114,44 @@ impl Middleware for BearerMiddleware {
         if !self.covers(request.url()) {
             return next.run(request, extensions).await;
         }
-        let token = self
-            .source
-            .token()
-            .await
-            .map_err(reqwest_middleware::Error::middleware)?;
-        let header = token
-            .authorization()
-            .map_err(reqwest_middleware::Error::middleware)?;
-        request.headers_mut().insert(AUTHORIZATION, header);
-        let replay = request.try_clone();
-        let response = next.clone().run(request, extensions).await?;
-        if !crate::is_invalid_token(response.status(), response.headers()) {
-            return Ok(response);
+        let mut nonce_retried = false;
+        let mut token_retried = false;
+        loop {
+            let auth = self
+                .source
+                .authorize(request.method(), request.url().as_str())
+                .await
+                .map_err(reqwest_middleware::Error::middleware)?;
+            auth.apply(request.headers_mut());
+            let replay = request.try_clone();
+            let response = next.clone().run(request, extensions).await?;
+            let advice = self
+                .source
+                .inspect_response(
+                    response.url().as_str(),
+                    auth.token(),
+                    response.status(),
+                    response.headers(),
+                )
+                .await;
+            let again = match advice {
+                Retry::WithNonce if !nonce_retried => {
+                    nonce_retried = true;
+                    "use_dpop_nonce; retrying once with the server's nonce"
+                }
+                Retry::WithFreshToken if !token_retried => {
+                    token_retried = true;
+                    "401 invalid_token; retrying once with a fresh token"
+                }
+                _ => return Ok(response),
+            };
+            let Some(retry) = replay else {
+                tracing::debug!("{again}: the request body cannot be replayed");
+                return Ok(response);
+            };
+            drop(response);
+            tracing::debug!("{again}");
+            request = retry;
         }
-        self.source.invalidate(&token).await;
-        let Some(mut retry) = replay else {
-            tracing::debug!("401 invalid_token; request body cannot be replayed");
-            return Ok(response);
-        };
-        drop(response);
-        let fresh = self
-            .source
-            .token()
-            .await
-            .map_err(reqwest_middleware::Error::middleware)?;
-        let header = fresh
-            .authorization()
-            .map_err(reqwest_middleware::Error::middleware)?;
-        retry.headers_mut().insert(AUTHORIZATION, header);
-        tracing::debug!("401 invalid_token; retrying once with a fresh token");
-        next.run(retry, extensions).await
     }
 }

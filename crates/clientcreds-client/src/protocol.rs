@@ -11,7 +11,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::assertion::{CLIENT_ASSERTION_TYPE, Proof};
-use crate::{AccessToken, Error, OAuthErrorCode, TokenRequest};
+use crate::{AccessToken, Error, OAuthErrorCode, TokenRequest, TokenType};
 
 /// Where a [`ClientSecret`](crate::ClientSecret) goes in the token request
 /// (RFC 6749 §2.3.1). Clients built with a key or an assertion source
@@ -143,6 +143,19 @@ struct ErrorBody {
     error_description: Option<String>,
 }
 
+/// What `token_type` a token response may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// The request had no DPoP proof: `Bearer` only.
+    Bearer,
+    /// The request had a proof: `DPoP`, or `Bearer` when allowed.
+    #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
+    Dpop {
+        /// Whether a `Bearer` answer is accepted.
+        allow_bearer: bool,
+    },
+}
+
 /// Turns the endpoint's response into a token (or the error it says).
 /// `default_lifetime` applies when the response has no `expires_in` and
 /// the token is not a JWT with `exp`.
@@ -150,6 +163,7 @@ pub(crate) fn token_response(
     response: &http::Response<Vec<u8>>,
     now: SystemTime,
     default_lifetime: Duration,
+    expect: Expect,
 ) -> Result<AccessToken, Error> {
     let status = response.status();
     if !status.is_success() {
@@ -170,9 +184,33 @@ pub(crate) fn token_response(
     }
     let mut body: SuccessBody = serde_json::from_slice(response.body())
         .map_err(|_| Error::InvalidResponse("token response is not the RFC 6749 JSON object"))?;
-    if !body.token_type.eq_ignore_ascii_case("bearer") {
-        return Err(Error::InvalidResponse("token_type is not Bearer"));
-    }
+    let token_type = match (TokenType::from_name(&body.token_type), expect) {
+        (Some(TokenType::Bearer), Expect::Bearer | Expect::Dpop { allow_bearer: true }) => {
+            TokenType::Bearer
+        }
+        (Some(TokenType::DPoP), Expect::Dpop { .. }) => TokenType::DPoP,
+        (
+            Some(TokenType::Bearer),
+            Expect::Dpop {
+                allow_bearer: false,
+            },
+        ) => {
+            return Err(Error::InvalidResponse(
+                "token_type is Bearer, not DPoP: the server did not bind the token to the DPoP \
+                 key (accept that with dpop_allow_bearer)",
+            ));
+        }
+        (Some(TokenType::DPoP), Expect::Bearer) => {
+            return Err(Error::InvalidResponse(
+                "token_type is DPoP but the client has no DPoP key",
+            ));
+        }
+        _ => {
+            return Err(Error::InvalidResponse(
+                "token_type is neither Bearer nor DPoP",
+            ));
+        }
+    };
     if body.access_token.is_empty() || !body.access_token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Error::InvalidResponse(
             "access_token is empty or not printable ASCII",
@@ -206,10 +244,11 @@ pub(crate) fn token_response(
             .checked_add(default_lifetime.min(MAX_LIFETIME))
             .unwrap_or(now),
     };
-    Ok(AccessToken::new(
+    Ok(AccessToken::with_type(
         std::mem::take(&mut *body.access_token),
         expires_at,
         body.scope,
+        token_type,
     ))
 }
 
@@ -394,30 +433,61 @@ mod tests {
         let long = jwt(1_000_100);
         let body =
             format!(r#"{{"access_token":"{long}","token_type":"bearer","expires_in":3600}}"#);
-        let token = token_response(&respond(200, &body), now, Duration::from_secs(300)).unwrap();
+        let token = token_response(
+            &respond(200, &body),
+            now,
+            Duration::from_secs(300),
+            Expect::Bearer,
+        )
+        .unwrap();
         assert_eq!(
             token.expires_at(),
             UNIX_EPOCH + Duration::from_secs(1_000_100)
         );
         let body =
             format!(r#"{{"access_token":"{long}","token_type":"Bearer","expires_in":"50"}}"#);
-        let token = token_response(&respond(200, &body), now, Duration::from_secs(300)).unwrap();
+        let token = token_response(
+            &respond(200, &body),
+            now,
+            Duration::from_secs(300),
+            Expect::Bearer,
+        )
+        .unwrap();
         assert_eq!(token.expires_at(), now + Duration::from_secs(50));
         let body = r#"{"access_token":"opaque","token_type":"Bearer","scope":"a b"}"#;
-        let token = token_response(&respond(200, body), now, Duration::from_secs(300)).unwrap();
+        let token = token_response(
+            &respond(200, body),
+            now,
+            Duration::from_secs(300),
+            Expect::Bearer,
+        )
+        .unwrap();
         assert_eq!(token.expires_at(), now + Duration::from_secs(300));
         assert_eq!(token.scope(), Some("a b"));
         // An absurd expires_in is clamped, never a panic.
         for huge in [u64::MAX.to_string(), format!("\"{}\"", u64::MAX)] {
             let body =
                 format!(r#"{{"access_token":"opaque","token_type":"Bearer","expires_in":{huge}}}"#);
-            let token =
-                token_response(&respond(200, &body), now, Duration::from_secs(300)).unwrap();
+            let token = token_response(
+                &respond(200, &body),
+                now,
+                Duration::from_secs(300),
+                Expect::Bearer,
+            )
+            .unwrap();
             assert_eq!(token.expires_at(), now + MAX_LIFETIME);
         }
         let far = UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
         let body = r#"{"access_token":"opaque","token_type":"Bearer","expires_in":3600}"#;
-        assert!(token_response(&respond(200, body), far, Duration::from_secs(300)).is_ok());
+        assert!(
+            token_response(
+                &respond(200, body),
+                far,
+                Duration::from_secs(300),
+                Expect::Bearer
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -431,6 +501,7 @@ mod tests {
             ),
             now,
             d,
+            Expect::Bearer,
         )
         .unwrap_err();
         assert!(err.is_credentials_rejected(), "{err}");
@@ -439,7 +510,7 @@ mod tests {
             "token request refused: invalid_client (no)"
         );
         assert_eq!(
-            token_response(&respond(503, "<html>"), now, d).unwrap_err(),
+            token_response(&respond(503, "<html>"), now, d, Expect::Bearer).unwrap_err(),
             Error::Status { status: 503 }
         );
         for body in [
@@ -447,15 +518,47 @@ mod tests {
             r#"{"access_token":"t","token_type":"mac"}"#,
             r#"{"access_token":"","token_type":"Bearer"}"#,
             r#"{"access_token":"t","token_type":"Bearer","expires_in":-5}"#,
+            r#"{"access_token":"t","token_type":"DPoP"}"#,
         ] {
             assert!(
                 matches!(
-                    token_response(&respond(200, body), now, d),
+                    token_response(&respond(200, body), now, d, Expect::Bearer),
                     Err(Error::InvalidResponse(_))
                 ),
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn the_token_type_must_be_what_was_asked_for() {
+        let now = SystemTime::now();
+        let d = Duration::from_secs(60);
+        let dpop = r#"{"access_token":"t","token_type":"dpop","expires_in":60}"#;
+        let bearer = r#"{"access_token":"t","token_type":"Bearer","expires_in":60}"#;
+        let strict = Expect::Dpop {
+            allow_bearer: false,
+        };
+        let lax = Expect::Dpop { allow_bearer: true };
+        let token = token_response(&respond(200, dpop), now, d, strict).unwrap();
+        assert_eq!(token.token_type(), TokenType::DPoP);
+        assert!(
+            token
+                .authorization()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("DPoP ")
+        );
+        let err = token_response(&respond(200, bearer), now, d, strict).unwrap_err();
+        assert!(err.to_string().contains("dpop_allow_bearer"), "{err}");
+        let token = token_response(&respond(200, bearer), now, d, lax).unwrap();
+        assert_eq!(token.token_type(), TokenType::Bearer);
+        let err = token_response(&respond(200, dpop), now, d, Expect::Bearer).unwrap_err();
+        assert!(err.to_string().contains("no DPoP key"), "{err}");
+        let nonce = r#"{"error":"use_dpop_nonce","error_description":"x"}"#;
+        let err = token_response(&respond(400, nonce), now, d, strict).unwrap_err();
+        assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::UseDpopNonce));
     }
 
     #[test]

@@ -131,7 +131,10 @@ impl TokenRequest {
 /// RFC 7638 thumbprint for a [`AssertionKey`](crate::AssertionKey) client,
 /// and `client_assertion` for an [`AssertionSource`](crate::AssertionSource)
 /// client: a shared cache never serves a token obtained with one key to a
-/// client configured with another key or with a secret.
+/// client configured with another key or with a secret. A DPoP client
+/// (feature `dpop`) adds `dpop:` and its DPoP key's thumbprint, after a
+/// space when the credential part is not empty: tokens bound to one DPoP
+/// key are never served to a client with another key or none.
 ///
 /// [`CacheKey::as_str`] is an unambiguous text form (fields cannot contain
 /// the separator), for shared caches that key by string. It holds no secret.

@@ -63,17 +63,77 @@ struct Inner {
     secret: Zeroizing<String>,
     expires_at: SystemTime,
     scope: Option<String>,
+    token_type: TokenType,
+}
+
+/// How a token is presented (the token response's `token_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum TokenType {
+    /// `Bearer` (RFC 6750): whoever holds the token may use it.
+    #[default]
+    Bearer,
+    /// `DPoP` (RFC 9449): bound to the client's [DPoP key](crate::DpopKey);
+    /// sent as `Authorization: DPoP <token>` with a proof on every request.
+    #[allow(clippy::upper_case_acronyms)]
+    DPoP,
+}
+
+impl TokenType {
+    /// The `token_type` value and the `Authorization` scheme: `Bearer` or
+    /// `DPoP`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Bearer => "Bearer",
+            Self::DPoP => "DPoP",
+        }
+    }
+
+    /// The type a `token_type` names (case-insensitive, as RFC 6749 §5.1
+    /// says), for a shared [`TokenCache`](crate::TokenCache) reading back
+    /// what it stored; `None` for any other.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        if name.eq_ignore_ascii_case("bearer") {
+            Some(Self::Bearer)
+        } else if name.eq_ignore_ascii_case("dpop") {
+            Some(Self::DPoP)
+        } else {
+            None
+        }
+    }
 }
 
 impl AccessToken {
-    /// A token that expires at `expires_at`, with the scope the server
-    /// granted (if it said).
+    /// A `Bearer` token that expires at `expires_at`, with the scope the
+    /// server granted (if it said).
     pub fn new(secret: impl Into<String>, expires_at: SystemTime, scope: Option<String>) -> Self {
+        Self::with_type(secret, expires_at, scope, TokenType::Bearer)
+    }
+
+    /// A token of `token_type`: what a shared [`TokenCache`](crate::TokenCache)
+    /// builds from what it stored (it must store the type: a DPoP-bound
+    /// token sent as `Bearer` is refused).
+    pub fn with_type(
+        secret: impl Into<String>,
+        expires_at: SystemTime,
+        scope: Option<String>,
+        token_type: TokenType,
+    ) -> Self {
         Self(Arc::new(Inner {
             secret: Zeroizing::new(secret.into()),
             expires_at,
             scope,
+            token_type,
         }))
+    }
+
+    /// How the token is presented: `Bearer`, or `DPoP` (bound to the
+    /// client's DPoP key).
+    #[must_use]
+    pub fn token_type(&self) -> TokenType {
+        self.0.token_type
     }
 
     /// The token's text, to put in an `Authorization: Bearer` header.
@@ -96,18 +156,21 @@ impl AccessToken {
         self.0.scope.as_deref()
     }
 
-    /// The `Authorization` header value, marked sensitive so that `http`'s
-    /// `Debug` does not print it.
+    /// The `Authorization` header value (`Bearer <token>`, or `DPoP
+    /// <token>` for a DPoP-bound token, which also needs a proof: see
+    /// [`TokenSource::authorize`](crate::TokenSource::authorize)), marked
+    /// sensitive so that `http`'s `Debug` does not print it.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidResponse`](crate::Error::InvalidResponse) if the token
     /// contains bytes a header cannot carry.
     pub fn authorization(&self) -> Result<http::HeaderValue, crate::Error> {
-        let mut value = http::HeaderValue::try_from(format!("Bearer {}", self.expose_secret()))
+        let scheme = self.0.token_type.as_str();
+        let mut value = http::HeaderValue::try_from(format!("{scheme} {}", self.expose_secret()))
             .map_err(|_| {
-                crate::Error::InvalidResponse("access_token is not a valid header value")
-            })?;
+            crate::Error::InvalidResponse("access_token is not a valid header value")
+        })?;
         value.set_sensitive(true);
         Ok(value)
     }
@@ -119,10 +182,11 @@ impl AccessToken {
     /// reference count (a cache line bouncing between cores costs more
     /// than the rest of a cached `token()` call).
     pub(crate) fn replicate(&self) -> Self {
-        Self::new(
+        Self::with_type(
             self.expose_secret(),
             self.0.expires_at,
             self.0.scope.clone(),
+            self.0.token_type,
         )
     }
 
@@ -139,6 +203,7 @@ impl fmt::Debug for AccessToken {
             .field("token", &"[redacted]")
             .field("expires_at", &self.0.expires_at)
             .field("scope", &self.0.scope)
+            .field("token_type", &self.0.token_type)
             .finish()
     }
 }

@@ -33,7 +33,7 @@ use crate::{AccessToken, CacheKey, Error, TokenRequest, protocol};
 /// call to make before every request.
 #[derive(Clone)]
 pub struct TokenSource {
-    client: Arc<ClientInner>,
+    pub(crate) client: Arc<ClientInner>,
     slot: Arc<Slot>,
 }
 
@@ -274,6 +274,7 @@ impl TokenSource {
             token_endpoint = %client.endpoint_text,
             client_id = %client.client_id,
             auth = client.credential.method_name(client.auth),
+            dpop_jkt = client.dpop_thumbprint().unwrap_or(""),
             scope = self.slot.request.scope_param().as_deref().unwrap_or(""),
             audience = self.slot.request.audience_param().unwrap_or(""),
             reason = reason.as_str(),
@@ -348,6 +349,26 @@ impl TokenSource {
     }
 
     async fn fetch(&self) -> Result<AccessToken, Error> {
+        // RFC 9449 §8: an authorization server that wants a nonce answers
+        // 400 `use_dpop_nonce` with a `DPoP-Nonce` header; the request is
+        // made again, once, with a new client credential and a new proof
+        // carrying that nonce. Never twice.
+        let mut nonce_sent = false;
+        match self.send_token_request(&mut nonce_sent).await {
+            Err(error)
+                if nonce_sent
+                    && error.oauth_code() == Some(&crate::OAuthErrorCode::UseDpopNonce) =>
+            {
+                tracing::debug!("use_dpop_nonce; retrying once with the server's nonce");
+                self.send_token_request(&mut nonce_sent).await
+            }
+            other => other,
+        }
+    }
+
+    /// One token request. `nonce_sent` is set when the response carried a
+    /// `DPoP-Nonce` (now remembered for the endpoint's origin).
+    async fn send_token_request(&self, nonce_sent: &mut bool) -> Result<AccessToken, Error> {
         let client = &*self.client;
         let proof = match &client.credential {
             Credential::Secret(secret) => Proof::Secret(secret, client.auth),
@@ -359,21 +380,45 @@ impl TokenSource {
             )?),
             Credential::Assertion(source) => Proof::Assertion(source.assertion().await?),
         };
-        let request = protocol::token_request(
+        #[allow(unused_mut)]
+        let mut request = protocol::token_request(
             &client.endpoint,
             &client.client_id,
             &proof,
             &self.slot.request,
         )?;
         drop(proof);
+        #[cfg(feature = "dpop")]
+        if let Some(dpop) = &client.dpop {
+            let value = dpop.proof_for("POST", &client.endpoint_text, None, client.clock.now())?;
+            request.headers_mut().insert(crate::dpop::DPOP, value);
+        }
         let mut response = client.transport.send(request).await?;
+        #[cfg(feature = "dpop")]
+        if let Some(dpop) = &client.dpop {
+            *nonce_sent = dpop.observe(&client.endpoint_text, response.headers());
+        }
+        #[cfg(not(feature = "dpop"))]
+        let _ = nonce_sent;
         let parsed = protocol::token_response(
             &response,
             client.clock.now(),
             client.policy.default_lifetime,
+            self.expect(),
         );
         response.body_mut().zeroize();
         parsed
+    }
+
+    /// The `token_type` the token endpoint may answer.
+    fn expect(&self) -> protocol::Expect {
+        #[cfg(feature = "dpop")]
+        if let Some(dpop) = &self.client.dpop {
+            return protocol::Expect::Dpop {
+                allow_bearer: dpop.allow_bearer,
+            };
+        }
+        protocol::Expect::Bearer
     }
 
     fn install(&self, failures: &mut Failures, token: AccessToken, refresh_at: SystemTime) {

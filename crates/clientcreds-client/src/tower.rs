@@ -1,4 +1,4 @@
-//! `Authorization: Bearer` for tower-based HTTP clients (hyper-util's
+//! `Authorization: Bearer` (or `DPoP` with a proof) for tower-based HTTP clients (hyper-util's
 //! client, tonic channels, anything that is a `Service<http::Request<B>>`),
 //! feature `tower`.
 
@@ -6,11 +6,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::AUTHORIZATION;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::TokenSource;
+use crate::{Retry, TokenSource};
 
 /// The error of [`Bearer`]: the token source's [`Error`](crate::Error) or
 /// the inner service's, boxed as tower middleware does.
@@ -114,6 +113,12 @@ impl<S> Layer<S> for BearerLayer {
 /// the body can be replayed ([`ReplayBody`]). Never twice: the second
 /// response is returned as it is. An `Authorization` header already on the
 /// request is replaced.
+///
+/// With a DPoP client, as [`BearerMiddleware`](crate::BearerMiddleware)
+/// (feature `middleware`) does: `Authorization: DPoP <token>` and a proof
+/// for each request (the request's URI must be absolute, as hyper's
+/// client requires anyway), one more attempt on a 401
+/// `use_dpop_nonce`, nonces remembered per origin.
 #[derive(Debug, Clone)]
 pub struct Bearer<S> {
     inner: S,
@@ -142,30 +147,49 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let source = self.source.clone();
         Box::pin(async move {
-            let token = source.token().await?;
-            request
-                .headers_mut()
-                .insert(AUTHORIZATION, token.authorization()?);
-            let replay = copy(&request);
-            let response = inner.call(request).await.map_err(Into::into)?;
-            if !crate::is_invalid_token(response.status(), response.headers()) {
-                return Ok(response);
-            }
-            source.invalidate(&token).await;
-            let Some(mut retry) = replay else {
-                tracing::debug!("401 invalid_token; request body cannot be replayed");
-                return Ok(response);
+            // The URL only for DPoP (`htu`, the nonce's origin): a Bearer
+            // request does not pay for formatting it.
+            let url = if source.needs_url() {
+                request.uri().to_string()
+            } else {
+                String::new()
             };
-            drop(response);
-            let fresh = source.token().await?;
-            retry
-                .headers_mut()
-                .insert(AUTHORIZATION, fresh.authorization()?);
-            tracing::debug!("401 invalid_token; retrying once with a fresh token");
-            std::future::poll_fn(|cx| inner.poll_ready(cx))
-                .await
-                .map_err(Into::into)?;
-            inner.call(retry).await.map_err(Into::into)
+            let mut nonce_retried = false;
+            let mut token_retried = false;
+            let mut first = true;
+            loop {
+                if !first {
+                    std::future::poll_fn(|cx| inner.poll_ready(cx))
+                        .await
+                        .map_err(Into::into)?;
+                }
+                first = false;
+                let auth = source.authorize(request.method(), &url).await?;
+                auth.apply(request.headers_mut());
+                let replay = copy(&request);
+                let response = inner.call(request).await.map_err(Into::into)?;
+                let advice = source
+                    .inspect_response(&url, auth.token(), response.status(), response.headers())
+                    .await;
+                let again = match advice {
+                    Retry::WithNonce if !nonce_retried => {
+                        nonce_retried = true;
+                        "use_dpop_nonce; retrying once with the server's nonce"
+                    }
+                    Retry::WithFreshToken if !token_retried => {
+                        token_retried = true;
+                        "401 invalid_token; retrying once with a fresh token"
+                    }
+                    _ => return Ok(response),
+                };
+                let Some(retry) = replay else {
+                    tracing::debug!("{again}: the request body cannot be replayed");
+                    return Ok(response);
+                };
+                drop(response);
+                tracing::debug!("{again}");
+                request = retry;
+            }
         })
     }
 }

@@ -46,11 +46,19 @@ struct Canned {
 impl Transport for Canned {
     async fn send(
         &self,
-        _request: http::Request<Vec<u8>>,
+        request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
         self.sent.fetch_add(1, Ordering::SeqCst);
-        let body = br#"{"access_token":"eyJhbGciOiJFZERTQSJ9.e30.c2ln","token_type":"Bearer","expires_in":3600}"#;
-        Ok(http::Response::new(body.to_vec()))
+        // A request with a DPoP proof gets a DPoP-bound token.
+        let token_type = if request.headers().contains_key("dpop") {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        let body = format!(
+            r#"{{"access_token":"eyJhbGciOiJFZERTQSJ9.e30.c2ln","token_type":"{token_type}","expires_in":3600}}"#
+        );
+        Ok(http::Response::new(body.into_bytes()))
     }
 }
 
@@ -73,6 +81,19 @@ fn cached_token_lookup_allocates_nothing_for_a_key_client_either() {
     measure_cached(
         "private_key_jwt",
         TokenClient::builder_with_key("client-1", key),
+    );
+}
+
+/// And for a DPoP client: the proof is made per API request
+/// (`TokenSource::authorize`), never on the cached lookup.
+#[cfg(feature = "dpop")]
+#[test]
+fn cached_token_lookup_allocates_nothing_for_a_dpop_client_either() {
+    use clientcreds_client::DpopKey;
+    measure_cached(
+        "DPoP",
+        TokenClient::builder("client-1", ClientSecret::new("secret"))
+            .dpop(DpopKey::generate().unwrap()),
     );
 }
 

@@ -34,6 +34,10 @@ pub struct AuthorizationServerMetadata {
     /// assertion algorithms, when assertions are accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg_values_supported: Option<Vec<String>>,
+    /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1), when the token
+    /// endpoint accepts DPoP proofs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
     /// `introspection_endpoint_auth_methods_supported`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub introspection_endpoint_auth_methods_supported: Option<Vec<String>>,
@@ -61,9 +65,18 @@ impl AuthorizationServerMetadata {
             response_types_supported: Vec::new(),
             token_endpoint_auth_methods_supported: methods.clone(),
             token_endpoint_auth_signing_alg_values_supported: None,
+            dpop_signing_alg_values_supported: None,
             introspection_endpoint_auth_methods_supported: Some(methods),
             scopes_supported: None,
         }
+    }
+
+    /// Announces DPoP proofs (RFC 9449) signed with `algorithms`; `EdDSA`
+    /// is announced under its RFC 9864 name `Ed25519` as well.
+    #[must_use]
+    pub fn with_dpop(mut self, algorithms: &[clientcreds_jwt::Algorithm]) -> Self {
+        self.dpop_signing_alg_values_supported = Some(algorithm_names(algorithms));
+        self
     }
 
     /// Announces client assertions (`private_key_jwt`, RFC 7523) signed
@@ -91,16 +104,21 @@ impl AuthorizationServerMetadata {
             self.token_endpoint_auth_methods_supported
                 .push("private_key_jwt".to_owned());
         }
-        let mut names = Vec::new();
-        for algorithm in algorithms.iter().filter(|a| !a.is_symmetric()) {
-            names.push(algorithm.name().to_owned());
-            if *algorithm == clientcreds_jwt::Algorithm::EdDSA {
-                names.push("Ed25519".to_owned());
-            }
-        }
-        self.token_endpoint_auth_signing_alg_values_supported = Some(names);
+        self.token_endpoint_auth_signing_alg_values_supported = Some(algorithm_names(algorithms));
         self
     }
+}
+
+/// The names of asymmetric `algorithms`, with `Ed25519` beside `EdDSA`.
+fn algorithm_names(algorithms: &[clientcreds_jwt::Algorithm]) -> Vec<String> {
+    let mut names = Vec::new();
+    for algorithm in algorithms.iter().filter(|a| !a.is_symmetric()) {
+        names.push(algorithm.name().to_owned());
+        if *algorithm == clientcreds_jwt::Algorithm::EdDSA {
+            names.push("Ed25519".to_owned());
+        }
+    }
+    names
 }
 
 /// The RFC 7662 §2.2 introspection response: the token's claims when it is
@@ -118,7 +136,8 @@ pub fn introspection_response(context: Option<&AccessContext>, issuer: &str) -> 
         "active": true,
         "scope": context.scopes.join(" "),
         "client_id": context.client_id,
-        "token_type": "Bearer",
+        // RFC 9449 §6.2: a bound token introspects as DPoP, with its `cnf`.
+        "token_type": if context.extra.get("cnf").and_then(|c| c.get("jkt")).is_some() { "DPoP" } else { "Bearer" },
         "exp": context.expires_at.unix_timestamp(),
         "iat": context.issued_at.unix_timestamp(),
         "sub": context.subject,

@@ -3,8 +3,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clientcreds_registry::{
-    ClientAssertion, ClientCredentials, ExchangeRequest, Introspection, JWT_BEARER_ASSERTION_TYPE,
-    Source, TokenError, TokenErrorCode, TokenResponse,
+    ClientAssertion, ClientCredentials, DpopProof, ExchangeRequest, Introspection,
+    JWT_BEARER_ASSERTION_TYPE, Source, TokenError, TokenErrorCode, TokenResponse,
 };
 use clientcreds_secret::Secret;
 use http::header::{
@@ -239,6 +239,32 @@ impl TokenRequestParser {
             );
         };
         let mut request = ExchangeRequest::default();
+        // RFC 9449 §4.3: at most one `DPoP` header, of visible ASCII.
+        let mut proofs = headers.get_all("dpop").iter();
+        match (proofs.next(), proofs.next()) {
+            (None, _) => {}
+            (Some(proof), None) => match proof.to_str() {
+                Ok(text)
+                    if !text.is_empty() && text.len() <= clientcreds_jwt::dpop::MAX_PROOF_LEN =>
+                {
+                    request.dpop_proof = Some(DpopProof::new(text));
+                }
+                _ => {
+                    return reject(
+                        TokenErrorCode::InvalidDpopProof,
+                        "the DPoP header is malformed",
+                        false,
+                    );
+                }
+            },
+            (Some(_), Some(_)) => {
+                return reject(
+                    TokenErrorCode::InvalidDpopProof,
+                    "send one DPoP header",
+                    false,
+                );
+            }
+        }
         let mut seen: Vec<Text> = Vec::with_capacity(pairs.len());
         let (mut body_id, mut body_secret) = (None, None);
         let (mut assertion_type, mut assertion) = (None, None);

@@ -706,3 +706,18 @@ fn malformed_assertion_requests_are_invalid_request() {
     let rejected = parse_err(&basic_headers("cc_x", "s"), &body);
     assert_eq!(rejected.error.code, TokenErrorCode::InvalidRequest);
 }
+
+#[test]
+fn one_dpop_header_is_read_and_two_are_refused() {
+    let body = "grant_type=client_credentials";
+    let mut headers = basic_headers("cc_x", "s");
+    headers.insert("dpop", HeaderValue::from_static("a.b.c"));
+    let parsed = parse_ok(&headers, body);
+    assert_eq!(parsed.request.dpop_proof.expect("proof").expose(), "a.b.c");
+    headers.append("dpop", HeaderValue::from_static("d.e.f"));
+    let rejected = parse_err(&headers, body);
+    assert_eq!(rejected.error.code, TokenErrorCode::InvalidDpopProof);
+    let response = rejected_response(&rejected, REALM);
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(&response)["error"], "invalid_dpop_proof");
+}

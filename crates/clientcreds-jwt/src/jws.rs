@@ -44,8 +44,17 @@ struct RawHeader {
     typ: Option<String>,
     #[serde(default)]
     jwk: Option<Map<String, Value>>,
-    #[serde(default)]
-    crit: Option<serde::de::IgnoredAny>,
+    /// Present at all, whatever its value (`"crit": null` included).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// `true` for a header member that is there, whatever its value: serde
+/// reads a JSON `null` into `Option` as absent, and RFC 7515 §4.1.11 leaves
+/// no room for a `crit` that is present but `null` (it must be an array of
+/// extensions understood; none is), so presence alone refuses the JWS.
+pub(crate) fn present<'de, D: serde::Deserializer<'de>>(member: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(member).map(|_| true)
 }
 
 /// A compact JWS, parsed but not yet trusted.
@@ -115,7 +124,7 @@ impl<'a> SignedJws<'a> {
             "Ed25519" => Algorithm::EdDSA,
             name => Algorithm::from_name(name).ok_or(VerifyError::AlgorithmNotAllowed)?,
         };
-        if raw.crit.is_some() {
+        if raw.crit {
             return Err(VerifyError::UnsupportedCritical);
         }
         let jwk = match raw.jwk {
@@ -351,6 +360,12 @@ mod tests {
             (json!({"alg": "ES512"}), VerifyError::AlgorithmNotAllowed),
             (
                 json!({"alg": "ES256", "crit": ["b64"]}),
+                VerifyError::UnsupportedCritical,
+            ),
+            // Found with the client_assertion fuzz entry's oracle: `null` read as
+            // absent let this one through.
+            (
+                json!({"alg": "ES256", "crit": null}),
                 VerifyError::UnsupportedCritical,
             ),
             (

@@ -172,6 +172,35 @@ impl TokenIssuer {
         &self,
         claims: &TokenClaims<'_, V>,
     ) -> Result<MintedToken, MintError> {
+        self.mint_with(claims, None)
+    }
+
+    /// Signs a sender-constrained token: [`TokenIssuer::mint`] plus
+    /// `"cnf": {"jkt": jkt}` (RFC 9449 §6.1), the RFC 7638 thumbprint of the
+    /// DPoP key the token is bound to.
+    ///
+    /// # Errors
+    /// As [`TokenIssuer::mint`]; [`MintError::Invalid`] for an empty `jkt`
+    /// or an extra claim named `cnf`.
+    pub fn mint_bound<V: Serialize>(
+        &self,
+        claims: &TokenClaims<'_, V>,
+        jkt: &str,
+    ) -> Result<MintedToken, MintError> {
+        if jkt.is_empty() {
+            return Err(MintError::Invalid("a bound token needs a key thumbprint"));
+        }
+        if claims.extra.contains_key("cnf") {
+            return Err(MintError::Invalid("an extra claim uses a reserved name"));
+        }
+        self.mint_with(claims, Some(jkt))
+    }
+
+    fn mint_with<V: Serialize>(
+        &self,
+        claims: &TokenClaims<'_, V>,
+        jkt: Option<&str>,
+    ) -> Result<MintedToken, MintError> {
         if !claims.lifetime.is_positive() {
             return Err(MintError::Invalid("lifetime must be positive"));
         }
@@ -223,6 +252,7 @@ impl TokenIssuer {
             scope: &scope,
             tenant: (&self.tenant_claim, claims.tenant),
             secret_id: claims.secret_id,
+            jkt,
             extra: claims.extra,
         };
         let header = key.token_header();
@@ -259,6 +289,7 @@ struct Payload<'a, V> {
     scope: &'a str,
     tenant: (&'a str, &'a str),
     secret_id: Option<&'a str>,
+    jkt: Option<&'a str>,
     extra: &'a BTreeMap<String, V>,
 }
 
@@ -280,11 +311,20 @@ impl<V: Serialize> Serialize for Payload<'_, V> {
         if let Some(secret_id) = self.secret_id {
             map.serialize_entry(SECRET_ID_CLAIM, secret_id)?;
         }
+        if let Some(jkt) = self.jkt {
+            map.serialize_entry("cnf", &Confirmation { jkt })?;
+        }
         for (name, value) in self.extra {
             map.serialize_entry(name, value)?;
         }
         map.end()
     }
+}
+
+/// RFC 7800 `cnf` with RFC 9449's `jkt`.
+#[derive(Serialize)]
+struct Confirmation<'a> {
+    jkt: &'a str,
 }
 
 /// One audience serializes as a string, several as an array (RFC 7519 §4.1.3).

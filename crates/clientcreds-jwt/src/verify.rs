@@ -322,8 +322,9 @@ struct Header {
     typ: Option<String>,
     #[serde(default)]
     kid: Option<String>,
-    #[serde(default)]
-    crit: Option<serde::de::IgnoredAny>,
+    /// Present at all, whatever its value (`"crit": null` included).
+    #[serde(default, deserialize_with = "crate::jws::present")]
+    crit: bool,
 }
 
 impl TokenVerifier {
@@ -395,7 +396,7 @@ impl TokenVerifier {
         {
             return Err(VerifyError::AlgorithmNotAllowed);
         }
-        if header.crit.is_some() {
+        if header.crit {
             return Err(VerifyError::UnsupportedCritical);
         }
         let typ = header.typ.ok_or(VerifyError::MissingType)?;

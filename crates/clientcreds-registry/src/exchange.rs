@@ -10,6 +10,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::ClientAssertion;
 use crate::denials::DenialRows;
+use crate::dpop::{DpopConfig, DpopProof, DpopRefusal};
 use crate::{
     AuthFailure, AuthenticatedClient, DefaultScope, Error, LiveClientCheck, RefusalCounts,
     Registry, Source,
@@ -50,6 +51,8 @@ pub struct ExchangeRequest {
     /// A client assertion (`private_key_jwt` or a federated token),
     /// instead of `credentials`.
     pub assertion: Option<ClientAssertion>,
+    /// The `DPoP` header's proof (RFC 9449), when sent.
+    pub dpop_proof: Option<DpopProof>,
     /// `scope`: space-delimited.
     pub scope: Option<String>,
     /// `audience` (as in RFC 8693).
@@ -168,6 +171,13 @@ pub enum TokenErrorCode {
     InvalidTarget,
     /// The server failed (store down, misconfiguration).
     ServerError,
+    /// A DPoP proof is missing where required, malformed, or fails a check
+    /// (RFC 9449 §5).
+    InvalidDpopProof,
+    /// The proof lacks this server's current nonce: retry with the one in
+    /// the `DPoP-Nonce` header (RFC 9449 §8; see
+    /// [`TokenService::dpop_nonce`]).
+    UseDpopNonce,
     /// Too many failed attempts from this source: wait `retry_after_secs`
     /// (`slow_down`, from the IANA OAuth extensions error registry; sent
     /// as 429 with `Retry-After`).
@@ -191,6 +201,8 @@ impl TokenErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::ServerError => "server_error",
             Self::SlowDown { .. } => "slow_down",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -262,9 +274,36 @@ pub struct TokenService {
     default_audience: String,
     unauthenticated: Arc<RefusalCounts>,
     denials: Arc<DenialRows>,
+    dpop: Option<Arc<DpopConfig>>,
 }
 
 impl TokenService {
+    /// Accepts DPoP proofs (RFC 9449) as `config` says: a request with a
+    /// valid proof gets a token bound to the proof's key (`cnf.jkt`,
+    /// `token_type: DPoP`); a client registered with
+    /// `dpop_bound_access_tokens` (or every client, with
+    /// [`DpopConfig::required`]) must send one.
+    #[must_use]
+    pub fn with_dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = Some(Arc::new(config));
+        self
+    }
+
+    /// The DPoP configuration, if any.
+    #[must_use]
+    pub fn dpop(&self) -> Option<&DpopConfig> {
+        self.dpop.as_deref()
+    }
+
+    /// The server nonce to send in a `DPoP-Nonce` header now (with a
+    /// `use_dpop_nonce` error, or on any response), when nonces are on.
+    #[must_use]
+    pub fn dpop_nonce(&self) -> Option<String> {
+        self.dpop
+            .as_ref()
+            .and_then(|d| d.nonce(self.registry.now()))
+    }
+
     /// Tokens for `registry`'s clients, signed by `issuer`, for
     /// `default_audience` when neither the request nor the client names one.
     #[must_use]
@@ -279,6 +318,7 @@ impl TokenService {
             default_audience: default_audience.into(),
             unauthenticated: Arc::default(),
             denials: Arc::default(),
+            dpop: None,
         }
     }
 
@@ -399,6 +439,26 @@ impl TokenService {
         let refuse = |tenant: Option<&TenantId>, reason, code, description| {
             Err((tenant.cloned(), reason, TokenError::new(code, description)))
         };
+        let dpop_refusal = |tenant: Option<&TenantId>, refusal: DpopRefusal| match refusal {
+            DpopRefusal::Nonce => refuse(
+                tenant,
+                refusal.reason(),
+                Code::UseDpopNonce,
+                "use the nonce in the DPoP-Nonce header",
+            ),
+            DpopRefusal::Unavailable => refuse(
+                tenant,
+                refusal.reason(),
+                Code::ServerError,
+                "the server could not process the request",
+            ),
+            DpopRefusal::Proof(_) => refuse(
+                tenant,
+                refusal.reason(),
+                Code::InvalidDpopProof,
+                "the DPoP proof is invalid",
+            ),
+        };
         let Some(grant_type) = request.grant_type.as_deref() else {
             return refuse(
                 None,
@@ -415,6 +475,16 @@ impl TokenService {
                 "only client_credentials is supported",
             );
         }
+        // RFC 9449 §5: the proof's own checks come first (no state).
+        let proof = match (&self.dpop, &request.dpop_proof) {
+            (Some(config), Some(proof)) => match config.check(proof.expose(), now) {
+                Ok(checked) => Some(checked),
+                Err(refusal) => return dpop_refusal(None, refusal),
+            },
+            // Without DPoP configured the header is ignored (§5: a server
+            // that does not support DPoP issues a Bearer token).
+            _ => None,
+        };
         let authenticated = match (&request.credentials, &request.assertion) {
             (Some(credentials), None) => {
                 self.registry
@@ -475,6 +545,25 @@ impl TokenService {
             }
         };
         let tenant = Some(client.tenant());
+        // A client bound to DPoP (or every client) must send a proof; the
+        // proof's `jti` is spent only now, once the client is known.
+        let required = client.dpop_bound() || self.dpop.as_ref().is_some_and(|d| d.required);
+        match (&self.dpop, &proof) {
+            (Some(config), Some(checked)) => {
+                if let Err(refusal) = config.record(checked, now).await {
+                    return dpop_refusal(tenant, refusal);
+                }
+            }
+            _ if required => {
+                return refuse(
+                    tenant,
+                    "dpop_required",
+                    Code::InvalidDpopProof,
+                    "this client must send a DPoP proof",
+                );
+            }
+            _ => {}
+        }
         let policy = self.registry.policy();
         if policy.require_scope
             && request
@@ -572,7 +661,7 @@ impl TokenService {
                 "an audience is not one this tenant may grant",
             );
         }
-        let minted = self.issuer.mint(&TokenClaims {
+        let claims = TokenClaims {
             client_id: client.client_id(),
             tenant: client.tenant().as_str(),
             audience: &targets,
@@ -581,12 +670,16 @@ impl TokenService {
             lifetime: client.token_lifetime(),
             now,
             secret_id: Some(client.secret_id()).filter(|id| !id.is_empty()),
-        });
+        };
+        let minted = match &proof {
+            Some(checked) => self.issuer.mint_bound(&claims, &checked.jkt),
+            None => self.issuer.mint(&claims),
+        };
         match minted {
             Ok(minted) => {
                 let response = TokenResponse {
                     access_token: minted.access_token,
-                    token_type: "Bearer",
+                    token_type: if proof.is_some() { "DPoP" } else { "Bearer" },
                     expires_in: minted.expires_in,
                     scope: minted.scope,
                     jti: minted.jti,

@@ -38,6 +38,8 @@ pub struct NewClient {
     /// [`AuthMethod`](clientcreds_store::AuthMethod)). Keyed clients are
     /// made with [`Registry::create_with_keys`](crate::Registry::create_with_keys).
     pub token_endpoint_auth_method: clientcreds_store::AuthMethod,
+    /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl NewClient {
@@ -121,6 +123,8 @@ pub struct ClientUpdate {
     pub token_lifetime_secs: Option<Option<u32>>,
     /// `Active` or `Inactive` (revocation has its own call).
     pub status: Option<ClientStatus>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`.
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Apply only if the client still has this version (HTTP `If-Match`).
     pub expected_version: Option<u64>,
 }

@@ -66,6 +66,8 @@ pub struct ClientView {
     pub jwks_uri: Option<String>,
     /// Its federated credentials.
     pub federated_credentials: Vec<FederatedCredential>,
+    /// RFC 9449 §5.2: its tokens are always DPoP-bound.
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// One public key of a client as an administrator sees it.
@@ -170,6 +172,7 @@ impl ClientView {
                 .collect(),
             jwks_uri: record.auth.jwks_uri.clone(),
             federated_credentials: record.auth.federated.clone(),
+            dpop_bound_access_tokens: record.auth.dpop_bound_access_tokens,
         }
     }
 
@@ -283,6 +286,12 @@ impl AuthenticatedClient {
         self.secret
             .and_then(|i| self.view.secrets.get(i))
             .map_or("", |s| s.secret_id.as_str())
+    }
+
+    /// Whether its token requests must carry a DPoP proof.
+    #[must_use]
+    pub fn dpop_bound(&self) -> bool {
+        self.view.auth.dpop_bound_access_tokens
     }
 
     /// Allowed scopes.

@@ -373,7 +373,8 @@ async fn inline_keys_rotate_with_overlap_and_expire() {
     // A key with an expiry stops at it.
     let short = SigningKey::generate(Algorithm::EdDSA).unwrap();
     let expiry = s.clock_now() + Duration::days(1);
-    s.registry()
+    let (view, short_kid) = s
+        .registry()
         .add_client_key(
             &Actor::System,
             &acme,
@@ -382,6 +383,14 @@ async fn inline_keys_rotate_with_overlap_and_expire() {
         )
         .await
         .unwrap();
+    // Its expiry warning is scheduled like a secret's (the last stage
+    // before the expiry still ahead: now, a day out).
+    let scheduled = view.keys.iter().find(|k| k.kid == short_kid).unwrap();
+    assert_eq!(scheduled.expires_at, Some(expiry));
+    assert!(
+        scheduled.next_warning_at.is_some_and(|at| at <= expiry),
+        "{scheduled:?}"
+    );
     s.authenticate(None, &sign(&short, &s.claims(&id)))
         .await
         .unwrap();

@@ -144,6 +144,9 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// HKDF refused to derive a key (it does not for 32-byte outputs).
+    #[error("key derivation failed")]
+    KeyDerivation,
     /// [`MasterKeys::from_env`](crate::MasterKeys::from_env) found neither
     /// variable set.
     #[error(

@@ -382,6 +382,22 @@ impl MasterKeys {
         parse_sealed(sealed).ok().map(|(id, _)| id)
     }
 
+    /// A 32-byte key for `purpose` (for example `"dpop-nonce"`), derived
+    /// one way (HKDF-SHA256, its own label) from the current master key:
+    /// every replica with the same master keys derives the same key, and
+    /// the derived key reveals neither the master key nor the pepper.
+    ///
+    /// # Errors
+    /// [`Error::KeyDerivation`] if the derivation fails (it does not with ring).
+    pub fn derive_key(&self, purpose: &str) -> Result<Zeroizing<[u8; 32]>, Error> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        let mut info = b"clientcreds derived key v1: ".to_vec();
+        info.extend_from_slice(purpose.as_bytes());
+        hkdf_sha256(HKDF_SALT, self.current.pepper.as_ref(), &info, out.as_mut())
+            .ok_or(Error::KeyDerivation)?;
+        Ok(out)
+    }
+
     fn all(&self) -> impl Iterator<Item = &MasterKey> {
         std::iter::once(&self.current).chain(&self.older)
     }

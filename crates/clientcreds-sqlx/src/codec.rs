@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 pub(crate) const SELECT_COLUMNS: &str = "c.client_id, c.tenant, c.name, c.description, c.owner, \
     c.created_by, c.scopes, c.audiences, c.extra_claims, c.token_lifetime_secs, c.status, \
     c.grace_until, c.replaced_by, c.created_at, c.updated_at, c.last_used_at, c.version, \
-    c.auth_method, c.jwks_uri, c.federated, s.public_jwk, \
+    c.auth_method, c.jwks_uri, c.federated, c.dpop_bound, s.public_jwk, \
     s.secret_id, s.hash, s.display_prefix, s.label, s.created_at AS s_created_at, \
     s.expires_at AS s_expires_at, s.grace_until AS s_grace_until, \
     s.revoked_at AS s_revoked_at, s.last_used_at AS s_last_used_at, s.warning_due AS s_warning_due";
@@ -175,6 +175,7 @@ pub(crate) struct RawRow {
     pub(crate) auth_method: String,
     pub(crate) jwks_uri: Option<String>,
     pub(crate) federated: String,
+    pub(crate) dpop_bound: bool,
     pub(crate) public_jwk: Option<String>,
 }
 
@@ -226,6 +227,7 @@ impl RawRow {
                     .ok_or(corrupt("unknown token_endpoint_auth_method"))?,
                 jwks_uri: self.jwks_uri,
                 federated: from_json(&self.federated)?,
+                dpop_bound_access_tokens: self.dpop_bound,
             },
             secrets: Vec::new(),
         };

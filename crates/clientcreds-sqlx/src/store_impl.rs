@@ -160,8 +160,8 @@ macro_rules! sql_store {
                         let inserted = sqlx::query(
                             "INSERT INTO clientcreds_clients (client_id, tenant, name, description, owner, created_by, \
                              scopes, audiences, extra_claims, token_lifetime_secs, status, grace_until, replaced_by, \
-                             created_at, updated_at, last_used_at, search_id, search_name, auth_method, jwks_uri, federated, version) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 1)",
+                             created_at, updated_at, last_used_at, search_id, search_name, auth_method, jwks_uri, federated, dpop_bound, version) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1)",
                         )
                         .bind(&record.client_id)
                         .bind(record.tenant.as_str());
@@ -185,8 +185,8 @@ macro_rules! sql_store {
                              scopes = $5, audiences = $6, extra_claims = $7, token_lifetime_secs = $8, status = $9, \
                              grace_until = $10, replaced_by = $11, created_at = $12, updated_at = $13, \
                              last_used_at = $14, search_id = $15, search_name = $16, auth_method = $17, \
-                             jwks_uri = $18, federated = $19, version = version + 1 \
-                             WHERE client_id = $20 AND tenant = $21 AND version = $22",
+                             jwks_uri = $18, federated = $19, dpop_bound = $20, version = version + 1 \
+                             WHERE client_id = $21 AND tenant = $22 AND version = $23",
                         )
                         ;
                         let updated = Self::bind_columns(updated, record)?
@@ -250,7 +250,8 @@ macro_rules! sql_store {
                     .bind(record.name.to_lowercase())
                     .bind(record.auth.method.as_str())
                     .bind(&record.auth.jwks_uri)
-                    .bind(to_json(&record.auth.federated)?))
+                    .bind(to_json(&record.auth.federated)?)
+                    .bind(record.auth.dpop_bound_access_tokens))
             }
 
             async fn insert_audit(tx: &mut sqlx::Transaction<'_, $db>, event: &AuditEvent) -> Result<(), StoreError> {
@@ -565,6 +566,7 @@ macro_rules! sql_store {
                 auth_method: row.try_get("auth_method").map_err(db)?,
                 jwks_uri: row.try_get("jwks_uri").map_err(db)?,
                 federated: row.try_get("federated").map_err(db)?,
+                dpop_bound: row.try_get("dpop_bound").map_err(db)?,
                 public_jwk: row.try_get("public_jwk").map_err(db)?,
             }
             .decode()

@@ -381,6 +381,10 @@ pub struct AuthSettings {
     pub jwks_uri: Option<String>,
     /// Federated credentials, for [`AuthMethod::FederatedJwt`].
     pub federated: Vec<FederatedCredential>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: the token endpoint
+    /// refuses this client's requests without a DPoP proof, so its tokens
+    /// are always sender-constrained.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl AuthSettings {

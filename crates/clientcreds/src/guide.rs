@@ -9,6 +9,7 @@
 //! | [`product_c`]: roles in 30-minute JWTs | `server` |
 //! | [`product_d`]: scopes, and delete revokes live tokens | `server` |
 //! | [`product_e`]: secrets that expire after 180 days, with warnings | `server-axum` |
+//! | [`console`]: the admin console, mounted in one line | `console` |
 //! | [`storage`]: memory, SQLite, PostgreSQL, your own | `server`, `sqlite` |
 //! | [`keys`]: master keys, peppers and signing keys | `server` |
 //! | [`replicas`]: several replicas on one database | `server` |
@@ -67,6 +68,7 @@ chapter!(
     "`server-axum`",
     "server-axum"
 );
+chapter!(console, "../guide/console.md", "`console`", "console");
 chapter!(
     storage,
     "../guide/storage.md",

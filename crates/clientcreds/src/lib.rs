@@ -18,9 +18,10 @@
 //! | [`registry`] | `server` | clients, rotation with grace, tenancy, audit, token exchange, signing-key rotation, expiry warnings |
 //! | [`http`] | `server` | the token endpoint, introspection and RFC 8414 metadata on the `http` crate's types |
 //! | [`axum`] | `server-axum` | mountable routers: token endpoint, introspection, metadata, JWKS, the admin API; `Issuer`, which wires them |
+//! | [`console`] | `console` | the admin console: server-rendered pages (clients, one-time reveal, rotate, revoke, delete, activity, audit, warnings, tenants, signing keys) behind the admin authentication |
 //! | [`sqlx`] | `postgres`, `sqlite` | the stores on PostgreSQL and SQLite |
 //! | [`resource`] | `resource` | bearer checks, remote key sets (`reqwest`), tower layer (`tower`), axum extractor `Access` (`axum`) |
-//! | [`client`] | `client` | the caller's token cache: early refresh, single flight, backoff; tower layer (`tower`), reqwest middleware (`middleware`) |
+//! | [`client`] | `client` | the caller's token cache: early refresh, single flight, backoff; `private_key_jwt`, DPoP-bound tokens (`client::DpopKey`); tower layer (`tower`), reqwest middleware (`middleware`) |
 //!
 //! The parties are independent: `resource` and `client` compile none of
 //! the issuer's crates (`registry`, `http`, `sqlx`, the routers), and the
@@ -67,6 +68,10 @@
     doc = "\n\n[`axum`]: https://docs.rs/clientcreds-axum"
 )]
 #![cfg_attr(
+    not(feature = "console"),
+    doc = "\n\n[`console`]: https://docs.rs/clientcreds-console"
+)]
+#![cfg_attr(
     not(any(feature = "postgres", feature = "sqlite")),
     doc = "\n\n[`sqlx`]: https://docs.rs/clientcreds-sqlx"
 )]
@@ -103,6 +108,10 @@ pub use clientcreds_registry as registry;
 #[cfg(feature = "server-axum")]
 #[doc(inline)]
 pub use clientcreds_axum as axum;
+
+#[cfg(feature = "console")]
+#[doc(inline)]
+pub use clientcreds_console as console;
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 #[doc(inline)]

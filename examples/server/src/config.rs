@@ -71,7 +71,8 @@ pub struct Config {
     /// `clientcreds <no-reply@localhost>`).
     pub smtp_from: String,
     /// The action link in warnings (`CLIENTCREDS_WARNING_LINK`, default
-    /// `{issuer}/admin/v1/tenants/{tenant}/clients/{client_id}`).
+    /// the client's console page,
+    /// `{issuer}/console/t/{tenant}/clients/{client_id}`).
     pub warning_link: String,
     /// Language of warnings (`CLIENTCREDS_WARNING_LOCALE`, default `en`).
     pub warning_locale: String,
@@ -115,6 +116,16 @@ pub struct Config {
     /// loopback (`CLIENTCREDS_DANGER_LOOPBACK_HTTP=true`, default `false`;
     /// for tests only).
     pub danger_loopback_http: bool,
+    /// DPoP (RFC 9449) at the token endpoint (`CLIENTCREDS_DPOP`, default
+    /// `true`): a request with a proof gets a bound token.
+    pub dpop: bool,
+    /// Every client must use DPoP (`CLIENTCREDS_DPOP_REQUIRED`, default
+    /// `false`; per client: `dpop_bound_access_tokens`).
+    pub dpop_required: bool,
+    /// Server nonces for DPoP proofs (`CLIENTCREDS_DPOP_NONCES`, default
+    /// `false`), derived from the master keys so every replica accepts
+    /// every other's.
+    pub dpop_nonces: bool,
 }
 
 impl fmt::Debug for Config {
@@ -265,6 +276,15 @@ impl Config {
         config.assertion_token_endpoint_aud =
             flag("CLIENTCREDS_ASSERTION_TOKEN_ENDPOINT_AUD", false)?;
         config.danger_loopback_http = flag("CLIENTCREDS_DANGER_LOOPBACK_HTTP", false)?;
+        config.dpop = flag("CLIENTCREDS_DPOP", true)?;
+        config.dpop_required = flag("CLIENTCREDS_DPOP_REQUIRED", false)?;
+        config.dpop_nonces = flag("CLIENTCREDS_DPOP_NONCES", false)?;
+        if (config.dpop_required || config.dpop_nonces) && !config.dpop {
+            return Err(
+                "CLIENTCREDS_DPOP_REQUIRED and CLIENTCREDS_DPOP_NONCES need CLIENTCREDS_DPOP=true"
+                    .into(),
+            );
+        }
         if let Some(list) = var("CLIENTCREDS_FEDERATED_ISSUERS") {
             config.federated_issuers = list
                 .split(',')
@@ -321,7 +341,7 @@ impl Config {
             warning_interval: Duration::minutes(15),
             smtp_url: None,
             smtp_from: "clientcreds <no-reply@localhost>".to_owned(),
-            warning_link: "{issuer}/admin/v1/tenants/{tenant}/clients/{client_id}".to_owned(),
+            warning_link: clientcreds_console::warning_link("{issuer}/console"),
             warning_locale: "en".to_owned(),
             warning_domains: Vec::new(),
             warning_tenant_domains: Vec::new(),
@@ -334,6 +354,9 @@ impl Config {
             federated_issuers: Vec::new(),
             assertion_token_endpoint_aud: false,
             danger_loopback_http: false,
+            dpop: true,
+            dpop_required: false,
+            dpop_nonces: false,
         }
     }
 }

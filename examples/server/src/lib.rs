@@ -3,8 +3,9 @@
 //! [`Config::from_env`] reads the environment, [`Server::new`] builds the
 //! parts, and [`Server::router`] is the axum app: `clientcreds-axum`'s
 //! OAuth routes and admin API mounted at `/oauth`, `/.well-known` and
-//! `/admin/v1`, next to a demo API behind the bearer layer. `main.rs`
-//! serves it.
+//! `/admin/v1`, `clientcreds-console`'s admin console at `/console` (behind
+//! a sign-in with the same admin tokens), next to a demo API behind the
+//! bearer layer. `main.rs` serves it.
 //!
 //! Key material is durable: the master keys come from
 //! `CLIENTCREDS_MASTER_KEYS` (required with a database), the pepper of
@@ -15,6 +16,7 @@
 #![allow(clippy::missing_errors_doc)]
 
 mod config;
+mod console;
 mod storage;
 mod warnings;
 
@@ -28,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clientcreds_axum::{AdminApi, BearerTokens, OAuthRoutes};
+use clientcreds_console::Console;
 use clientcreds_jwt::{KeySet, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::warnings::WarningRunner;
 use clientcreds_registry::{
@@ -41,6 +44,7 @@ pub use config::{
     Config, FORWARDED_HEADER_VAR, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR, MIN_ADMIN_TOKEN_CHARS,
     TRUSTED_PROXIES_VAR,
 };
+pub use console::{CONSOLE_PATH, SESSION_COOKIE, SESSION_TTL, SIGN_IN_PATH, SIGN_OUT_PATH};
 
 /// How long the demo API's live check trusts an answer: a revoked or
 /// deleted client's tokens stop working there within this.
@@ -74,6 +78,9 @@ struct Inner {
     oauth: OAuthRoutes,
     /// The admin API (clients, audit, activity, warnings, signing keys).
     admin: AdminApi,
+    /// The admin console's pages and its sign-in.
+    console: Console,
+    sign_in: Arc<console::SignIn>,
     /// The cache, its listener and the activity writer (on a database).
     storage: storage::StorageTasks,
 }
@@ -148,6 +155,11 @@ impl Server {
             Registry::new(store, hasher, policy)?
                 .with_client_assertions(assertions(&config, replay.clone())?),
         );
+        let dpop_config = if config.dpop {
+            Some(dpop(&config, &master, replay.clone())?)
+        } else {
+            None
+        };
         storage::spawn_retention(Arc::downgrade(&registry), replay, &config);
         let key_manager = Arc::new(
             KeyManager::start(
@@ -160,25 +172,42 @@ impl Server {
         );
         warnings::spawn(Arc::downgrade(&warning_runner), config.warning_interval);
         let keys = key_manager.key_set();
-        let tokens = TokenService::new(
+        let mut tokens = TokenService::new(
             registry.clone(),
             TokenIssuer::new(keys.clone(), config.issuer.clone()),
             config.audience.clone(),
         );
+        if let Some(dpop) = dpop_config {
+            tokens = tokens.with_dpop(dpop);
+        }
         let verifier = Arc::new(TokenVerifier::new(
             keys.clone(),
             Validation::new(config.issuer.clone(), config.audience.clone()),
         ));
-        let mut admins = BearerTokens::new()?;
-        if let Some(root) = &config.root_token {
-            admins = admins.with(root, Actor::platform_admin("root"));
-        }
-        for (tenant, token) in &config.tenant_admins {
-            admins = admins.with(
-                token,
-                Actor::tenant_admin(tenant.clone(), format!("admin@{tenant}")),
-            );
-        }
+        // The admin API's tokens, and the same tokens for the console's
+        // sign-in (each keeps only HMAC tags under its own key).
+        let admins_of = |config: &Config| -> Result<BearerTokens, clientcreds_axum::Error> {
+            let mut admins = BearerTokens::new()?;
+            if let Some(root) = &config.root_token {
+                admins = admins.with(root, Actor::platform_admin("root"));
+            }
+            for (tenant, token) in &config.tenant_admins {
+                admins = admins.with(
+                    token,
+                    Actor::tenant_admin(tenant.clone(), format!("admin@{tenant}")),
+                );
+            }
+            Ok(admins)
+        };
+        let admins = admins_of(&config)?;
+        let secure_cookies = config.issuer.starts_with("https://");
+        let sign_in = Arc::new(console::SignIn::new(admins_of(&config)?, secure_cookies));
+        let console = Console::new(registry.clone(), sign_in.clone())?
+            .with_key_manager(key_manager.clone())
+            .with_warning_ledger(ledger.clone())
+            .with_tenants(config.tenant_admins.iter().map(|(t, _)| t.clone()))
+            .with_secure_cookies(secure_cookies)
+            .with_sign_out(SIGN_OUT_PATH);
         let live = Arc::new(tokens.live_check(LIVE_CHECK_TTL));
         let oauth = OAuthRoutes::new(tokens.clone(), verifier.clone())
             .with_realm(REALM)
@@ -198,6 +227,8 @@ impl Server {
             warning_runner,
             oauth,
             admin,
+            console,
+            sign_in,
             storage,
         };
         // `config` (with its zeroizing tokens) is dropped here.
@@ -278,6 +309,23 @@ impl Server {
             .nest("/oauth", self.inner.oauth.endpoints())
             .merge(self.inner.oauth.well_known())
             .nest("/admin/v1", self.inner.admin.router())
+            .route(
+                SIGN_IN_PATH,
+                get(console::sign_in_page)
+                    .post(console::sign_in)
+                    .with_state(self.inner.sign_in.clone()),
+            )
+            .route(
+                SIGN_OUT_PATH,
+                post(console::sign_out).with_state(self.inner.sign_in.clone()),
+            )
+            .nest(
+                CONSOLE_PATH,
+                self.inner
+                    .console
+                    .router()
+                    .layer(middleware::map_response(console::to_sign_in)),
+            )
             .merge(api)
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .layer(middleware::from_fn(log_request))
@@ -362,4 +410,24 @@ fn assertions(
     }
     Ok(clientcreds_registry::ClientAssertions::new(policy, replay)?
         .with_transport(Arc::new(clientcreds_resource::ReqwestTransport::new())))
+}
+
+/// DPoP at the token endpoint: `htu` is the issuer's token endpoint (the
+/// external URL, as `CLIENTCREDS_ISSUER` says), proofs' `jti`s in the same
+/// replay store as client assertions', nonces derived from the master keys.
+fn dpop(
+    config: &Config,
+    master: &MasterKeys,
+    replay: Arc<dyn clientcreds_store::ReplayStore>,
+) -> Result<clientcreds_registry::DpopConfig, Box<dyn std::error::Error>> {
+    let endpoint = format!("{}/oauth/token", config.issuer.trim_end_matches('/'));
+    let mut dpop = clientcreds_registry::DpopConfig::new(endpoint, replay)?;
+    if config.dpop_required {
+        dpop = dpop.required();
+    }
+    if config.dpop_nonces {
+        let key = master.derive_key("dpop-nonce")?;
+        dpop = dpop.with_nonces(clientcreds_registry::NonceKey::new(&key));
+    }
+    Ok(dpop)
 }

@@ -137,15 +137,17 @@ async fn two_replicas_share_keys_rotate_once_and_see_revocations() {
         200
     );
     // The other replica learns of it by NOTIFY, within milliseconds (its
-    // p99 is in docs/PERFORMANCE.md); on a loaded machine, allow 2 s.
-    let deadline = Instant::now() + Duration::from_secs(2);
+    // p99 is in docs/PERFORMANCE.md); should a notification be lost (a
+    // listener still connecting on a loaded machine), the cache's TTL
+    // (5 s) bounds it. Allow that bound and a second.
+    let deadline = Instant::now() + Duration::from_secs(6);
     let (status, body) = loop {
         match b.token(&id, &secret).await {
             Err(refusal) => break refusal,
             Ok(_) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            Ok(_) => panic!("the other replica still issues tokens 2 s after the revocation"),
+            Ok(_) => panic!("the other replica still issues tokens 6 s after the revocation"),
         }
     };
     assert_eq!(status, 401);

@@ -4,7 +4,7 @@
 //! RFC 8414 metadata and gets tokens with `private_key_jwt`, signing with
 //! Ed25519 (sent under its RFC 9864 name) and ES256. Run through
 //! scripts/with-oidc-provider.sh (scripts/test.sh does), which installs
-//! the pinned packages and exports CLIENTCREDS_OIDC_PROVIDER.
+//! the pinned packages and exports `CLIENTCREDS_OIDC_PROVIDER`.
 
 #![allow(
     clippy::unwrap_used,
@@ -107,4 +107,53 @@ async fn openid_client_private_key_jwt_ed25519() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openid_client_private_key_jwt_es256() {
     openid_client_gets_a_token(Algorithm::ES256, "ES256").await;
+}
+
+/// Runs `caller-dpop.mjs` against `proc`; its JSON output.
+async fn openid_client_dpop(
+    proc: &common::process::Proc,
+    id: &str,
+    secret: &str,
+    api: Option<&str>,
+) -> Value {
+    let mut command = std::process::Command::new("node");
+    command
+        .arg(format!("{}/caller-dpop.mjs", interop_dir()))
+        .env("CC_ISSUER", &proc.base)
+        .env("CC_CLIENT_ID", id)
+        .env("CC_CLIENT_SECRET", secret);
+    if let Some(api) = api {
+        command.env("CC_API_URL", api);
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "openid-client (DPoP) failed: {}\nserver: {}",
+        String::from_utf8_lossy(&output.stderr),
+        proc.output()
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openid_client_gets_a_dpop_bound_token_with_the_nonce_retry() {
+    let proc = start(
+        None,
+        Some(K1),
+        &[
+            ("CLIENTCREDS_ISSUER", "{base}"),
+            ("CLIENTCREDS_DPOP_NONCES", "true"),
+        ],
+    )
+    .await;
+    let (id, secret) = proc.create_client("node dpop caller").await;
+    let result = openid_client_dpop(&proc, &id, &secret, None).await;
+    assert_eq!(
+        result["token_type"]
+            .as_str()
+            .map(str::to_lowercase)
+            .as_deref(),
+        Some("dpop"),
+        "{result}"
+    );
 }

@@ -7,6 +7,7 @@ use clientcreds_http::{
     ClientAuthMethod, Limits, ParsedTokenRequest, RejectedTokenRequest, TokenRequestParser,
     rejected_response,
 };
+use clientcreds_registry::JWT_BEARER_ASSERTION_TYPE;
 use clientcreds_resource::{BearerError, bearer_token};
 
 use crate::Outcome;
@@ -198,7 +199,7 @@ fn split_request(data: &[u8]) -> (HeaderMap, &[u8]) {
     (headers, body)
 }
 
-fn form_headers() -> HeaderMap {
+pub(crate) fn form_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(FORM));
     headers
@@ -222,18 +223,20 @@ fn form_encode(text: &str) -> String {
 
 fn check_auth(parsed: &ParsedTokenRequest) {
     let has = parsed.request.credentials.is_some();
+    let asserted = parsed.request.assertion.is_some();
     match parsed.auth {
         ClientAuthMethod::Basic | ClientAuthMethod::Post => {
             assert!(has, "{:?} without credentials", parsed.auth);
+            assert!(!asserted, "{:?} with an assertion too", parsed.auth);
         }
+        // RFC 7521 §4.2: an assertion goes without a secret.
         ClientAuthMethod::Assertion => {
-            assert!(!has, "a secret beside a client assertion");
-            assert!(
-                parsed.request.assertion.is_some(),
-                "an assertion method without an assertion"
-            );
+            assert!(asserted, "assertion method without an assertion");
+            assert!(!has, "an assertion with credentials too");
         }
-        ClientAuthMethod::None => assert!(!has, "credentials without an auth method"),
+        ClientAuthMethod::None => {
+            assert!(!has && !asserted, "credentials without an auth method");
+        }
     }
 }
 
@@ -267,6 +270,19 @@ fn check_limits(parsed: &ParsedTokenRequest) {
             .is_none_or(|s| s.len() <= limits.scope),
         "scope over its limit"
     );
+    if let Some(assertion) = &request.assertion {
+        assert!(
+            assertion.expose().len() <= limits.token,
+            "client_assertion over its limit"
+        );
+        assert!(
+            assertion
+                .client_id
+                .as_ref()
+                .is_none_or(|id| id.len() <= limits.client_id),
+            "client_id over its limit"
+        );
+    }
     let others = [&request.grant_type, &request.audience];
     assert!(
         others
@@ -278,7 +294,7 @@ fn check_limits(parsed: &ParsedTokenRequest) {
     );
 }
 
-fn check_rejection(rejected: &RejectedTokenRequest) {
+pub(crate) fn check_rejection(rejected: &RejectedTokenRequest) {
     assert!(
         !rejected.error.description.is_empty(),
         "a rejection without a description"
@@ -330,6 +346,13 @@ fn check_round_trip(parsed: &ParsedTokenRequest) {
         }
         (None, _) => {}
     }
+    if let Some(assertion) = &request.assertion {
+        pairs.push(("client_assertion_type", JWT_BEARER_ASSERTION_TYPE));
+        pairs.push(("client_assertion", assertion.expose()));
+        if let Some(id) = &assertion.client_id {
+            pairs.push(("client_id", id));
+        }
+    }
     let body = pairs
         .iter()
         .map(|(name, value)| format!("{name}={}", form_encode(value)))
@@ -357,4 +380,10 @@ fn check_round_trip(parsed: &ParsedTokenRequest) {
         ids(&b.credentials),
         "credentials round trip"
     );
+    let asserted = |r: &clientcreds_registry::ExchangeRequest| {
+        r.assertion
+            .as_ref()
+            .map(|x| (x.client_id.clone(), x.expose().to_owned()))
+    };
+    assert_eq!(asserted(a), asserted(b), "client assertion round trip");
 }

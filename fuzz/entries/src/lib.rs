@@ -29,6 +29,9 @@
 #![allow(clippy::panic)]
 
 mod admin_side;
+mod assertion_oracle;
+mod assertion_side;
+mod dpop_side;
 mod http_side;
 mod jwt_side;
 mod proxy_side;
@@ -36,6 +39,8 @@ mod resource_side;
 mod secret_side;
 
 pub use admin_side::admin_json;
+pub use assertion_side::client_assertion;
+pub use dpop_side::{DPOP_ENDPOINT, DPOP_NOW, dpop_proof};
 pub use http_side::{basic_credentials, bearer_header, introspection_request, token_request};
 pub use jwt_side::{jwks_import, jwt_verify};
 pub use proxy_side::forwarded_header;
@@ -94,5 +99,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("master_keys", master_keys),
     ("admin_json", admin_json),
     ("forwarded_header", forwarded_header),
+    ("client_assertion", client_assertion),
+    ("dpop_proof", dpop_proof),
     ("dpop_resource", dpop_resource),
 ];

@@ -110,3 +110,22 @@ fn every_fuzz_target_has_an_entry_and_a_corpus() {
         );
     }
 }
+
+/// The client-assertion seeds say in their names what the registry makes
+/// of them: exactly the `*_valid*` ones authenticate (so neither a broken
+/// fixture nor an oracle that accepts too much passes unnoticed).
+#[test]
+fn client_assertion_seeds_are_decided_as_named() {
+    let entry = clientcreds_fuzz_entries::client_assertion;
+    for file in corpus("client_assertion") {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let outcome = entry(&fs::read(&file).unwrap());
+        let valid = name.starts_with("signed_valid") || name.starts_with("form_valid");
+        let want = if valid {
+            Outcome::Accepted
+        } else {
+            Outcome::Refused
+        };
+        assert_eq!(outcome, want, "{name}");
+    }
+}

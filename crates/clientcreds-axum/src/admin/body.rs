@@ -61,6 +61,9 @@ pub struct CreateClient {
     /// Federated credentials, for `federated_jwt`.
     #[serde(default)]
     pub federated_credentials: Vec<AddFederatedCredential>,
+    /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// `POST .../clients/{client_id}/keys`: a public key for a
@@ -153,6 +156,8 @@ pub struct UpdateClient {
     pub token_lifetime_seconds: Option<Option<u32>>,
     /// `active` or `inactive` (revoking has its own call).
     pub status: Option<String>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`.
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// `POST /tenants/{tenant}/clients/{client_id}/rotate`: absent fields take
@@ -249,6 +254,7 @@ impl CreateClient {
         new.extra_claims = self.extra_claims;
         new.owner = self.owner;
         new.token_lifetime_secs = self.token_lifetime_seconds;
+        new.dpop_bound_access_tokens = self.dpop_bound_access_tokens;
         if let Some(method) = method
             && method.uses_secret()
         {
@@ -323,6 +329,7 @@ impl UpdateClient {
         update.extra_claims = self.extra_claims;
         update.token_lifetime_secs = self.token_lifetime_seconds;
         update.expected_version = expected_version;
+        update.dpop_bound_access_tokens = self.dpop_bound_access_tokens;
         update.status = match self.status.as_deref() {
             None => None,
             Some("active") => Some(ClientStatus::Active),

@@ -76,6 +76,8 @@ pub struct ClientJson {
     /// Federated credentials (`federated_jwt`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub federated_credentials: Vec<FederatedCredential>,
+    /// RFC 9449 §5.2: its tokens are always DPoP-bound.
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// One public key of a `private_key_jwt` client.
@@ -187,6 +189,7 @@ impl From<&ClientView> for ClientJson {
             keys: view.keys.iter().map(KeyJson::from).collect(),
             jwks_uri: view.jwks_uri.clone(),
             federated_credentials: view.federated_credentials.clone(),
+            dpop_bound_access_tokens: view.dpop_bound_access_tokens,
         }
     }
 }

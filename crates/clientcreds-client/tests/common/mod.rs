@@ -36,9 +36,16 @@ pub struct Running {
 }
 
 pub async fn start() -> Running {
+    start_with(|_| {}).await
+}
+
+/// [`start`] with the server's configuration changed by `configure`.
+pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = Server::new(Config::for_addr(addr)).await.unwrap();
+    let mut config = Config::for_addr(addr);
+    configure(&mut config);
+    let server = Server::new(config).await.unwrap();
     let counters = Arc::new(Counters::default());
     let (gate, _) = tokio::sync::watch::channel(true);
     let layer_counters = counters.clone();

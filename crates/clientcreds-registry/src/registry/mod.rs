@@ -361,6 +361,9 @@ impl Registry {
                 if let Some(lifetime) = checked.token_lifetime_secs {
                     next.token_lifetime_secs = lifetime;
                 }
+                if let Some(bound) = checked.dpop_bound_access_tokens {
+                    next.auth.dpop_bound_access_tokens = bound;
+                }
                 self.check_grant_bytes(&next, Some(record))?;
                 let action = match next_status(actor, record.status, checked.status)? {
                     Some(status) => {

@@ -151,6 +151,7 @@ impl Registry {
             version: 1,
             auth: clientcreds_store::AuthSettings {
                 method: new.token_endpoint_auth_method,
+                dpop_bound_access_tokens: new.dpop_bound_access_tokens,
                 ..Default::default()
             },
             secrets: Vec::new(),
@@ -446,6 +447,7 @@ pub(super) struct CheckedUpdate {
         Option<std::collections::BTreeMap<String, clientcreds_store::ClaimValue>>,
     pub(super) token_lifetime_secs: Option<Option<u32>>,
     pub(super) status: Option<ClientStatus>,
+    pub(super) dpop_bound_access_tokens: Option<bool>,
 }
 
 pub(super) fn check_update(update: &ClientUpdate) -> Result<CheckedUpdate, Error> {
@@ -475,5 +477,6 @@ pub(super) fn check_update(update: &ClientUpdate) -> Result<CheckedUpdate, Error
             .map(validate::token_lifetime)
             .transpose()?,
         status: update.status,
+        dpop_bound_access_tokens: update.dpop_bound_access_tokens,
     })
 }

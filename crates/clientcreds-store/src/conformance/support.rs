@@ -465,6 +465,7 @@ pub(super) fn full_client(tenant: &TenantId, client_id: &str) -> ClientRecord {
             audience: "clientcreds".to_owned(),
             created_at: at(16),
         }],
+        dpop_bound_access_tokens: true,
     };
     record
 }
