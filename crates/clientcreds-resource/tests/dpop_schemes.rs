@@ -284,21 +284,22 @@ fn the_replay_cache_is_bounded_refuses_when_full_and_forgets_expired_proofs() {
     let refused: Vec<usize> = (0..33).filter(|i| outcomes[*i].is_err()).collect();
     assert!(!refused.is_empty(), "a full cache forgot a live proof");
     assert!(cache.len() <= 32);
-    // A recorded key is a replay until it expires, then a first use again.
-    let kept = (0..33).find(|i| outcomes[*i].is_ok()).unwrap();
-    let key = format!("dpop-rs:{kept}");
-    assert_eq!(cache.record(&key, until, now), Ok(false));
+    // Once everything has expired, a refused key finds room.
     let later = until + Duration::seconds(1);
-    assert_eq!(
-        cache.record(&key, later + Duration::seconds(65), later),
-        Ok(true)
-    );
-    // Expired entries make room.
     let key = format!("dpop-rs:{}", refused[0]);
     assert_eq!(
         cache.record(&key, later + Duration::seconds(65), later),
         Ok(true)
     );
+    // A recorded key is a replay until it expires, then a first use again.
+    let roomy = ReplayCache::default();
+    assert_eq!(roomy.record("dpop-rs:k", until, now), Ok(true));
+    assert_eq!(roomy.record("dpop-rs:k", until, now), Ok(false));
+    assert_eq!(
+        roomy.record("dpop-rs:k", later + Duration::seconds(65), later),
+        Ok(true)
+    );
+    assert_eq!(roomy.len(), 1);
 }
 
 #[test]
