@@ -368,3 +368,44 @@ async fn binding_faults_are_invalid_token_in_the_dpop_challenge() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_token_the_issuer_bound_with_mint_bound_passes_with_its_proof_only() {
+    use clientcreds_jwt::{KeySet, TokenClaims, TokenIssuer, TokenVerifier, Validation};
+    use std::collections::BTreeMap;
+    let world = World::new();
+    let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA).unwrap()));
+    let token = TokenIssuer::new(keys.clone(), common::ISSUER)
+        .mint_bound(
+            &TokenClaims {
+                client_id: "acme_client_1",
+                tenant: "acme",
+                audience: &[common::API.to_owned()],
+                scopes: &["read".to_owned()],
+                extra: &BTreeMap::<String, String>::new(),
+                lifetime: Duration::minutes(5),
+                now: world.now,
+                secret_id: None,
+            },
+            &key_thumbprint(&world.caller).unwrap(),
+        )
+        .unwrap()
+        .access_token
+        .expose()
+        .to_owned();
+    let verifier = Arc::new(TokenVerifier::new(
+        keys,
+        Validation::new(common::ISSUER, common::API),
+    ));
+    let layer =
+        clientcreds_resource::BearerAuthLayer::new(verifier).with_clock(world.clock.clone());
+    let (response, seen) = send(&layer, dpop(&token, &world.proof(&token, "a"))).await;
+    assert_eq!(passed(&response, &seen).1, Scheme::Dpop);
+    let (response, seen) = send(
+        &layer,
+        request(&[("authorization", &format!("Bearer {token}"))]),
+    )
+    .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+}
