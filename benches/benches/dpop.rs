@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
+
+use base64::Engine as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -101,6 +103,42 @@ fn dpop(c: &mut Criterion) {
                 timed(batch)
             },
             |n| timed((0..n).map(|_| request()).collect()),
+        );
+        black_box(ratio);
+        // The floor: the exchange without a proof plus the one signature
+        // check a proof needs beyond it (the proof's key, parsed before).
+        let sample = make_proof(
+            &key,
+            &ProofRequest {
+                method: "POST",
+                url: ENDPOINT,
+                access_token: None,
+                nonce: None,
+                now: OffsetDateTime::now_utc(),
+                jti: "floor",
+            },
+        )
+        .unwrap();
+        let (signed, signature) = sample.rsplit_once('.').unwrap();
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(signature)
+            .unwrap();
+        let verifying = key.verifying_key().clone();
+        let ratio = paired(
+            &format!("exchange with an {algorithm} DPoP proof / (without + raw verify)"),
+            |n| {
+                let batch = proofs(n);
+                timed(batch)
+            },
+            |n| {
+                let requests: Vec<ExchangeRequest> = (0..n).map(|_| request()).collect();
+                let start = Instant::now();
+                for r in requests {
+                    black_box(rt.block_on(service.exchange(r)).unwrap());
+                    assert!(verifying.verify(black_box(signed.as_bytes()), black_box(&signature)));
+                }
+                start.elapsed()
+            },
         );
         black_box(ratio);
     }

@@ -247,6 +247,33 @@ impl fmt::Debug for DpopProof {
     }
 }
 
+/// One replay store for every party an issuer hosts: a
+/// [`ReplayStore`] (memory, PostgreSQL, SQLite) as the resource side's
+/// [`ProofReplay`](clientcreds_resource::ProofReplay), so the APIs an
+/// issuer serves record DPoP proofs where the token endpoint records
+/// proofs and client assertions, shared by every replica.
+#[derive(Debug, Clone)]
+pub struct SharedProofReplay(pub Arc<dyn ReplayStore>);
+
+impl clientcreds_resource::ProofReplay for SharedProofReplay {
+    fn first_use<'a>(
+        &'a self,
+        key: &'a str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> clientcreds_resource::BoxFuture<'a, Result<bool, clientcreds_resource::ReplayUnavailable>>
+    {
+        Box::pin(async move {
+            match self.0.check_and_record(key, expires_at, now).await {
+                Ok(ReplayCheck::First) => Ok(true),
+                Ok(ReplayCheck::Replayed) => Ok(false),
+                // Fail closed: a store that cannot answer refuses.
+                Err(_) => Err(clientcreds_resource::ReplayUnavailable),
+            }
+        })
+    }
+}
+
 /// Why the token endpoint refused a proof.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DpopRefusal {

@@ -109,7 +109,7 @@ pub use assertion::{
 pub use clientcreds_resource::{BoxFuture, RemoteConfig, Transport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use denials::DENIAL_ROW_INTERVAL;
-pub use dpop::{DEFAULT_NONCE_STEP, DpopConfig, DpopProof, NonceKey};
+pub use dpop::{DEFAULT_NONCE_STEP, DpopConfig, DpopProof, NonceKey, SharedProofReplay};
 pub use error::{AssertionCheck, AuthFailure, Error};
 #[allow(deprecated)]
 pub use exchange::TokenRequest;

@@ -83,6 +83,9 @@ struct Inner {
     sign_in: Arc<console::SignIn>,
     /// The cache, its listener and the activity writer (on a database).
     storage: storage::StorageTasks,
+    /// DPoP at the demo API: the issuer's URL as the external base, proofs
+    /// recorded in the same replay store as the token endpoint's.
+    api_dpop: clientcreds_resource::DpopConfig,
 }
 
 /// Why the server refused to start.
@@ -160,6 +163,13 @@ impl Server {
         } else {
             None
         };
+        // The demo API's proofs: `htu` under the issuer's URL (the
+        // external one), recorded where the token endpoint records its own.
+        let api_dpop = clientcreds_resource::DpopConfig::default()
+            .external_url(&config.issuer)?
+            .replay(Arc::new(clientcreds_registry::SharedProofReplay(
+                replay.clone(),
+            )));
         storage::spawn_retention(Arc::downgrade(&registry), replay, &config);
         let key_manager = Arc::new(
             KeyManager::start(
@@ -230,6 +240,7 @@ impl Server {
             console,
             sign_in,
             storage,
+            api_dpop,
         };
         // `config` (with its zeroizing tokens) is dropped here.
         drop(config);
@@ -298,6 +309,7 @@ impl Server {
         // live (product D: deleting a client kills its tokens).
         let bearer = BearerAuthLayer::new(self.inner.verifier.clone())
             .with_live_check(self.inner.live.clone())
+            .with_dpop(self.inner.api_dpop.clone())
             .with_realm(REALM);
         let api = Router::new()
             .route("/api/v1/whoami", get(whoami).layer(bearer.clone()))

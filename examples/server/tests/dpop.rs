@@ -113,3 +113,39 @@ async fn tokens_are_bound_and_nonces_are_shared_by_replicas() {
     let (status, _, body) = token(&a, &id, &secret, None).await;
     assert_eq!((status, body["token_type"].as_str()), (200, Some("Bearer")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_api_takes_bound_tokens_with_proofs_only() {
+    use clientcreds_client::{DpopKey, TokenClient, TokenRequest};
+    let proc = start(None, Some(K1), &[("CLIENTCREDS_ISSUER", "{base}")]).await;
+    let (id, secret) = proc.create_client("dpop api").await;
+    let client = TokenClient::builder(id.clone(), clientcreds_client::ClientSecret::new(secret))
+        .token_endpoint(format!("{}/oauth/token", proc.base))
+        .danger_allow_insecure_http()
+        .dpop(DpopKey::generate().unwrap())
+        .build()
+        .unwrap();
+    let source = client.source(TokenRequest::new()).unwrap();
+    let api = format!("{}/api/v1/whoami", proc.base);
+    let headers = source.authorize(&reqwest::Method::GET, &api).await.unwrap();
+    let mut map = reqwest::header::HeaderMap::new();
+    headers.apply(&mut map);
+    let http = reqwest::Client::new();
+    let response = http.get(&api).headers(map.clone()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    // The same proof again: replayed.
+    let response = http.get(&api).headers(map.clone()).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("DPoP") && challenge.contains("invalid_dpop_proof"),
+        "{challenge}"
+    );
+    // The bound token as Bearer: refused.
+    let token = headers.token().expose_secret().to_owned();
+    let response = http.get(&api).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+}

@@ -156,4 +156,10 @@ async fn openid_client_gets_a_dpop_bound_token_with_the_nonce_retry() {
         Some("dpop"),
         "{result}"
     );
+    // And at the demo API: the bound token with a proof per request
+    // (openid-client's fetchProtectedResource).
+    let api = format!("{}/api/v1/whoami", proc.base);
+    let result = openid_client_dpop(&proc, &id, &secret, Some(&api)).await;
+    assert_eq!(result["api_status"], 200, "{result}");
+    assert_eq!(result["api_body"]["client_id"], id.as_str(), "{result}");
 }
