@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::{
-    ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
     AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, KeyChange,
     KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write,
 };
@@ -653,6 +653,21 @@ impl<S: ActivityLog> ActivityLog for CachedStore<S> {
 
     async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         self.inner.prune_activity(before).await
+    }
+
+    async fn add_activity_counts(&self, counts: Vec<ActivityCount>) -> Result<(), StoreError> {
+        self.inner.add_activity_counts(counts).await
+    }
+
+    async fn activity_counts(
+        &self,
+        query: &ActivityCountQuery,
+    ) -> Result<Vec<ActivityCount>, StoreError> {
+        self.inner.activity_counts(query).await
+    }
+
+    async fn prune_activity_counts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.prune_activity_counts(before).await
     }
 }
 

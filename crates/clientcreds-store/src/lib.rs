@@ -73,7 +73,7 @@ pub use keys::{
     KeyChange, KeyRing, KeyStore, MAX_KID_LEN, StoredKey, sort_keys, validate_stored_key,
 };
 pub use log::{
-    ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityKind, CountedOutcome, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
     AuditEvent, AuditOutcome, AuditQuery, AuditRecord,
 };
 pub use memory::{DEFAULT_LOG_CAPACITY, MemoryStore};

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::{
-    ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, CountedOutcome, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
     AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor,
     KeyChange, KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write, sort_keys,
     validate_stored_key,
@@ -20,6 +20,17 @@ use crate::{
 
 /// Position of a client in its tenant's listing: creation time, then id.
 type OrderKey = (TenantId, i128, String);
+
+/// An activity count's key: minute (Unix seconds) first, so the oldest
+/// go first when the map is full, then the query's order.
+type CountKey = (
+    i64,
+    TenantId,
+    String,
+    Option<String>,
+    Option<String>,
+    CountedOutcome,
+);
 
 /// A store in process memory, safe to share across tasks (`Arc<MemoryStore>`).
 ///
@@ -61,6 +72,9 @@ struct Inner {
     order: BTreeSet<OrderKey>,
     audit: BoundedLog<AuditRecord>,
     activity: BoundedLog<ActivityRecord>,
+    /// The activity counts, oldest minute first; at most `count_capacity`.
+    activity_counts: BTreeMap<CountKey, u64>,
+    count_capacity: usize,
     keys: KeyRing,
     /// Secrets with a warning due: (due, client id, secret id).
     warning_index: BTreeSet<(OffsetDateTime, String, String)>,
@@ -91,6 +105,8 @@ impl Default for Inner {
             order: BTreeSet::new(),
             audit: BoundedLog::new(DEFAULT_LOG_CAPACITY),
             activity: BoundedLog::new(DEFAULT_LOG_CAPACITY),
+            activity_counts: BTreeMap::new(),
+            count_capacity: DEFAULT_LOG_CAPACITY,
             keys: KeyRing::default(),
             warning_index: BTreeSet::new(),
             warnings: BTreeMap::new(),
@@ -181,6 +197,7 @@ impl MemoryStore {
         store.write(|inner| {
             inner.audit = BoundedLog::new(capacity);
             inner.activity = BoundedLog::new(capacity);
+            inner.count_capacity = capacity.max(1);
         });
         store
     }
@@ -509,6 +526,69 @@ impl ActivityLog for MemoryStore {
 
     async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         Ok(self.write(|inner| inner.activity.prune(|r| r.event.at < before)))
+    }
+
+    async fn add_activity_counts(&self, counts: Vec<ActivityCount>) -> Result<(), StoreError> {
+        self.write(|inner| {
+            for count in counts {
+                let key = (
+                    ActivityCount::minute_of(count.minute).unix_timestamp(),
+                    count.tenant,
+                    count.client_id,
+                    count.secret_id,
+                    count.source,
+                    count.outcome,
+                );
+                let stored = inner.activity_counts.entry(key).or_default();
+                *stored = stored.saturating_add(count.count);
+            }
+            while inner.activity_counts.len() > inner.count_capacity {
+                inner.activity_counts.pop_first();
+            }
+        });
+        Ok(())
+    }
+
+    async fn activity_counts(
+        &self,
+        query: &ActivityCountQuery,
+    ) -> Result<Vec<ActivityCount>, StoreError> {
+        let since = query.since.map_or(i64::MIN, OffsetDateTime::unix_timestamp);
+        let until = query.until.map_or(i64::MAX, OffsetDateTime::unix_timestamp);
+        Ok(self.read(|inner| {
+            inner
+                .activity_counts
+                .iter()
+                .filter(|((minute, tenant, client_id, ..), _)| {
+                    *minute >= since
+                        && *minute < until
+                        && *tenant == query.tenant
+                        && query.client_id.as_ref().is_none_or(|c| c == client_id)
+                })
+                .take(query.limit)
+                .filter_map(|((minute, tenant, client_id, secret_id, source, outcome), count)| {
+                    Some(ActivityCount {
+                        tenant: tenant.clone(),
+                        client_id: client_id.clone(),
+                        secret_id: secret_id.clone(),
+                        source: source.clone(),
+                        minute: OffsetDateTime::from_unix_timestamp(*minute).ok()?,
+                        outcome: outcome.clone(),
+                        count: *count,
+                    })
+                })
+                .collect()
+        }))
+    }
+
+    async fn prune_activity_counts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = before.unix_timestamp();
+        Ok(self.write(|inner| {
+            let held = inner.activity_counts.len();
+            inner.activity_counts.retain(|(minute, ..), _| *minute >= before);
+            let pruned = held - inner.activity_counts.len();
+            u64::try_from(pruned).unwrap_or(u64::MAX)
+        }))
     }
 }
 

@@ -33,6 +33,8 @@
 //!   [`delete_with_version`], [`atomic_commit`], [`concurrent_writers`].
 //! - Logs: [`audit_trail`], [`activity_log`], [`activity_batch`],
 //!   [`activity_retention`], [`audit_retention`].
+//! - Activity counts: [`activity_counts`], [`activity_counts_concurrent`],
+//!   [`activity_counts_retention`].
 //! - Advisory use: [`record_use`].
 //! - Signing keys ([`run_key_store`], for a [`KeyStore`](crate::KeyStore)):
 //!   [`key_store_round_trip`], [`key_store_compare_and_set`],
@@ -77,6 +79,7 @@ use std::future::Future;
 use crate::Store;
 
 mod clients;
+mod counts;
 mod keys;
 mod listing;
 mod logs;
@@ -96,6 +99,7 @@ pub use listing::{
     list_cursor_after_delete, list_invalid_cursor, list_owner, list_pages, list_search,
     list_stable_pages, list_status, list_tenant_and_order,
 };
+pub use counts::{activity_counts, activity_counts_concurrent, activity_counts_retention};
 pub use logs::{activity_batch, activity_log, activity_retention, audit_retention, audit_trail};
 pub use views::authentication_view_and_count;
 pub use warnings::{
@@ -123,6 +127,9 @@ where
     activity_log(&make().await).await;
     activity_batch(&make().await).await;
     activity_retention(&make().await).await;
+    activity_counts(&make().await).await;
+    activity_counts_concurrent(&make().await).await;
+    activity_counts_retention(&make().await).await;
     audit_retention(&make().await).await;
     record_use(&make().await).await;
     list_tenant_and_order(&make().await).await;
