@@ -62,6 +62,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+mod counts_impl;
 mod keys_impl;
 mod listing;
 #[cfg(feature = "postgres")]

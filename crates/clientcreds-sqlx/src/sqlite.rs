@@ -13,6 +13,7 @@ use crate::codec::{
     AuditRow, SELECT_COLUMNS, activity_kind, corrupt, db, decode_cursor, encode_cursor, fold,
     instant, micros, to_json,
 };
+use crate::counts_impl::sql_activity_counts;
 use crate::keys_impl::sql_key_store;
 use crate::store_impl::sql_store;
 use crate::warnings_impl::sql_warning_ledger;
@@ -112,3 +113,4 @@ impl SqliteStore {
 sql_store!(SqliteStore, Sqlite, SqlitePool);
 sql_key_store!(SqliteStore, Sqlite);
 sql_warning_ledger!(SqliteStore);
+sql_activity_counts!(SqliteStore, Sqlite);

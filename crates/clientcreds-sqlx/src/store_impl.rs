@@ -498,6 +498,21 @@ macro_rules! sql_store {
                 Ok(pruned.rows_affected())
             }
 
+            async fn add_activity_counts(&self, counts: Vec<clientcreds_store::ActivityCount>) -> Result<(), StoreError> {
+                self.add_counts(counts).await
+            }
+
+            async fn activity_counts(
+                &self,
+                query: &clientcreds_store::ActivityCountQuery,
+            ) -> Result<Vec<clientcreds_store::ActivityCount>, StoreError> {
+                self.read_counts(query).await
+            }
+
+            async fn prune_activity_counts(&self, before: time::OffsetDateTime) -> Result<u64, StoreError> {
+                self.prune_counts(before).await
+            }
+
             async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityRecord>, StoreError> {
                 let rows = self
                     .log_page(
