@@ -91,8 +91,8 @@ pub mod warnings;
 pub use time;
 
 pub use activity::{
-    ActivityStats, ActivityWriterOptions, BatchedActivity, DEFAULT_MAX_BATCH,
-    DEFAULT_QUEUE_CAPACITY, RefusalCounts,
+    ActivityStats, ActivityWriterOptions, BatchedActivity, DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_MAX_BATCH, DEFAULT_MAX_COUNT_KEYS, DEFAULT_QUEUE_CAPACITY, RefusalCounts,
 };
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -112,7 +112,7 @@ pub use policy::{
     DEFAULT_WARNING_STAGES, DefaultScope, Grants, Limits, MAX_WARNING_STAGE_DAYS, Policy,
     RotationMode, SecretLifetime,
 };
-pub use registry::{DEFAULT_ACTIVITY_RETENTION, MAX_PAGE_SIZE, Registry};
+pub use registry::{DEFAULT_ACTIVITY_RETENTION, DEFAULT_COUNT_RETENTION, MAX_PAGE_SIZE, Registry};
 pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep, SIGNING_KEY_AUDIT_TENANT};
 pub use throttle::{AuthThrottle, MemoryThrottle, Source, ThrottleLimits};
 pub use validate::{

@@ -160,11 +160,12 @@ macro_rules! sql_activity_counts {
             }
 
             async fn prune_counts(&self, before: time::OffsetDateTime) -> Result<u64, StoreError> {
-                let pruned = sqlx::query("DELETE FROM clientcreds_activity_counts WHERE minute < $1")
-                    .bind(micros(before))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
+                let pruned =
+                    sqlx::query("DELETE FROM clientcreds_activity_counts WHERE minute < $1")
+                        .bind(micros(before))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
                 Ok(pruned.rows_affected())
             }
         }

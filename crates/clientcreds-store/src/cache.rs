@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::{
-    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, KeyChange,
-    KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord,
+    AuditEvent, AuditLog, AuditQuery, AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord,
+    ClientStore, Commit, KeyChange, KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write,
 };
 
 /// How long an entry is trusted without hearing of a change: 5 seconds.

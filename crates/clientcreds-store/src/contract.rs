@@ -8,8 +8,8 @@ use clientcreds_secret::SecretHash;
 use time::OffsetDateTime;
 
 use crate::{
-    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityQuery, ActivityRecord, AuditEvent, AuditQuery, AuditRecord, AuthView,
-    ClientRecord, StatusFilter, StoreError, TenantId,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityQuery, ActivityRecord, AuditEvent,
+    AuditQuery, AuditRecord, AuthView, ClientRecord, StatusFilter, StoreError, TenantId,
 };
 
 /// One write inside a [`Commit`].

@@ -73,8 +73,8 @@ pub use keys::{
     KeyChange, KeyRing, KeyStore, MAX_KID_LEN, StoredKey, sort_keys, validate_stored_key,
 };
 pub use log::{
-    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityKind, CountedOutcome, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
-    AuditEvent, AuditOutcome, AuditQuery, AuditRecord,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord,
+    AuditAction, AuditActor, AuditEvent, AuditOutcome, AuditQuery, AuditRecord, CountedOutcome,
 };
 pub use memory::{DEFAULT_LOG_CAPACITY, MemoryStore};
 pub use model::{

@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::{
-    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, CountedOutcome, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor,
-    KeyChange, KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write, sort_keys,
-    validate_stored_key,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord,
+    AuditEvent, AuditLog, AuditQuery, AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord,
+    ClientStore, Commit, CountedOutcome, Cursor, KeyChange, KeyRing, KeyStore, SecretUse,
+    StoreError, TenantId, Write, sort_keys, validate_stored_key,
 };
 use crate::{
     Claim, DueWarning, WarningKey, WarningLedger, WarningOutcome, WarningRecord, WarningState,
@@ -566,17 +566,19 @@ impl ActivityLog for MemoryStore {
                         && query.client_id.as_ref().is_none_or(|c| c == client_id)
                 })
                 .take(query.limit)
-                .filter_map(|((minute, tenant, client_id, secret_id, source, outcome), count)| {
-                    Some(ActivityCount {
-                        tenant: tenant.clone(),
-                        client_id: client_id.clone(),
-                        secret_id: secret_id.clone(),
-                        source: source.clone(),
-                        minute: OffsetDateTime::from_unix_timestamp(*minute).ok()?,
-                        outcome: outcome.clone(),
-                        count: *count,
-                    })
-                })
+                .filter_map(
+                    |((minute, tenant, client_id, secret_id, source, outcome), count)| {
+                        Some(ActivityCount {
+                            tenant: tenant.clone(),
+                            client_id: client_id.clone(),
+                            secret_id: secret_id.clone(),
+                            source: source.clone(),
+                            minute: OffsetDateTime::from_unix_timestamp(*minute).ok()?,
+                            outcome: outcome.clone(),
+                            count: *count,
+                        })
+                    },
+                )
                 .collect()
         }))
     }
@@ -585,7 +587,9 @@ impl ActivityLog for MemoryStore {
         let before = before.unix_timestamp();
         Ok(self.write(|inner| {
             let held = inner.activity_counts.len();
-            inner.activity_counts.retain(|(minute, ..), _| *minute >= before);
+            inner
+                .activity_counts
+                .retain(|(minute, ..), _| *minute >= before);
             let pruned = held - inner.activity_counts.len();
             u64::try_from(pruned).unwrap_or(u64::MAX)
         }))

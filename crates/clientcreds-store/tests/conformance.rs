@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use clientcreds_store::{
-    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor, MemoryStore,
-    SecretUse, Store, StoreError, TenantId, Write, conformance,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord,
+    AuditEvent, AuditLog, AuditQuery, AuditRecord, ClientPage, ClientQuery, ClientRecord,
+    ClientStore, Commit, Cursor, MemoryStore, SecretUse, Store, StoreError, TenantId, Write,
+    conformance,
 };
 use time::OffsetDateTime;
 

@@ -4,8 +4,9 @@
 mod auth;
 mod plan;
 mod retention;
+mod usage;
 
-pub use retention::DEFAULT_ACTIVITY_RETENTION;
+pub use retention::{DEFAULT_ACTIVITY_RETENTION, DEFAULT_COUNT_RETENTION};
 
 use std::fmt;
 use std::sync::Arc;

@@ -48,7 +48,10 @@ async fn read(
         until: until.map(at),
         limit,
     };
-    c.ok("reading activity counts", store.activity_counts(&query).await)
+    c.ok(
+        "reading activity counts",
+        store.activity_counts(&query).await,
+    )
 }
 
 /// Checks that counts with the same key add up (in one batch and across
@@ -70,14 +73,62 @@ pub async fn activity_counts(store: &dyn Store) {
         "adding counts",
         store
             .add_activity_counts(vec![
-                count(&a, "cc_cnt_02", Some("s1"), Some("192.0.2.1"), 61, &issued, 3),
-                count(&a, "cc_cnt_01", Some("s2"), Some("192.0.2.1"), 70, &issued, 2),
-                count(&a, "cc_cnt_01", Some("s1"), Some("192.0.2.9"), 65, &issued, 1),
-                count(&a, "cc_cnt_01", Some("s1"), Some("192.0.2.1"), 62, &scope, 4),
-                count(&a, "cc_cnt_01", Some("s1"), Some("192.0.2.1"), 119, &issued, 5),
+                count(
+                    &a,
+                    "cc_cnt_02",
+                    Some("s1"),
+                    Some("192.0.2.1"),
+                    61,
+                    &issued,
+                    3,
+                ),
+                count(
+                    &a,
+                    "cc_cnt_01",
+                    Some("s2"),
+                    Some("192.0.2.1"),
+                    70,
+                    &issued,
+                    2,
+                ),
+                count(
+                    &a,
+                    "cc_cnt_01",
+                    Some("s1"),
+                    Some("192.0.2.9"),
+                    65,
+                    &issued,
+                    1,
+                ),
+                count(
+                    &a,
+                    "cc_cnt_01",
+                    Some("s1"),
+                    Some("192.0.2.1"),
+                    62,
+                    &scope,
+                    4,
+                ),
+                count(
+                    &a,
+                    "cc_cnt_01",
+                    Some("s1"),
+                    Some("192.0.2.1"),
+                    119,
+                    &issued,
+                    5,
+                ),
                 count(&b, "cc_cnt_09", None, None, 61, &issued, 7),
                 // Same key as the fifth (same minute): adds to it.
-                count(&a, "cc_cnt_01", Some("s1"), Some("192.0.2.1"), 60, &issued, 1),
+                count(
+                    &a,
+                    "cc_cnt_01",
+                    Some("s1"),
+                    Some("192.0.2.1"),
+                    60,
+                    &issued,
+                    1,
+                ),
                 count(&a, "cc_cnt_01", None, None, 10, &issued, 1),
             ])
             .await,
@@ -86,7 +137,15 @@ pub async fn activity_counts(store: &dyn Store) {
         "adding to stored counts",
         store
             .add_activity_counts(vec![
-                count(&a, "cc_cnt_02", Some("s1"), Some("192.0.2.1"), 100, &issued, 10),
+                count(
+                    &a,
+                    "cc_cnt_02",
+                    Some("s1"),
+                    Some("192.0.2.1"),
+                    100,
+                    &issued,
+                    10,
+                ),
                 count(&a, "cc_cnt_01", None, None, 0, &issued, 2),
             ])
             .await,
@@ -94,13 +153,57 @@ pub async fn activity_counts(store: &dyn Store) {
     let all_a = read(c, store, &a, None, None, None, BIG).await;
     let expected = vec![
         count(&a, "cc_cnt_01", None, None, 0, &issued, 3),
-        count(&a, "cc_cnt_01", Some("s1"), Some("192.0.2.1"), 60, &issued, 6),
-        count(&a, "cc_cnt_01", Some("s1"), Some("192.0.2.1"), 60, &scope, 4),
-        count(&a, "cc_cnt_01", Some("s1"), Some("192.0.2.9"), 60, &issued, 1),
-        count(&a, "cc_cnt_01", Some("s2"), Some("192.0.2.1"), 60, &issued, 2),
-        count(&a, "cc_cnt_02", Some("s1"), Some("192.0.2.1"), 60, &issued, 13),
+        count(
+            &a,
+            "cc_cnt_01",
+            Some("s1"),
+            Some("192.0.2.1"),
+            60,
+            &issued,
+            6,
+        ),
+        count(
+            &a,
+            "cc_cnt_01",
+            Some("s1"),
+            Some("192.0.2.1"),
+            60,
+            &scope,
+            4,
+        ),
+        count(
+            &a,
+            "cc_cnt_01",
+            Some("s1"),
+            Some("192.0.2.9"),
+            60,
+            &issued,
+            1,
+        ),
+        count(
+            &a,
+            "cc_cnt_01",
+            Some("s2"),
+            Some("192.0.2.1"),
+            60,
+            &issued,
+            2,
+        ),
+        count(
+            &a,
+            "cc_cnt_02",
+            Some("s1"),
+            Some("192.0.2.1"),
+            60,
+            &issued,
+            13,
+        ),
     ];
-    c.eq("tenant A's counts, added up, in order", all_a.clone(), expected);
+    c.eq(
+        "tenant A's counts, added up, in order",
+        all_a.clone(),
+        expected,
+    );
     c.eq(
         "tenant B's counts",
         read(c, store, &b, None, None, None, BIG).await,
@@ -200,9 +303,6 @@ pub async fn activity_counts_retention(store: &dyn Store) {
         read(c, store, &b, None, None, None, BIG).await,
         vec![count(&b, "cc_cre_02", None, None, 180, &issued, 1)],
     );
-    let again = c.ok(
-        "pruning again",
-        store.prune_activity_counts(at(120)).await,
-    );
+    let again = c.ok("pruning again", store.prune_activity_counts(at(120)).await);
     c.eq("counts pruned the second time", again, 0);
 }

@@ -91,6 +91,7 @@ pub use clients::{
     atomic_commit, concurrent_writers, delete_with_version, duplicate_insert, insert_and_read,
     record_use, time_round_trip, update_with_version,
 };
+pub use counts::{activity_counts, activity_counts_concurrent, activity_counts_retention};
 pub use keys::{
     key_store_atomic_changes, key_store_compare_and_set, key_store_concurrent_rotation,
     key_store_round_trip, key_store_withdrawn, run_key_store,
@@ -99,7 +100,6 @@ pub use listing::{
     list_cursor_after_delete, list_invalid_cursor, list_owner, list_pages, list_search,
     list_stable_pages, list_status, list_tenant_and_order,
 };
-pub use counts::{activity_counts, activity_counts_concurrent, activity_counts_retention};
 pub use logs::{activity_batch, activity_log, activity_retention, audit_retention, audit_trail};
 pub use views::authentication_view_and_count;
 pub use warnings::{
