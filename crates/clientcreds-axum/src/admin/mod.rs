@@ -12,10 +12,12 @@
 //! | `POST /tenants/{tenant}/clients/{id}/rotate` | rotate ([`RotateClient`]: `mode`, `grace_seconds`) |
 //! | `POST /tenants/{tenant}/clients/{id}/end-grace` | close the grace window now |
 //! | `POST /tenants/{tenant}/clients/{id}/revoke` | revoke (terminal) |
-//! | `GET /tenants/{tenant}/clients/{id}/activity` | the client's token activity ([`PageParams`]) |
+//! | `GET /tenants/{tenant}/clients/{id}/activity` | the client's refusal entries, one per reason per minute ([`PageParams`]) |
+//! | `GET /tenants/{tenant}/clients/{id}/activity/counts` | the client's tokens issued and refused per secret, source and minute ([`CountParams`]) |
 //! | `GET /tenants/{tenant}/clients/{id}/warnings` | its expiry warnings (with a ledger) |
 //! | `GET /tenants/{tenant}/audit` | the tenant's audit trail ([`PageParams`]) |
-//! | `GET /tenants/{tenant}/activity` | the tenant's token activity ([`PageParams`]) |
+//! | `GET /tenants/{tenant}/activity` | the tenant's refusal entries ([`PageParams`]) |
+//! | `GET /tenants/{tenant}/activity/counts` | the tenant's activity counts ([`CountParams`]) |
 //! | `GET /signing-keys` | the signing keys' schedule (with a key manager) |
 //! | `POST /signing-keys/rotate` | publish the next key now |
 //! | `POST /signing-keys/{kid}/withdraw` | withdraw a compromised key |
@@ -49,10 +51,11 @@ use clientcreds_store::{TenantId, WarningLedger};
 use serde::de::DeserializeOwned;
 
 pub use body::{
-    CreateClient, DEFAULT_LOG_PAGE, ListParams, PageParams, RotateClient, UpdateClient,
+    CountParams, CreateClient, DEFAULT_LOG_PAGE, ListParams, PageParams, RotateClient, UpdateClient,
 };
 pub use json::{
-    ActivityJson, AuditJson, ClientJson, Page, SecretJson, expires_at, state_name, status_name,
+    ActivityCountJson, ActivityJson, AuditJson, ClientJson, CountsJson, Page, SecretJson,
+    expires_at, state_name, status_name,
 };
 
 use crate::proxy::{ClientAddress, SourceFinder};
@@ -201,6 +204,14 @@ impl AdminApi {
             .route(&format!("{client}/end-grace"), post(lifecycle::end_grace))
             .route(&format!("{client}/revoke"), post(lifecycle::revoke))
             .route(&format!("{client}/activity"), get(logs::client_activity))
+            .route(
+                &format!("{client}/activity/counts"),
+                get(logs::client_counts),
+            )
+            .route(
+                "/tenants/{tenant}/activity/counts",
+                get(logs::tenant_counts),
+            )
             .route("/tenants/{tenant}/audit", get(logs::audit))
             .route("/tenants/{tenant}/activity", get(logs::tenant_activity));
         if self.inner.ledger.is_some() {
