@@ -72,6 +72,7 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store_impl;
+mod warnings_batch;
 mod warnings_impl;
 
 #[cfg(feature = "postgres")]

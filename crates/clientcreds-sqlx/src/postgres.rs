@@ -16,6 +16,7 @@ use crate::codec::{
 use crate::counts_impl::sql_activity_counts;
 use crate::keys_impl::sql_key_store;
 use crate::store_impl::sql_store;
+use crate::warnings_batch::sql_warning_batches;
 use crate::warnings_impl::sql_warning_ledger;
 
 /// The channel [`PgStore`] announces changed clients on, unless told
@@ -168,3 +169,4 @@ sql_store!(PgStore, Postgres, PgPool);
 sql_key_store!(PgStore, Postgres);
 sql_warning_ledger!(PgStore);
 sql_activity_counts!(PgStore, Postgres);
+sql_warning_batches!(PgStore, Postgres);

@@ -16,6 +16,7 @@ use crate::codec::{
 use crate::counts_impl::sql_activity_counts;
 use crate::keys_impl::sql_key_store;
 use crate::store_impl::sql_store;
+use crate::warnings_batch::sql_warning_batches;
 use crate::warnings_impl::sql_warning_ledger;
 
 /// Clients, audit trail and activity log in SQLite.
@@ -114,3 +115,4 @@ sql_store!(SqliteStore, Sqlite, SqlitePool);
 sql_key_store!(SqliteStore, Sqlite);
 sql_warning_ledger!(SqliteStore);
 sql_activity_counts!(SqliteStore, Sqlite);
+sql_warning_batches!(SqliteStore, Sqlite);

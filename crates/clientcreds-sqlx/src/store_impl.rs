@@ -279,6 +279,10 @@ macro_rules! sql_store {
                 self.load(None, client_id).await
             }
 
+            async fn clients_by_id(&self, ids: &[(TenantId, String)]) -> Result<Vec<Option<ClientRecord>>, StoreError> {
+                self.load_many(ids).await
+            }
+
             async fn count_clients(&self, tenant: &TenantId) -> Result<u64, StoreError> {
                 let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clientcreds_clients WHERE tenant = $1")
                     .bind(tenant.as_str())

@@ -565,6 +565,13 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
         self.inner.client(tenant, client_id).await
     }
 
+    async fn clients_by_id(
+        &self,
+        ids: &[(TenantId, String)],
+    ) -> Result<Vec<Option<ClientRecord>>, StoreError> {
+        self.inner.clients_by_id(ids).await
+    }
+
     async fn client_for_authentication(
         &self,
         client_id: &str,

@@ -183,6 +183,22 @@ pub trait ClientStore: Send + Sync + Debug {
         client_id: &str,
     ) -> Result<Option<ClientRecord>, StoreError>;
 
+    /// The clients with these (tenant, id) pairs: one answer per pair, in
+    /// order, each as [`ClientStore::client`] would give it. A database
+    /// store reads them in a few statements (the expiry-warning runner
+    /// reads a batch of due clients this way); the default reads them one
+    /// by one.
+    async fn clients_by_id(
+        &self,
+        ids: &[(TenantId, String)],
+    ) -> Result<Vec<Option<ClientRecord>>, StoreError> {
+        let mut records = Vec::with_capacity(ids.len());
+        for (tenant, client_id) in ids {
+            records.push(self.client(tenant, client_id).await?);
+        }
+        Ok(records)
+    }
+
     /// The client with this id in any tenant. Only for authenticating a
     /// presented client id, which arrives without its tenant.
     async fn client_for_authentication(
@@ -367,6 +383,9 @@ macro_rules! forward {
             }
             async fn client_for_authentication(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
                 (**self).client_for_authentication(client_id).await
+            }
+            async fn clients_by_id(&self, ids: &[(TenantId, String)]) -> Result<Vec<Option<ClientRecord>>, StoreError> {
+                (**self).clients_by_id(ids).await
             }
             async fn authentication_view(&self, client_id: &str) -> Result<Option<Arc<AuthView>>, StoreError> {
                 (**self).authentication_view(client_id).await

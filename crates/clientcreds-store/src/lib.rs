@@ -82,6 +82,6 @@ pub use model::{
     SecretState, StatusFilter, TenantId,
 };
 pub use warnings::{
-    Claim, DueWarning, WarningKey, WarningLedger, WarningOutcome, WarningRecord, WarningState,
-    sort_warnings,
+    Claim, DueMove, DueWarning, WarningFinish, WarningKey, WarningLedger, WarningOutcome,
+    WarningRecord, WarningState, sort_warnings,
 };

@@ -468,6 +468,13 @@ impl ClientStore for BatchedActivity {
         self.inner.client_for_authentication(client_id).await
     }
 
+    async fn clients_by_id(
+        &self,
+        ids: &[(TenantId, String)],
+    ) -> Result<Vec<Option<ClientRecord>>, StoreError> {
+        self.inner.clients_by_id(ids).await
+    }
+
     async fn authentication_view(
         &self,
         client_id: &str,

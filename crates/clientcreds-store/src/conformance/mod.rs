@@ -43,7 +43,7 @@
 //! - Expiry warnings ([`run_warning_ledger`], for a store that is also a
 //!   [`WarningLedger`](crate::WarningLedger)): [`warnings_due_and_advance`],
 //!   [`warnings_claim_and_finish`], [`warnings_concurrent_claims`],
-//!   [`warnings_keyed_by_client`].
+//!   [`warnings_keyed_by_client`], [`warnings_in_batches`].
 //! - Listing: [`list_tenant_and_order`], [`list_pages`],
 //!   [`list_stable_pages`], [`list_cursor_after_delete`], [`list_search`],
 //!   [`list_owner`], [`list_status`], [`list_invalid_cursor`].
@@ -85,6 +85,7 @@ mod listing;
 mod logs;
 mod support;
 mod views;
+mod warning_batches;
 mod warnings;
 
 pub use clients::{
@@ -102,6 +103,7 @@ pub use listing::{
 };
 pub use logs::{activity_batch, activity_log, activity_retention, audit_retention, audit_trail};
 pub use views::authentication_view_and_count;
+pub use warning_batches::warnings_in_batches;
 pub use warnings::{
     run_warning_ledger, warnings_claim_and_finish, warnings_concurrent_claims,
     warnings_due_and_advance, warnings_keyed_by_client,
