@@ -238,10 +238,10 @@ macro_rules! sql_warning_batches {
                     );
                     rows.push((key, state, micros(next), detail, i32::try_from(f.attempt).unwrap_or(i32::MAX)));
                 }
-                let mut order: Vec<usize> = (0..rows.len()).collect();
-                order.sort_by(|a, b| rows[*a].0.cmp(&rows[*b].0));
+                let mut sorted: Vec<&(Key, &'static str, i64, String, i32)> = rows.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(&b.0));
                 let mut done: std::collections::HashSet<Key> = std::collections::HashSet::new();
-                for chunk in order.chunks(crate::warnings_batch::BATCH_ROWS) {
+                for chunk in sorted.chunks(crate::warnings_batch::BATCH_ROWS) {
                     let sql = format!(
                         "UPDATE clientcreds_warnings SET state = v.column6, next_attempt_at = v.column7, \
                          detail = v.column8, updated_at = v.column9 \
@@ -255,8 +255,8 @@ macro_rules! sql_warning_batches {
                         crate::warnings_batch::tuples(chunk.len(), 10, 1, &[])
                     );
                     let mut statement = sqlx::query(&sql);
-                    for &i in chunk {
-                        let ((tenant, client_id, secret_id, stage, recipient), state, next, detail, attempt) = &rows[i];
+                    for row in chunk {
+                        let ((tenant, client_id, secret_id, stage, recipient), state, next, detail, attempt) = *row;
                         statement = statement
                             .bind(tenant.clone())
                             .bind(client_id.clone())
@@ -283,13 +283,12 @@ macro_rules! sql_warning_batches {
             }
 
             async fn move_many(&self, moves: &[clientcreds_store::DueMove]) -> Result<Vec<bool>, StoreError> {
-                let mut order: Vec<usize> = (0..moves.len()).collect();
-                order.sort_by(|a, b| {
-                    let (a, b) = (&moves[*a].due, &moves[*b].due);
-                    (&a.client_id, &a.secret_id).cmp(&(&b.client_id, &b.secret_id))
+                let mut sorted: Vec<&clientcreds_store::DueMove> = moves.iter().collect();
+                sorted.sort_by(|a, b| {
+                    (&a.due.client_id, &a.due.secret_id).cmp(&(&b.due.client_id, &b.due.secret_id))
                 });
                 let mut moved: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
-                for chunk in order.chunks(crate::warnings_batch::BATCH_ROWS) {
+                for chunk in sorted.chunks(crate::warnings_batch::BATCH_ROWS) {
                     let sql = format!(
                         "UPDATE clientcreds_secrets SET warning_due = v.column5 FROM (VALUES {}) AS v \
                          WHERE clientcreds_secrets.client_id = v.column1 AND clientcreds_secrets.secret_id = v.column2 \
@@ -299,8 +298,7 @@ macro_rules! sql_warning_batches {
                         crate::warnings_batch::tuples(chunk.len(), 5, 1, &[])
                     );
                     let mut statement = sqlx::query(&sql);
-                    for &i in chunk {
-                        let m = &moves[i];
+                    for m in chunk {
                         statement = statement
                             .bind(m.due.client_id.clone())
                             .bind(m.due.secret_id.clone())
