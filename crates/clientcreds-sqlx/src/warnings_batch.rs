@@ -6,8 +6,10 @@
 
 use std::fmt::Write as _;
 
-/// Rows per statement: under SQLite's oldest limit of 999 parameters.
-pub(crate) const BATCH_ROWS: usize = 90;
+/// Rows per statement: at most 10 parameters each, so 5,000 parameters,
+/// under the limits of PostgreSQL (65,535) and of the SQLite sqlx bundles
+/// (32,766 since SQLite 3.32).
+pub(crate) const BATCH_ROWS: usize = 500;
 
 /// `(`$a, $b, …`)` groups of `width` parameters for `rows` rows, numbered
 /// from `$first`, comma-separated.
@@ -40,28 +42,6 @@ pub(crate) fn tuples(rows: usize, width: usize, first: usize, fixed: &[(usize, &
     sql
 }
 
-/// `(col1 = $a AND col2 = $b …) OR (…)` for `rows` rows, numbered from
-/// `$first`.
-pub(crate) fn key_match(rows: usize, columns: &[&str], first: usize) -> String {
-    let mut sql = String::new();
-    let mut n = first;
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(" OR ");
-        }
-        sql.push('(');
-        for (i, column) in columns.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(" AND ");
-            }
-            let _ = write!(sql, "{column} = ${n}");
-            n += 1;
-        }
-        sql.push(')');
-    }
-    sql
-}
-
 /// Implements the batch helpers for `$store` (a struct with a `pool` field)
 /// over database `$db`; `sql_store!` and `sql_warning_ledger!` call them.
 macro_rules! sql_warning_batches {
@@ -84,7 +64,7 @@ macro_rules! sql_warning_batches {
                     wanted.dedup();
                     wanted
                 };
-                for chunk in wanted.chunks(crate::warnings_batch::BATCH_ROWS * 5) {
+                for chunk in wanted.chunks(crate::warnings_batch::BATCH_ROWS) {
                     let list = (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
                     let sql = format!(
                         "SELECT {SELECT_COLUMNS} FROM clientcreds_clients c \
@@ -170,13 +150,11 @@ macro_rules! sql_warning_batches {
                 let rest: Vec<&Key> = sorted.iter().filter(|k| !claims.contains_key(*k)).collect();
                 for chunk in rest.chunks(crate::warnings_batch::BATCH_ROWS) {
                     let sql = format!(
-                        "SELECT tenant, client_id, secret_id, stage_days, recipient, state, next_attempt_at \
-                         FROM clientcreds_warnings WHERE {}",
-                        crate::warnings_batch::key_match(
-                            chunk.len(),
-                            &["tenant", "client_id", "secret_id", "stage_days", "recipient"],
-                            1
-                        )
+                        "SELECT w.tenant, w.client_id, w.secret_id, w.stage_days, w.recipient, w.state, \
+                         w.next_attempt_at FROM (VALUES {}) AS v JOIN clientcreds_warnings w \
+                         ON w.tenant = v.column1 AND w.client_id = v.column2 AND w.secret_id = v.column3 \
+                         AND w.stage_days = v.column4 AND w.recipient = v.column5",
+                        crate::warnings_batch::tuples(chunk.len(), 5, 1, &[])
                     );
                     let mut statement = sqlx::query(&sql);
                     for (tenant, client_id, secret_id, stage, recipient) in chunk {
@@ -326,15 +304,16 @@ macro_rules! sql_warning_batches {
                     recipients.iter().map(|(t, r)| (t.as_str(), r.as_str())).collect();
                 distinct.sort_unstable();
                 distinct.dedup();
-                for chunk in distinct.chunks(crate::warnings_batch::BATCH_ROWS * 4) {
+                for chunk in distinct.chunks(crate::warnings_batch::BATCH_ROWS) {
                     let sql = format!(
-                        "SELECT tenant, recipient, COUNT(*) AS sent FROM clientcreds_warnings \
-                         WHERE state = 'sent' AND updated_at >= $1 AND ({}) GROUP BY tenant, recipient",
-                        crate::warnings_batch::key_match(chunk.len(), &["tenant", "recipient"], 2)
+                        "SELECT w.tenant, w.recipient, COUNT(*) AS sent FROM (VALUES {}) AS v \
+                         JOIN clientcreds_warnings w ON w.tenant = v.column1 AND w.recipient = v.column2 \
+                         WHERE w.state = 'sent' AND w.updated_at >= v.column3 GROUP BY w.tenant, w.recipient",
+                        crate::warnings_batch::tuples(chunk.len(), 3, 1, &[])
                     );
-                    let mut statement = sqlx::query(&sql).bind(micros(since));
+                    let mut statement = sqlx::query(&sql);
                     for (tenant, recipient) in chunk {
-                        statement = statement.bind(*tenant).bind(*recipient);
+                        statement = statement.bind(*tenant).bind(*recipient).bind(micros(since));
                     }
                     for row in statement.fetch_all(&self.pool).await.map_err(db)? {
                         let sent: i64 = row.try_get("sent").map_err(db)?;

@@ -687,7 +687,7 @@ impl WarningRunner {
 }
 
 /// Due secrets handled together in one run (see [`WarningRunner::run_due`]).
-pub const RUN_CHUNK: usize = 250;
+pub const RUN_CHUNK: usize = 500;
 
 /// Marks planned warning `i` as not finished for every recipient.
 fn unfinished(complete: &mut [bool], i: usize) {
