@@ -65,10 +65,12 @@ macro_rules! sql_warning_batches {
                     wanted
                 };
                 for chunk in wanted.chunks(crate::warnings_batch::BATCH_ROWS) {
+                    // The list twice, so each table is read through its index
+                    // (numbers first used in increasing order, then reused).
                     let list = (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
                     let sql = format!(
                         "SELECT {SELECT_COLUMNS} FROM clientcreds_clients c \
-                         LEFT JOIN clientcreds_secrets s ON s.client_id = c.client_id \
+                         LEFT JOIN clientcreds_secrets s ON s.client_id = c.client_id AND s.client_id IN ({list}) \
                          WHERE c.client_id IN ({list}) ORDER BY c.client_id, s.position"
                     );
                     let mut statement = sqlx::query(&sql);
@@ -272,8 +274,12 @@ macro_rules! sql_warning_batches {
                          WHERE clientcreds_secrets.client_id = v.column1 AND clientcreds_secrets.secret_id = v.column2 \
                          AND clientcreds_secrets.warning_due = v.column3 \
                          AND EXISTS (SELECT 1 FROM clientcreds_clients c WHERE c.client_id = v.column1 AND c.tenant = v.column4) \
+                         AND clientcreds_secrets.client_id IN ({}) \
                          RETURNING clientcreds_secrets.client_id, clientcreds_secrets.secret_id",
-                        crate::warnings_batch::tuples(chunk.len(), 5, 1, &[])
+                        crate::warnings_batch::tuples(chunk.len(), 5, 1, &[]),
+                        // The client ids again, so the secrets are read
+                        // through their index, not scanned.
+                        (0..chunk.len()).map(|i| format!("${}", i * 5 + 1)).collect::<Vec<_>>().join(", ")
                     );
                     let mut statement = sqlx::query(&sql);
                     for m in chunk {
