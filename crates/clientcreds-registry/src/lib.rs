@@ -31,10 +31,13 @@
 //! runners send each one once, rendered in six languages, handed to the
 //! host's `Notifier` (SMTP with the `smtp` feature).
 //!
-//! [`BatchedActivity`] takes the activity log off the token's path (a
-//! bounded queue, multi-row inserts, drops counted, flushed on close);
-//! [`Registry::prune_activity`] and [`Registry::prune_audit`] are
-//! retention; [`TokenService::unauthenticated_refusals`] counts requests
+//! [`BatchedActivity`] takes the activity log off the token's path:
+//! issuance and refusals counted in memory per client, secret, source and
+//! minute and added to the store every second (never dropped; read with
+//! [`Registry::activity_counts`]), refusal rows through a bounded queue
+//! with multi-row inserts, everything flushed on close;
+//! [`Registry::prune_activity`], [`Registry::prune_activity_counts`] and
+//! [`Registry::prune_audit`] are retention; [`TokenService::unauthenticated_refusals`] counts requests
 //! that authenticated no client instead of storing them.
 //!
 //! Every call names an [`Actor`]; every change is committed with its audit
