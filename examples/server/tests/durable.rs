@@ -329,13 +329,29 @@ async fn two_replicas_share_keys_rotate_once_and_see_revocations() {
     };
     assert_eq!(kids(&a.jwks().await.0), kids(&b.jwks().await.0));
 
-    // A client revoked through one replica is refused by the other.
+    // A client revoked through one replica is refused by the other, once
+    // the notification has reached it: B authenticated the client from
+    // its cache just before, so on a loaded machine its next request can
+    // beat the notification by a few milliseconds (PERFORMANCE.md: p99
+    // 14.5 ms). Polled for up to 2 s, well inside the cache's 5 s TTL.
     assert_eq!(
         a.admin_post(&format!("/admin/v1/tenants/acme/clients/{id}/revoke"))
             .await,
         200
     );
-    let (status, body) = b.token(&id, &secret).await.unwrap_err();
+    let revoked = Instant::now();
+    let (status, body) = loop {
+        match b.token(&id, &secret).await {
+            Err(refused) => break refused,
+            Ok(_) => {
+                assert!(
+                    revoked.elapsed() < Duration::from_secs(2),
+                    "replica B still issues 2 s after the revocation"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
     assert_eq!(status, 401);
     assert_eq!(body["error"], "invalid_client");
 }
