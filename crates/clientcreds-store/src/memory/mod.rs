@@ -10,27 +10,20 @@ use time::OffsetDateTime;
 use crate::{
     ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord,
     AuditEvent, AuditLog, AuditQuery, AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord,
-    ClientStore, Commit, CountedOutcome, Cursor, KeyChange, KeyRing, KeyStore, SecretUse,
-    StoreError, TenantId, Write, sort_keys, validate_stored_key,
+    ClientStore, Commit, Cursor, KeyChange, KeyRing, KeyStore, SecretUse, StoreError, TenantId,
+    Write, sort_keys, validate_stored_key,
 };
 use crate::{
     Claim, DueWarning, WarningKey, WarningLedger, WarningOutcome, WarningRecord, WarningState,
     sort_warnings,
 };
 
+mod counts;
+
+use self::counts::CountKey;
+
 /// Position of a client in its tenant's listing: creation time, then id.
 type OrderKey = (TenantId, i128, String);
-
-/// An activity count's key: minute (Unix seconds) first, so the oldest
-/// go first when the map is full, then the query's order.
-type CountKey = (
-    i64,
-    TenantId,
-    String,
-    Option<String>,
-    Option<String>,
-    CountedOutcome,
-);
 
 /// A store in process memory, safe to share across tasks (`Arc<MemoryStore>`).
 ///
@@ -529,23 +522,7 @@ impl ActivityLog for MemoryStore {
     }
 
     async fn add_activity_counts(&self, counts: Vec<ActivityCount>) -> Result<(), StoreError> {
-        self.write(|inner| {
-            for count in counts {
-                let key = (
-                    ActivityCount::minute_of(count.minute).unix_timestamp(),
-                    count.tenant,
-                    count.client_id,
-                    count.secret_id,
-                    count.source,
-                    count.outcome,
-                );
-                let stored = inner.activity_counts.entry(key).or_default();
-                *stored = stored.saturating_add(count.count);
-            }
-            while inner.activity_counts.len() > inner.count_capacity {
-                inner.activity_counts.pop_first();
-            }
-        });
+        self.write(|inner| inner.add_counts(counts));
         Ok(())
     }
 
@@ -553,46 +530,11 @@ impl ActivityLog for MemoryStore {
         &self,
         query: &ActivityCountQuery,
     ) -> Result<Vec<ActivityCount>, StoreError> {
-        let since = query.since.map_or(i64::MIN, OffsetDateTime::unix_timestamp);
-        let until = query.until.map_or(i64::MAX, OffsetDateTime::unix_timestamp);
-        Ok(self.read(|inner| {
-            inner
-                .activity_counts
-                .iter()
-                .filter(|((minute, tenant, client_id, ..), _)| {
-                    *minute >= since
-                        && *minute < until
-                        && *tenant == query.tenant
-                        && query.client_id.as_ref().is_none_or(|c| c == client_id)
-                })
-                .take(query.limit)
-                .filter_map(
-                    |((minute, tenant, client_id, secret_id, source, outcome), count)| {
-                        Some(ActivityCount {
-                            tenant: tenant.clone(),
-                            client_id: client_id.clone(),
-                            secret_id: secret_id.clone(),
-                            source: source.clone(),
-                            minute: OffsetDateTime::from_unix_timestamp(*minute).ok()?,
-                            outcome: outcome.clone(),
-                            count: *count,
-                        })
-                    },
-                )
-                .collect()
-        }))
+        Ok(self.read(|inner| inner.read_counts(query)))
     }
 
     async fn prune_activity_counts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let before = before.unix_timestamp();
-        Ok(self.write(|inner| {
-            let held = inner.activity_counts.len();
-            inner
-                .activity_counts
-                .retain(|(minute, ..), _| *minute >= before);
-            let pruned = held - inner.activity_counts.len();
-            u64::try_from(pruned).unwrap_or(u64::MAX)
-        }))
+        Ok(self.write(|inner| inner.prune_counts(before)))
     }
 }
 
