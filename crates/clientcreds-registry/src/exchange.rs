@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use clientcreds_jwt::{AccessToken, TokenClaims, TokenIssuer};
 use clientcreds_secret::Secret;
-use clientcreds_store::{ActivityCount, ActivityEvent, ActivityKind, CountedOutcome, TenantId};
+use clientcreds_store::{
+    ActivityCount, ActivityEvent, ActivityKind, CountedOutcome, StoreError, TenantId,
+};
 use time::{Duration, OffsetDateTime};
 
 use crate::denials::DenialRows;
@@ -370,7 +372,21 @@ impl TokenService {
             outcome: CountedOutcome::Issued,
             count: 1,
         };
-        let _ = store.add_activity_counts(vec![count]).await;
+        // A store written before the counts existed answers Unsupported:
+        // its log keeps the row per token it always had.
+        if let Err(StoreError::Unsupported { .. }) = store.add_activity_counts(vec![count]).await {
+            let _ = store
+                .record_activity(ActivityEvent {
+                    at: now,
+                    tenant: Some(client.tenant().clone()),
+                    client_id: client.client_id().to_owned(),
+                    kind: ActivityKind::TokenIssued {
+                        jti: response.jti.clone(),
+                        scope: response.scope.clone(),
+                    },
+                })
+                .await;
+        }
         Ok(response)
     }
 

@@ -40,6 +40,8 @@ struct SlowActivity {
     writes: AtomicUsize,
     /// Writes of counts refused before one succeeds.
     refuse_counts: AtomicUsize,
+    /// Answers `Unsupported` to counts, as a store older than them does.
+    no_counts: std::sync::atomic::AtomicBool,
     count_writes: AtomicUsize,
 }
 
@@ -51,6 +53,7 @@ impl SlowActivity {
             pause,
             writes: AtomicUsize::new(0),
             refuse_counts: AtomicUsize::new(0),
+            no_counts: std::sync::atomic::AtomicBool::new(false),
             count_writes: AtomicUsize::new(0),
         }
     }
@@ -137,6 +140,11 @@ impl ActivityLog for SlowActivity {
         self.inner.activity(query).await
     }
     async fn add_activity_counts(&self, counts: Vec<ActivityCount>) -> Result<(), StoreError> {
+        if self.no_counts.load(Ordering::SeqCst) {
+            return Err(StoreError::Unsupported {
+                operation: "add_activity_counts",
+            });
+        }
         if let Some(gate) = &self.gate {
             gate.acquire().await.unwrap().forget();
         }
@@ -146,9 +154,9 @@ impl ActivityLog for SlowActivity {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if refuse {
-            return Err(StoreError::Unsupported {
-                operation: "add_activity_counts (refused by the test)",
-            });
+            return Err(StoreError::backend(std::io::Error::other(
+                "refused by the test",
+            )));
         }
         self.count_writes.fetch_add(1, Ordering::SeqCst);
         self.inner.add_activity_counts(counts).await
@@ -601,4 +609,57 @@ async fn one_tenants_flood_leaves_the_other_tenants_their_share_of_the_queue() {
         .collect();
     let expected: Vec<String> = (0..flood_n).map(|n| format!("cc_flood_{n}")).collect();
     assert_eq!(kept, expected);
+}
+
+#[tokio::test]
+async fn a_store_without_counts_keeps_a_row_per_token_and_the_writer_gives_counts_up() {
+    // Straight on the store: the exchange falls back to the row per token.
+    let store = Arc::new(SlowActivity::new(None, StdDuration::ZERO));
+    store.no_counts.store(true, Ordering::SeqCst);
+    let registry =
+        Arc::new(Registry::new(store.clone(), common::hasher(), Policy::default()).unwrap());
+    let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA).unwrap()));
+    let tokens = TokenService::new(
+        registry.clone(),
+        TokenIssuer::new(keys, "https://issuer.test"),
+        "https://api.test",
+    );
+    let creds = registry
+        .create(&Actor::System, &tenant(), NewClient::named("old"))
+        .await
+        .unwrap()
+        .credentials;
+    let issued = tokens
+        .exchange(ExchangeRequest::client_credentials(
+            creds.client_id.clone(),
+            Secret::from(creds.client_secret.expose_secret()),
+        ))
+        .await
+        .unwrap();
+    let rows = store.entries(&tenant()).await;
+    let kinds: Vec<&ActivityKind> = rows.iter().map(|r| &r.event.kind).collect();
+    assert_eq!(
+        kinds,
+        [&ActivityKind::TokenIssued {
+            jti: issued.jti.clone(),
+            scope: issued.scope.clone()
+        }]
+    );
+
+    // Behind the writer: counts the store cannot take are given up and
+    // counted lost, not held and retried for ever.
+    let s = setup(
+        store.clone(),
+        ActivityWriterOptions::default().with_flush_interval(StdDuration::from_millis(1)),
+    );
+    let creds = client(&s, "svc").await;
+    exchange(&s, &creds).await;
+    s.writer.flush().await;
+    let stats = s.writer.stats();
+    assert_eq!(
+        (stats.counted, stats.counts_lost, stats.count_retries),
+        (0, 1, 0),
+        "{stats:?}"
+    );
+    s.writer.close().await;
 }

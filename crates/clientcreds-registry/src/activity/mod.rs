@@ -116,8 +116,10 @@ pub struct ActivityStats {
     /// Writes of counts the store refused; their counts were kept and
     /// written with the next flush.
     pub count_retries: u64,
-    /// Counts lost: only those of a final write at [`BatchedActivity::close`]
-    /// that the store refused.
+    /// Counts lost: those of a final write at [`BatchedActivity::close`]
+    /// that the store refused, and every count offered to a store that
+    /// answers [`StoreError::Unsupported`] (one written before counts
+    /// existed).
     pub counts_lost: u64,
     /// Counts whose source was left out because the tally held
     /// [`ActivityWriterOptions::max_count_keys`] keys.
@@ -430,7 +432,10 @@ impl Writer {
                 self.counters.counted.fetch_add(n, Ordering::Relaxed);
             }
             Err(error) => {
-                let closing = self.shared.lock().closed;
+                // A store without counts (written before them) can never
+                // take them: give them up rather than hold them for ever.
+                let closing =
+                    self.shared.lock().closed || matches!(error, StoreError::Unsupported { .. });
                 if closing {
                     self.counters.counts_lost.fetch_add(n, Ordering::Relaxed);
                 } else {
