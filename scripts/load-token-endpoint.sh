@@ -29,7 +29,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 nice -n 15 cargo build --release -p clientcreds-server -j 1
-server=target/release/clientcreds-server
+server=${CARGO_TARGET_DIR:-target}/release/clientcreds-server
 work=$(mktemp -d /tmp/clientcreds-load.XXXXXX)
 pid=
 cleanup() {

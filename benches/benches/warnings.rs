@@ -91,7 +91,9 @@ fn record(tenant: &TenantId, i: usize) -> ClientRecord {
         name: format!("svc-{i}"),
         description: String::new(),
         owner: None,
-        created_by: "ops".to_owned(),
+        // One recipient per client: the per-recipient limit (50 a day)
+        // would otherwise hold back all but 50.
+        created_by: format!("ops-{i}"),
         scopes: Vec::new(),
         audiences: Vec::new(),
         extra_claims: Default::default(),

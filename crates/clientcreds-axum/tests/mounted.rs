@@ -169,7 +169,22 @@ async fn routers_work_under_prefixes_with_the_hosts_authentication() {
     let jwks: Value = jwks.json().await.unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
 
-    // The activity log shows the token.
+    // The activity counts show the token: per secret, source and minute.
+    let counts: Value = http
+        .get(format!("{admin}/{id}/activity/counts"))
+        .header("x-session-user", "alice")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counts["counts"][0]["outcome"], "issued", "{counts}");
+    assert_eq!(counts["counts"][0]["count"], 1, "{counts}");
+    assert_eq!(counts["counts"][0]["client_id"], id, "{counts}");
+    assert!(counts["counts"][0]["secret_id"].is_string(), "{counts}");
+    assert_eq!(counts["truncated"], false, "{counts}");
+    // No row per token: the individual entries are refusals only.
     let activity: Value = http
         .get(format!("{admin}/{id}/activity"))
         .header("x-session-user", "alice")
@@ -179,8 +194,14 @@ async fn routers_work_under_prefixes_with_the_hosts_authentication() {
         .json()
         .await
         .unwrap();
-    assert_eq!(activity["records"][0]["event"], "token_issued");
-    assert_eq!(activity["records"][0]["scope"], "read");
+    assert_eq!(activity["records"], serde_json::json!([]), "{activity}");
+    let bad = http
+        .get(format!("{admin}/{id}/activity/counts?since=yesterday"))
+        .header("x-session-user", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 
     // Without a key manager or ledger, those routes are not mounted.
     let response = http

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use clientcreds_jwt::{AccessToken, TokenClaims, TokenIssuer};
 use clientcreds_secret::Secret;
-use clientcreds_store::{ActivityEvent, ActivityKind, TenantId};
+use clientcreds_store::{
+    ActivityCount, ActivityEvent, ActivityKind, CountedOutcome, StoreError, TenantId,
+};
 use time::{Duration, OffsetDateTime};
 
 use crate::ClientAssertion;
@@ -365,28 +367,21 @@ impl TokenService {
         // One instant for the token's `iat` and its activity entry.
         let now = self.registry.now();
         let outcome = self.exchange_inner(&request, now).await;
-        // The authenticated client is not needed past here: move its ids
-        // into the activity entry. A refused request logs the id as presented.
-        let (tenant, client_id, kind, result) = match outcome {
-            Ok((client, response)) => {
-                let kind = ActivityKind::TokenIssued {
-                    jti: response.jti.clone(),
-                    scope: response.scope.clone(),
-                };
-                (
-                    Some(client.tenant().clone()),
-                    client.client_id().to_owned(),
-                    kind,
-                    Ok(response),
-                )
-            }
-            // No client authenticated: counted, not stored (no tenant could
-            // read the entry, and a flood of them must not be a flood of rows).
+        let source = request.source.map(|s| s.address().to_string());
+        let store = self.registry.store();
+        // Advisory: the activity log never decides a token. Issuance is
+        // counted (per client, secret, source and minute), never stored
+        // one row per token.
+        let (client, response) = match outcome {
+            Ok(issued) => issued,
+            // No client authenticated: counted in memory, not stored (no
+            // tenant could read it, and a flood of them must not be a
+            // flood of writes).
             Err((None, reason, error)) => {
                 self.unauthenticated.count(reason);
                 return Err(error);
             }
-            Err((tenant, reason, error)) => {
+            Err((Some(tenant), reason, error)) => {
                 let presented = request.credentials.as_ref().map_or_else(
                     || {
                         request
@@ -397,34 +392,63 @@ impl TokenService {
                     },
                     |c| c.client_id.as_str(),
                 );
+                let client_id = truncate(presented, MAX_LOGGED_CLIENT_ID);
                 // One row per client and reason per interval: a dead
-                // secret replayed in a loop must not fill the log.
-                if !self.denials.admit(presented, reason, now) {
-                    return Err(error);
+                // secret replayed in a loop must not fill the log; every
+                // refusal is counted.
+                if self.denials.admit(presented, reason, now) {
+                    let _ = store
+                        .record_activity(ActivityEvent {
+                            at: now,
+                            tenant: Some(tenant.clone()),
+                            client_id: client_id.clone(),
+                            kind: ActivityKind::TokenDenied {
+                                reason: reason.to_owned(),
+                            },
+                        })
+                        .await;
                 }
-                let kind = ActivityKind::TokenDenied {
-                    reason: reason.to_owned(),
-                };
-                (
+                let count = ActivityCount {
                     tenant,
-                    truncate(presented, MAX_LOGGED_CLIENT_ID),
-                    kind,
-                    Err(error),
-                )
+                    client_id,
+                    secret_id: None,
+                    source,
+                    minute: ActivityCount::minute_of(now),
+                    outcome: CountedOutcome::Denied {
+                        reason: reason.to_owned(),
+                    },
+                    count: 1,
+                };
+                let _ = store.add_activity_counts(vec![count]).await;
+                return Err(error);
             }
         };
-        // Advisory: the activity log never decides a token.
-        let _ = self
-            .registry
-            .store()
-            .record_activity(ActivityEvent {
-                at: now,
-                tenant,
-                client_id,
-                kind,
-            })
-            .await;
-        result
+        let count = ActivityCount {
+            tenant: client.tenant().clone(),
+            client_id: client.client_id().to_owned(),
+            // A key from jwks_uri or a federated credential has no id here.
+            secret_id: Some(client.secret_id().to_owned()).filter(|id| !id.is_empty()),
+            source,
+            minute: ActivityCount::minute_of(now),
+            outcome: CountedOutcome::Issued,
+            count: 1,
+        };
+        // A store written before the counts existed answers Unsupported:
+        // its log keeps the row per token it always had.
+        if let Err(StoreError::Unsupported { .. }) = store.add_activity_counts(vec![count]).await {
+            let _ = store
+                .record_activity(ActivityEvent {
+                    at: now,
+                    tenant: Some(client.tenant().clone()),
+                    client_id: client.client_id().to_owned(),
+                    kind: ActivityKind::TokenIssued {
+                        jti: response.jti.clone(),
+                        scope: response.scope.clone(),
+                    },
+                })
+                .await;
+        }
+        Ok(response)
     }
 
     /// The exchange; a refusal carries the tenant (when the client was

@@ -31,10 +31,13 @@
 //! runners send each one once, rendered in six languages, handed to the
 //! host's `Notifier` (SMTP with the `smtp` feature).
 //!
-//! [`BatchedActivity`] takes the activity log off the token's path (a
-//! bounded queue, multi-row inserts, drops counted, flushed on close);
-//! [`Registry::prune_activity`] and [`Registry::prune_audit`] are
-//! retention; [`TokenService::unauthenticated_refusals`] counts requests
+//! [`BatchedActivity`] takes the activity log off the token's path:
+//! issuance and refusals counted in memory per client, secret, source and
+//! minute and added to the store every second (never dropped; read with
+//! [`Registry::activity_counts`]), refusal rows through a bounded queue
+//! with multi-row inserts, everything flushed on close;
+//! [`Registry::prune_activity`], [`Registry::prune_activity_counts`] and
+//! [`Registry::prune_audit`] are retention; [`TokenService::unauthenticated_refusals`] counts requests
 //! that authenticated no client instead of storing them.
 //!
 //! Every call names an [`Actor`]; every change is committed with its audit
@@ -93,8 +96,8 @@ pub mod warnings;
 pub use time;
 
 pub use activity::{
-    ActivityStats, ActivityWriterOptions, BatchedActivity, DEFAULT_MAX_BATCH,
-    DEFAULT_QUEUE_CAPACITY, RefusalCounts,
+    ActivityStats, ActivityWriterOptions, BatchedActivity, DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_MAX_BATCH, DEFAULT_MAX_COUNT_KEYS, DEFAULT_QUEUE_CAPACITY, RefusalCounts,
 };
 pub use actor::Actor;
 pub use assertion::{
@@ -126,8 +129,8 @@ pub use policy::{
     RotationMode, SecretLifetime,
 };
 pub use registry::{
-    DEFAULT_ACTIVITY_RETENTION, MAX_CLIENT_KEYS, MAX_PAGE_SIZE, NewClientAuth, NewClientKey,
-    NewFederatedCredential, Registry,
+    DEFAULT_ACTIVITY_RETENTION, DEFAULT_COUNT_RETENTION, MAX_CLIENT_KEYS, MAX_PAGE_SIZE,
+    NewClientAuth, NewClientKey, NewFederatedCredential, Registry,
 };
 pub use signing_keys::{KeyInfo, KeyManager, KeyRotationPolicy, KeyStep, SIGNING_KEY_AUDIT_TENANT};
 pub use throttle::{AuthThrottle, MemoryThrottle, Source, ThrottleLimits};

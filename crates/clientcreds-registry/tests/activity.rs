@@ -22,9 +22,10 @@ use clientcreds_registry::{
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{
-    ActivityEvent, ActivityKind, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog,
-    AuditQuery, AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit,
-    MemoryStore, SecretUse, Store, StoreError, TenantId,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityKind, ActivityLog, ActivityQuery,
+    ActivityRecord, AuditEvent, AuditLog, AuditQuery, AuditRecord, ClientPage, ClientQuery,
+    ClientRecord, ClientStore, Commit, CountedOutcome, MemoryStore, SecretUse, Store, StoreError,
+    TenantId,
 };
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Semaphore;
@@ -37,6 +38,11 @@ struct SlowActivity {
     gate: Option<Arc<Semaphore>>,
     pause: StdDuration,
     writes: AtomicUsize,
+    /// Writes of counts refused before one succeeds.
+    refuse_counts: AtomicUsize,
+    /// Answers `Unsupported` to counts, as a store older than them does.
+    no_counts: std::sync::atomic::AtomicBool,
+    count_writes: AtomicUsize,
 }
 
 impl SlowActivity {
@@ -46,7 +52,32 @@ impl SlowActivity {
             gate,
             pause,
             writes: AtomicUsize::new(0),
+            refuse_counts: AtomicUsize::new(0),
+            no_counts: std::sync::atomic::AtomicBool::new(false),
+            count_writes: AtomicUsize::new(0),
         }
+    }
+
+    /// The counts stored for `client_id`, summed over minutes and sources.
+    async fn counted(&self, client_id: &str) -> Vec<(Option<String>, CountedOutcome, u64)> {
+        let query = ActivityCountQuery {
+            tenant: tenant(),
+            client_id: Some(client_id.to_owned()),
+            since: None,
+            until: None,
+            limit: 100_000,
+        };
+        let mut sums: Vec<(Option<String>, CountedOutcome, u64)> = Vec::new();
+        for c in self.inner.activity_counts(&query).await.unwrap() {
+            match sums
+                .iter_mut()
+                .find(|(s, o, _)| *s == c.secret_id && *o == c.outcome)
+            {
+                Some((_, _, n)) => *n += c.count,
+                None => sums.push((c.secret_id, c.outcome, c.count)),
+            }
+        }
+        sums
     }
 
     async fn entries(&self, tenant: &TenantId) -> Vec<ActivityRecord> {
@@ -108,6 +139,37 @@ impl ActivityLog for SlowActivity {
     async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityRecord>, StoreError> {
         self.inner.activity(query).await
     }
+    async fn add_activity_counts(&self, counts: Vec<ActivityCount>) -> Result<(), StoreError> {
+        if self.no_counts.load(Ordering::SeqCst) {
+            return Err(StoreError::Unsupported {
+                operation: "add_activity_counts",
+            });
+        }
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.unwrap().forget();
+        }
+        tokio::time::sleep(self.pause).await;
+        let refuse = self
+            .refuse_counts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refuse {
+            return Err(StoreError::backend(std::io::Error::other(
+                "refused by the test",
+            )));
+        }
+        self.count_writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.add_activity_counts(counts).await
+    }
+    async fn activity_counts(
+        &self,
+        query: &ActivityCountQuery,
+    ) -> Result<Vec<ActivityCount>, StoreError> {
+        self.inner.activity_counts(query).await
+    }
+    async fn prune_activity_counts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.prune_activity_counts(before).await
+    }
 }
 
 struct Setup {
@@ -156,115 +218,234 @@ async fn exchange(s: &Setup, creds: &Credentials) -> String {
         .jti
 }
 
-fn jtis(records: &[ActivityRecord], client_id: &str) -> Vec<String> {
-    records
-        .iter()
-        .filter(|r| r.event.client_id == client_id)
-        .map(|r| match &r.event.kind {
-            ActivityKind::TokenIssued { jti, .. } => jti.clone(),
-            other => panic!("unexpected entry {other:?}"),
-        })
-        .collect()
+fn secret_id(creds: &Credentials) -> Option<String> {
+    Some(creds.secret_id.as_str().to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn entries_keep_their_order_within_each_client() {
+async fn every_issued_token_is_counted_per_client_and_secret_in_few_writes() {
     let store = Arc::new(SlowActivity::new(None, StdDuration::from_millis(1)));
-    let s = setup(
+    let s = Arc::new(setup(
         store.clone(),
-        ActivityWriterOptions::default().with_max_batch(7),
-    );
+        ActivityWriterOptions::default().with_flush_interval(StdDuration::from_millis(5)),
+    ));
     let clients = [
         client(&s, "a").await,
         client(&s, "b").await,
         client(&s, "c").await,
     ];
-    let mut issued: Vec<Vec<String>> = vec![Vec::new(); 3];
-    for round in 0..40 {
-        for (i, creds) in clients.iter().enumerate() {
-            if (round + i) % 2 == 0 || i == 0 {
-                issued[i].push(exchange(&s, creds).await);
-            }
+    // Concurrent issuers, as under load.
+    let mut tasks = Vec::new();
+    for (i, creds) in clients.iter().enumerate() {
+        for _ in 0..4 {
+            let s = s.clone();
+            let id = creds.client_id.clone();
+            let secret = creds.client_secret.expose_secret().to_owned();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..(10 * (i + 1)) {
+                    let request = ExchangeRequest::client_credentials(
+                        id.clone(),
+                        Secret::from(secret.as_str()),
+                    );
+                    s.tokens.exchange(request).await.expect("token issued");
+                }
+            }));
         }
     }
-    s.writer.close().await;
-    let entries = store.entries(&tenant()).await;
-    for (i, creds) in clients.iter().enumerate() {
-        assert_eq!(jtis(&entries, &creds.client_id), issued[i], "client {i}");
+    for task in tasks {
+        task.await.unwrap();
     }
-    let stats = s.writer.stats();
-    assert_eq!(stats.dropped, 0);
-    assert_eq!(
-        stats.written,
-        issued.iter().map(Vec::len).sum::<usize>() as u64
-    );
+    s.writer.close().await;
+    for (i, creds) in clients.iter().enumerate() {
+        let expected = u64::try_from(40 * (i + 1)).unwrap();
+        assert_eq!(
+            store.counted(&creds.client_id).await,
+            [(secret_id(creds), CountedOutcome::Issued, expected)],
+            "client {i}"
+        );
+    }
     assert!(
-        stats.batches < stats.written,
-        "entries were written several per batch: {stats:?}"
+        store.entries(&tenant()).await.is_empty(),
+        "no row per token"
+    );
+    let stats = s.writer.stats();
+    assert_eq!(stats.counted, 240, "{stats:?}");
+    assert_eq!((stats.dropped, stats.counts_lost), (0, 0), "{stats:?}");
+    let writes = store.count_writes.load(Ordering::SeqCst);
+    assert!(
+        writes < 240 / 4,
+        "counts are summed before writing: {writes}"
     );
 }
 
 #[tokio::test]
-async fn a_full_queue_drops_and_counts_entries_and_never_fails_a_token() {
+async fn a_blocked_store_never_fails_a_token_nor_loses_a_count() {
     let gate = Arc::new(Semaphore::new(0));
     let store = Arc::new(SlowActivity::new(Some(gate.clone()), StdDuration::ZERO));
     let s = setup(
         store.clone(),
         ActivityWriterOptions::default()
-            .with_queue_capacity(4)
-            .with_max_batch(1),
+            .with_queue_capacity(1)
+            .with_max_batch(1)
+            .with_flush_interval(StdDuration::from_millis(1)),
     );
     let creds = client(&s, "busy").await;
     for _ in 0..20 {
-        // Every token is issued, whatever the queue.
+        // Every token is issued, whatever the store does.
         exchange(&s, &creds).await;
+        tokio::task::yield_now().await;
     }
-    // Let the writer through, and write what is queued.
+    // Let the writer through, and write what is summed.
     gate.add_permits(1_000);
     s.writer.close().await;
     let stats = s.writer.stats();
-    let stored = store.entries(&tenant()).await.len() as u64;
-    assert_eq!(stats.written, stored);
-    assert_eq!(stats.written + stats.dropped, 20, "{stats:?}");
-    assert!(stats.dropped >= 15, "at most 1 + 4 entries fit: {stats:?}");
-    // After close, entries are dropped (counted), tokens still issued.
+    assert_eq!(stats.counted, 20, "{stats:?}");
+    assert_eq!(
+        store.counted(&creds.client_id).await,
+        [(secret_id(&creds), CountedOutcome::Issued, 20)]
+    );
+    // After close, counts go straight to the store.
     exchange(&s, &creds).await;
-    assert_eq!(s.writer.stats().dropped, stats.dropped + 1);
+    assert_eq!(
+        store.counted(&creds.client_id).await,
+        [(secret_id(&creds), CountedOutcome::Issued, 21)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn close_writes_everything_queued() {
-    let store = Arc::new(SlowActivity::new(None, StdDuration::from_millis(50)));
+async fn counts_are_written_every_interval_and_close_writes_the_rest() {
+    let store = Arc::new(SlowActivity::new(None, StdDuration::ZERO));
     let s = setup(
         store.clone(),
-        ActivityWriterOptions::default().with_max_batch(2),
+        ActivityWriterOptions::default().with_flush_interval(StdDuration::from_millis(50)),
     );
     let creds = client(&s, "svc").await;
-    let mut issued = Vec::new();
-    for _ in 0..10 {
-        issued.push(exchange(&s, &creds).await);
+    for _ in 0..3 {
+        exchange(&s, &creds).await;
     }
-    let before = store.entries(&tenant()).await.len();
-    assert!(before < 10, "the writer is still busy ({before} written)");
+    // No flush, no close: the interval writes them.
+    let mut waited = 0;
+    while store.counted(&creds.client_id).await.is_empty() {
+        assert!(waited < 100, "written within the interval");
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+        waited += 1;
+    }
+    assert_eq!(
+        store.counted(&creds.client_id).await,
+        [(secret_id(&creds), CountedOutcome::Issued, 3)]
+    );
+
+    let slow = Arc::new(SlowActivity::new(None, StdDuration::ZERO));
+    let s = setup(
+        slow.clone(),
+        ActivityWriterOptions::default().with_flush_interval(StdDuration::from_secs(600)),
+    );
+    let creds = client(&s, "svc").await;
+    for _ in 0..10 {
+        exchange(&s, &creds).await;
+    }
+    tokio::time::sleep(StdDuration::from_millis(50)).await;
+    assert!(
+        slow.counted(&creds.client_id).await.is_empty(),
+        "not yet due"
+    );
     s.writer.close().await;
-    let entries = store.entries(&tenant()).await;
-    assert_eq!(jtis(&entries, &creds.client_id), issued);
+    assert_eq!(
+        slow.counted(&creds.client_id).await,
+        [(secret_id(&creds), CountedOutcome::Issued, 10)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reading_through_the_writer_sees_its_own_entries() {
-    let store = Arc::new(SlowActivity::new(None, StdDuration::from_millis(20)));
-    let s = setup(store.clone(), ActivityWriterOptions::default());
+async fn a_refused_write_of_counts_is_kept_and_retried() {
+    let store = Arc::new(SlowActivity::new(None, StdDuration::ZERO));
+    store.refuse_counts.store(3, Ordering::SeqCst);
+    let s = setup(
+        store.clone(),
+        ActivityWriterOptions::default().with_flush_interval(StdDuration::from_millis(2)),
+    );
     let creds = client(&s, "svc").await;
-    let jti = exchange(&s, &creds).await;
+    for _ in 0..5 {
+        exchange(&s, &creds).await;
+        tokio::time::sleep(StdDuration::from_millis(3)).await;
+    }
+    s.writer.flush().await;
+    s.writer.flush().await;
+    s.writer.flush().await;
+    s.writer.close().await;
+    let stats = s.writer.stats();
+    assert_eq!(stats.count_retries, 3, "{stats:?}");
+    assert_eq!((stats.counted, stats.counts_lost), (5, 0), "{stats:?}");
+    assert_eq!(
+        store.counted(&creds.client_id).await,
+        [(secret_id(&creds), CountedOutcome::Issued, 5)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_through_the_writer_sees_its_own_counts_and_refusals() {
+    let store = Arc::new(SlowActivity::new(None, StdDuration::from_millis(20)));
+    let s = setup(
+        store.clone(),
+        ActivityWriterOptions::default().with_flush_interval(StdDuration::from_secs(600)),
+    );
+    let creds = client(&s, "svc").await;
+    exchange(&s, &creds).await;
+    for _ in 0..3 {
+        let refused = s
+            .tokens
+            .exchange(
+                ExchangeRequest::client_credentials(
+                    creds.client_id.clone(),
+                    Secret::from(creds.client_secret.expose_secret()),
+                )
+                .with_scope("not-allowed")
+                .with_source("192.0.2.7".parse::<std::net::IpAddr>().unwrap()),
+            )
+            .await;
+        assert!(refused.is_err());
+    }
+    let counts = s
+        .writer
+        .activity_counts(&ActivityCountQuery {
+            tenant: tenant(),
+            client_id: Some(creds.client_id.clone()),
+            since: None,
+            until: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let seen: Vec<(Option<&str>, &CountedOutcome, u64)> = counts
+        .iter()
+        .map(|c| (c.source.as_deref(), &c.outcome, c.count))
+        .collect();
+    let scope = CountedOutcome::Denied {
+        reason: "invalid_scope".to_owned(),
+    };
+    // Refusals name no secret, so they sort first within the minute.
+    assert_eq!(
+        seen,
+        [
+            (Some("192.0.2.7"), &scope, 3),
+            (None, &CountedOutcome::Issued, 1),
+        ]
+    );
+    // The repeated refusal keeps one individual row per interval.
     let query = ActivityQuery {
         tenant: tenant(),
         client_id: Some(creds.client_id.clone()),
         after_seq: None,
         limit: 10,
     };
-    let read = s.writer.activity(&query).await.unwrap();
-    assert_eq!(jtis(&read, &creds.client_id), [jti]);
+    let rows = s.writer.activity(&query).await.unwrap();
+    let kinds: Vec<&ActivityKind> = rows.iter().map(|r| &r.event.kind).collect();
+    assert_eq!(
+        kinds,
+        [&ActivityKind::TokenDenied {
+            reason: "invalid_scope".to_owned()
+        }]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,4 +609,57 @@ async fn one_tenants_flood_leaves_the_other_tenants_their_share_of_the_queue() {
         .collect();
     let expected: Vec<String> = (0..flood_n).map(|n| format!("cc_flood_{n}")).collect();
     assert_eq!(kept, expected);
+}
+
+#[tokio::test]
+async fn a_store_without_counts_keeps_a_row_per_token_and_the_writer_gives_counts_up() {
+    // Straight on the store: the exchange falls back to the row per token.
+    let store = Arc::new(SlowActivity::new(None, StdDuration::ZERO));
+    store.no_counts.store(true, Ordering::SeqCst);
+    let registry =
+        Arc::new(Registry::new(store.clone(), common::hasher(), Policy::default()).unwrap());
+    let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA).unwrap()));
+    let tokens = TokenService::new(
+        registry.clone(),
+        TokenIssuer::new(keys, "https://issuer.test"),
+        "https://api.test",
+    );
+    let creds = registry
+        .create(&Actor::System, &tenant(), NewClient::named("old"))
+        .await
+        .unwrap()
+        .credentials;
+    let issued = tokens
+        .exchange(ExchangeRequest::client_credentials(
+            creds.client_id.clone(),
+            Secret::from(creds.client_secret.expose_secret()),
+        ))
+        .await
+        .unwrap();
+    let rows = store.entries(&tenant()).await;
+    let kinds: Vec<&ActivityKind> = rows.iter().map(|r| &r.event.kind).collect();
+    assert_eq!(
+        kinds,
+        [&ActivityKind::TokenIssued {
+            jti: issued.jti.clone(),
+            scope: issued.scope.clone()
+        }]
+    );
+
+    // Behind the writer: counts the store cannot take are given up and
+    // counted lost, not held and retried for ever.
+    let s = setup(
+        store.clone(),
+        ActivityWriterOptions::default().with_flush_interval(StdDuration::from_millis(1)),
+    );
+    let creds = client(&s, "svc").await;
+    exchange(&s, &creds).await;
+    s.writer.flush().await;
+    let stats = s.writer.stats();
+    assert_eq!(
+        (stats.counted, stats.counts_lost, stats.count_retries),
+        (0, 1, 0),
+        "{stats:?}"
+    );
+    s.writer.close().await;
 }

@@ -12,6 +12,9 @@
 //! `clientcreds_clients` (unique client id, indexes for tenant + creation
 //! order, tenant + status, tenant + owner, a version column),
 //! `clientcreds_secrets` (one row per secret, cascading on delete),
+//! `clientcreds_activity_counts` (issuance and refusals per tenant, client,
+//! secret, source, minute and outcome, added to by a sorted multi-row
+//! upsert so replicas add up; migration 0008),
 //! `clientcreds_audit` and `clientcreds_activity` (sequence-numbered in
 //! commit order: on PostgreSQL each appending transaction takes a
 //! transaction-scoped advisory lock per log first, so a reader paging by
@@ -44,8 +47,12 @@
 //!   commit with `NOTIFY` in the commit's transaction, and
 //!   [`PgStore::spawn_invalidation_listener`] keeps a replica's cache in
 //!   step (off while its connection is down).
-//! - `ActivityLog::record_activities` writes multi-row inserts (the
-//!   registry's batched activity writer uses it).
+//! - `ActivityLog::record_activities` writes multi-row inserts and
+//!   `ActivityLog::add_activity_counts` one upsert per 140 counts (the
+//!   registry's batched activity writer uses both).
+//! - The expiry-warning runner's batch calls (`ClientStore::clients_by_id`,
+//!   `WarningLedger::claim_warnings`, `finish_warnings`, `set_warnings_due`,
+//!   `sent_warnings_to`) are one statement per 500 rows.
 //! - `ActivityLog::prune_activity` / `AuditLog::prune_audit` delete by age
 //!   through an index on `at` (migration 0004).
 //! - Pools do not ping a connection each time it is taken
@@ -62,6 +69,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+mod counts_impl;
 mod keys_impl;
 mod listing;
 #[cfg(feature = "postgres")]
@@ -72,6 +80,7 @@ mod replay_impl;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store_impl;
+mod warnings_batch;
 mod warnings_impl;
 
 #[cfg(feature = "postgres")]

@@ -13,9 +13,11 @@ use crate::codec::{
     AuditRow, SELECT_COLUMNS, activity_kind, corrupt, db, decode_cursor, encode_cursor, fold,
     instant, micros, to_json,
 };
+use crate::counts_impl::sql_activity_counts;
 use crate::keys_impl::sql_key_store;
 use crate::replay_impl::sql_replay_store;
 use crate::store_impl::sql_store;
+use crate::warnings_batch::sql_warning_batches;
 use crate::warnings_impl::sql_warning_ledger;
 
 /// The channel [`PgStore`] announces changed clients on, unless told
@@ -168,3 +170,5 @@ sql_store!(PgStore, Postgres, PgPool);
 sql_key_store!(PgStore, Postgres);
 sql_warning_ledger!(PgStore);
 sql_replay_store!(PgStore);
+sql_activity_counts!(PgStore, Postgres);
+sql_warning_batches!(PgStore, Postgres);

@@ -13,9 +13,11 @@ use crate::codec::{
     AuditRow, SELECT_COLUMNS, activity_kind, corrupt, db, decode_cursor, encode_cursor, fold,
     instant, micros, to_json,
 };
+use crate::counts_impl::sql_activity_counts;
 use crate::keys_impl::sql_key_store;
 use crate::replay_impl::sql_replay_store;
 use crate::store_impl::sql_store;
+use crate::warnings_batch::sql_warning_batches;
 use crate::warnings_impl::sql_warning_ledger;
 
 /// Clients, audit trail and activity log in SQLite.
@@ -114,3 +116,5 @@ sql_store!(SqliteStore, Sqlite, SqlitePool);
 sql_key_store!(SqliteStore, Sqlite);
 sql_warning_ledger!(SqliteStore);
 sql_replay_store!(SqliteStore);
+sql_activity_counts!(SqliteStore, Sqlite);
+sql_warning_batches!(SqliteStore, Sqlite);

@@ -285,6 +285,10 @@ macro_rules! sql_store {
                 self.load(None, client_id).await
             }
 
+            async fn clients_by_id(&self, ids: &[(TenantId, String)]) -> Result<Vec<Option<ClientRecord>>, StoreError> {
+                self.load_many(ids).await
+            }
+
             async fn count_clients(&self, tenant: &TenantId) -> Result<u64, StoreError> {
                 let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clientcreds_clients WHERE tenant = $1")
                     .bind(tenant.as_str())
@@ -502,6 +506,21 @@ macro_rules! sql_store {
                     .await
                     .map_err(db)?;
                 Ok(pruned.rows_affected())
+            }
+
+            async fn add_activity_counts(&self, counts: Vec<clientcreds_store::ActivityCount>) -> Result<(), StoreError> {
+                self.add_counts(counts).await
+            }
+
+            async fn activity_counts(
+                &self,
+                query: &clientcreds_store::ActivityCountQuery,
+            ) -> Result<Vec<clientcreds_store::ActivityCount>, StoreError> {
+                self.read_counts(query).await
+            }
+
+            async fn prune_activity_counts(&self, before: time::OffsetDateTime) -> Result<u64, StoreError> {
+                self.prune_counts(before).await
             }
 
             async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityRecord>, StoreError> {

@@ -209,6 +209,35 @@ macro_rules! sql_warning_ledger {
                 let sent: i64 = row.try_get("sent").map_err(db)?;
                 u64::try_from(sent).map_err(|_| corrupt("negative count"))
             }
+
+            async fn claim_warnings(
+                &self,
+                keys: &[clientcreds_store::WarningKey],
+                now: time::OffsetDateTime,
+                lease_until: time::OffsetDateTime,
+            ) -> Result<Vec<clientcreds_store::Claim>, StoreError> {
+                self.claim_many(keys, now, lease_until).await
+            }
+
+            async fn finish_warnings(
+                &self,
+                finishes: &[clientcreds_store::WarningFinish],
+                now: time::OffsetDateTime,
+            ) -> Result<Vec<bool>, StoreError> {
+                self.finish_many(finishes, now).await
+            }
+
+            async fn set_warnings_due(&self, moves: &[clientcreds_store::DueMove]) -> Result<Vec<bool>, StoreError> {
+                self.move_many(moves).await
+            }
+
+            async fn sent_warnings_to(
+                &self,
+                recipients: &[(TenantId, String)],
+                since: time::OffsetDateTime,
+            ) -> Result<Vec<u64>, StoreError> {
+                self.sent_many(recipients, since).await
+            }
         }
     };
 }

@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::{
-    ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, KeyChange,
-    KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord,
+    AuditEvent, AuditLog, AuditQuery, AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord,
+    ClientStore, Commit, KeyChange, KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write,
 };
 
 /// How long an entry is trusted without hearing of a change: 5 seconds.
@@ -565,6 +565,13 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
         self.inner.client(tenant, client_id).await
     }
 
+    async fn clients_by_id(
+        &self,
+        ids: &[(TenantId, String)],
+    ) -> Result<Vec<Option<ClientRecord>>, StoreError> {
+        self.inner.clients_by_id(ids).await
+    }
+
     async fn client_for_authentication(
         &self,
         client_id: &str,
@@ -653,6 +660,21 @@ impl<S: ActivityLog> ActivityLog for CachedStore<S> {
 
     async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         self.inner.prune_activity(before).await
+    }
+
+    async fn add_activity_counts(&self, counts: Vec<ActivityCount>) -> Result<(), StoreError> {
+        self.inner.add_activity_counts(counts).await
+    }
+
+    async fn activity_counts(
+        &self,
+        query: &ActivityCountQuery,
+    ) -> Result<Vec<ActivityCount>, StoreError> {
+        self.inner.activity_counts(query).await
+    }
+
+    async fn prune_activity_counts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.prune_activity_counts(before).await
     }
 }
 

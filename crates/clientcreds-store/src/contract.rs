@@ -8,8 +8,8 @@ use clientcreds_secret::SecretHash;
 use time::OffsetDateTime;
 
 use crate::{
-    ActivityEvent, ActivityQuery, ActivityRecord, AuditEvent, AuditQuery, AuditRecord, AuthView,
-    ClientRecord, StatusFilter, StoreError, TenantId,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityQuery, ActivityRecord, AuditEvent,
+    AuditQuery, AuditRecord, AuthView, ClientRecord, StatusFilter, StoreError, TenantId,
 };
 
 /// One write inside a [`Commit`].
@@ -183,6 +183,22 @@ pub trait ClientStore: Send + Sync + Debug {
         client_id: &str,
     ) -> Result<Option<ClientRecord>, StoreError>;
 
+    /// The clients with these (tenant, id) pairs: one answer per pair, in
+    /// order, each as [`ClientStore::client`] would give it. A database
+    /// store reads them in a few statements (the expiry-warning runner
+    /// reads a batch of due clients this way); the default reads them one
+    /// by one.
+    async fn clients_by_id(
+        &self,
+        ids: &[(TenantId, String)],
+    ) -> Result<Vec<Option<ClientRecord>>, StoreError> {
+        let mut records = Vec::with_capacity(ids.len());
+        for (tenant, client_id) in ids {
+            records.push(self.client(tenant, client_id).await?);
+        }
+        Ok(records)
+    }
+
     /// The client with this id in any tenant. Only for authenticating a
     /// presented client id, which arrives without its tenant.
     async fn client_for_authentication(
@@ -308,6 +324,48 @@ pub trait ActivityLog: Send + Sync + Debug {
             operation: "prune_activity",
         })
     }
+
+    /// Adds `counts` to the stored [`ActivityCount`]s: a count whose key
+    /// (every field but `count`) is stored already adds to it, any other is
+    /// stored. Several writers (replicas) may add to the same key at once;
+    /// no addition is lost. The registry's token endpoint records issuance
+    /// (and refusals of known clients) only this way.
+    ///
+    /// Every store of this crate and of `clientcreds-sqlx` implements it
+    /// (the conformance kit checks it); the default is
+    /// [`StoreError::Unsupported`].
+    async fn add_activity_counts(&self, counts: Vec<ActivityCount>) -> Result<(), StoreError> {
+        let _ = counts;
+        Err(StoreError::Unsupported {
+            operation: "add_activity_counts",
+        })
+    }
+
+    /// Reads the counts `query` selects, in its documented order.
+    ///
+    /// The default is [`StoreError::Unsupported`].
+    async fn activity_counts(
+        &self,
+        query: &ActivityCountQuery,
+    ) -> Result<Vec<ActivityCount>, StoreError> {
+        let _ = query;
+        Err(StoreError::Unsupported {
+            operation: "activity_counts",
+        })
+    }
+
+    /// Removes every count whose minute starts strictly before `before`,
+    /// in all tenants, and returns how many went (retention of the
+    /// aggregate, separate from [`ActivityLog::prune_activity`] so the
+    /// aggregate can be kept longer than individual rows).
+    ///
+    /// The default is [`StoreError::Unsupported`].
+    async fn prune_activity_counts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let _ = before;
+        Err(StoreError::Unsupported {
+            operation: "prune_activity_counts",
+        })
+    }
 }
 
 /// Everything a registry needs from storage. Implemented for every type
@@ -325,6 +383,9 @@ macro_rules! forward {
             }
             async fn client_for_authentication(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
                 (**self).client_for_authentication(client_id).await
+            }
+            async fn clients_by_id(&self, ids: &[(TenantId, String)]) -> Result<Vec<Option<ClientRecord>>, StoreError> {
+                (**self).clients_by_id(ids).await
             }
             async fn authentication_view(&self, client_id: &str) -> Result<Option<Arc<AuthView>>, StoreError> {
                 (**self).authentication_view(client_id).await
@@ -369,6 +430,15 @@ macro_rules! forward {
             }
             async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
                 (**self).prune_activity(before).await
+            }
+            async fn add_activity_counts(&self, counts: Vec<ActivityCount>) -> Result<(), StoreError> {
+                (**self).add_activity_counts(counts).await
+            }
+            async fn activity_counts(&self, query: &ActivityCountQuery) -> Result<Vec<ActivityCount>, StoreError> {
+                (**self).activity_counts(query).await
+            }
+            async fn prune_activity_counts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+                (**self).prune_activity_counts(before).await
             }
         }
     )*};

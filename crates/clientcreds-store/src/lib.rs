@@ -74,8 +74,8 @@ pub use keys::{
     KeyChange, KeyRing, KeyStore, MAX_KID_LEN, StoredKey, sort_keys, validate_stored_key,
 };
 pub use log::{
-    ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord, AuditAction, AuditActor,
-    AuditEvent, AuditOutcome, AuditQuery, AuditRecord,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityKind, ActivityQuery, ActivityRecord,
+    AuditAction, AuditActor, AuditEvent, AuditOutcome, AuditQuery, AuditRecord, CountedOutcome,
 };
 pub use memory::{DEFAULT_LOG_CAPACITY, MemoryStore};
 pub use model::{
@@ -87,6 +87,6 @@ pub use replay::{
     validate_replay_key,
 };
 pub use warnings::{
-    Claim, DueWarning, WarningKey, WarningLedger, WarningOutcome, WarningRecord, WarningState,
-    sort_warnings,
+    Claim, DueMove, DueWarning, WarningFinish, WarningKey, WarningLedger, WarningOutcome,
+    WarningRecord, WarningState, sort_warnings,
 };

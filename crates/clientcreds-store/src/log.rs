@@ -170,3 +170,83 @@ pub struct ActivityQuery {
     /// At most this many.
     pub limit: usize,
 }
+
+/// What an [`ActivityCount`] counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CountedOutcome {
+    /// Tokens issued.
+    Issued,
+    /// Token requests of a known client refused for `reason` (a short code:
+    /// `invalid_scope`, `inactive`, ...).
+    Denied {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Token-endpoint outcomes of one client, secret and source in one minute,
+/// counted: the activity log's aggregate. Issuance is kept only this way
+/// (one row per token would be billions a day for a busy issuer); refusals
+/// are counted here and also keep a bounded number of individual
+/// [`ActivityRecord`]s. It answers "is the old secret still in use, and
+/// from where". Never holds a token or a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityCount {
+    /// The client's tenant.
+    pub tenant: TenantId,
+    /// The client.
+    pub client_id: String,
+    /// The secret that authenticated, when one did.
+    pub secret_id: Option<String>,
+    /// Where the requests came from (an IP address's text), when the host
+    /// said.
+    pub source: Option<String>,
+    /// The minute's first instant (seconds and below are zero, UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub minute: OffsetDateTime,
+    /// What was counted.
+    #[serde(flatten)]
+    pub outcome: CountedOutcome,
+    /// How many.
+    pub count: u64,
+}
+
+impl ActivityCount {
+    /// The first instant of the minute `at` falls in, in UTC: the
+    /// [`ActivityCount::minute`] of an event at `at`.
+    #[must_use]
+    pub fn minute_of(at: OffsetDateTime) -> OffsetDateTime {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        let seconds = at.unix_timestamp();
+        OffsetDateTime::from_unix_timestamp(seconds - seconds.rem_euclid(60)).unwrap_or(at)
+    }
+
+    /// Whether `other` counts the same thing (all fields but `count`).
+    #[must_use]
+    pub fn same_key(&self, other: &Self) -> bool {
+        self.tenant == other.tenant
+            && self.client_id == other.client_id
+            && self.secret_id == other.secret_id
+            && self.source == other.source
+            && self.minute == other.minute
+            && self.outcome == other.outcome
+    }
+}
+
+/// Which [`ActivityCount`]s to read: one tenant, optionally one client, in
+/// a time range. Results are ordered by minute, then client id, secret id,
+/// source and outcome (issued first, then refusals by reason).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityCountQuery {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Only this client's counts.
+    pub client_id: Option<String>,
+    /// Only minutes starting at or after this instant.
+    pub since: Option<OffsetDateTime>,
+    /// Only minutes starting strictly before this instant.
+    pub until: Option<OffsetDateTime>,
+    /// At most this many.
+    pub limit: usize,
+}

@@ -211,6 +211,90 @@ pub trait WarningLedger: Send + Sync + Debug {
         recipient: &str,
         since: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+
+    /// [`WarningLedger::claim_warning`] for each key, in one go: one
+    /// [`Claim`] per key, in the keys' order, each with the same rules. A
+    /// database store claims them in a few statements (a runner's batch is
+    /// then a few round trips, not one per warning); the default claims
+    /// them one by one. Keys must be distinct.
+    async fn claim_warnings(
+        &self,
+        keys: &[WarningKey],
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let mut claims = Vec::with_capacity(keys.len());
+        for key in keys {
+            claims.push(self.claim_warning(key, now, lease_until).await?);
+        }
+        Ok(claims)
+    }
+
+    /// [`WarningLedger::finish_warning`] for each item, in one go: one
+    /// answer per item, in order. The default finishes them one by one.
+    async fn finish_warnings(
+        &self,
+        finishes: &[WarningFinish],
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut done = Vec::with_capacity(finishes.len());
+        for f in finishes {
+            done.push(
+                self.finish_warning(&f.key, f.attempt, &f.outcome, now)
+                    .await?,
+            );
+        }
+        Ok(done)
+    }
+
+    /// [`WarningLedger::set_warning_due`] for each move, in one go: one
+    /// answer per move, in order. The default moves them one by one.
+    async fn set_warnings_due(&self, moves: &[DueMove]) -> Result<Vec<bool>, StoreError> {
+        let mut moved = Vec::with_capacity(moves.len());
+        for m in moves {
+            let d = &m.due;
+            moved.push(
+                self.set_warning_due(&d.tenant, &d.client_id, &d.secret_id, d.due_at, m.next)
+                    .await?,
+            );
+        }
+        Ok(moved)
+    }
+
+    /// [`WarningLedger::sent_warnings`] for each (tenant, recipient), in
+    /// one go: one count per pair, in order. The default counts them one by
+    /// one.
+    async fn sent_warnings_to(
+        &self,
+        recipients: &[(TenantId, String)],
+        since: OffsetDateTime,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut counts = Vec::with_capacity(recipients.len());
+        for (tenant, recipient) in recipients {
+            counts.push(self.sent_warnings(tenant, recipient, since).await?);
+        }
+        Ok(counts)
+    }
+}
+
+/// One claim's outcome to record ([`WarningLedger::finish_warnings`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningFinish {
+    /// Which warning.
+    pub key: WarningKey,
+    /// The claim ([`Claim::Claimed`]'s attempt).
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: WarningOutcome,
+}
+
+/// One move of a secret's `warning_due` ([`WarningLedger::set_warnings_due`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueMove {
+    /// The secret and the instant it is expected to be due at.
+    pub due: DueWarning,
+    /// Its next due instant (`None`: no more warnings).
+    pub next: Option<OffsetDateTime>,
 }
 
 /// Sorts records in the order [`WarningLedger::warnings`] promises.
@@ -245,6 +329,18 @@ macro_rules! forward_warnings {
             }
             async fn sent_warnings(&self, tenant: &TenantId, recipient: &str, since: OffsetDateTime) -> Result<u64, StoreError> {
                 (**self).sent_warnings(tenant, recipient, since).await
+            }
+            async fn claim_warnings(&self, keys: &[WarningKey], now: OffsetDateTime, lease_until: OffsetDateTime) -> Result<Vec<Claim>, StoreError> {
+                (**self).claim_warnings(keys, now, lease_until).await
+            }
+            async fn finish_warnings(&self, finishes: &[WarningFinish], now: OffsetDateTime) -> Result<Vec<bool>, StoreError> {
+                (**self).finish_warnings(finishes, now).await
+            }
+            async fn set_warnings_due(&self, moves: &[DueMove]) -> Result<Vec<bool>, StoreError> {
+                (**self).set_warnings_due(moves).await
+            }
+            async fn sent_warnings_to(&self, recipients: &[(TenantId, String)], since: OffsetDateTime) -> Result<Vec<u64>, StoreError> {
+                (**self).sent_warnings_to(recipients, since).await
             }
         }
     )*};

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use clientcreds_store::{
-    ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor, MemoryStore,
-    SecretUse, Store, StoreError, TenantId, Write, conformance,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord,
+    AuditEvent, AuditLog, AuditQuery, AuditRecord, ClientPage, ClientQuery, ClientRecord,
+    ClientStore, Commit, Cursor, MemoryStore, SecretUse, Store, StoreError, TenantId, Write,
+    conformance,
 };
 use time::OffsetDateTime;
 
@@ -82,6 +83,12 @@ caught!(
     BatchReversed,
     activity_batch,
     "conformance check `activity_batch` failed: the entries, in recording order"
+);
+caught!(
+    counts_overwriting_each_other,
+    CountsOverwrite,
+    activity_counts,
+    "conformance check `activity_counts` failed: tenant A's counts, added up, in order"
 );
 caught!(
     client_ignoring_the_tenant,
@@ -193,6 +200,9 @@ enum Fault {
     PrunesAtCutoff,
     /// A batch of activity is written newest first.
     BatchReversed,
+    /// Counts with the same key in one batch overwrite each other, as an
+    /// upsert that sets instead of adding would.
+    CountsOverwrite,
 }
 
 #[derive(Debug)]
@@ -441,6 +451,31 @@ impl ActivityLog for Broken {
             }
             _ => self.inner.prune_activity(before).await,
         }
+    }
+
+    async fn add_activity_counts(&self, counts: Vec<ActivityCount>) -> Result<(), StoreError> {
+        if !matches!(self.fault, Fault::CountsOverwrite) {
+            return self.inner.add_activity_counts(counts).await;
+        }
+        let mut last: Vec<ActivityCount> = Vec::new();
+        for count in counts {
+            match last.iter_mut().find(|c| c.same_key(&count)) {
+                Some(kept) => *kept = count,
+                None => last.push(count),
+            }
+        }
+        self.inner.add_activity_counts(last).await
+    }
+
+    async fn activity_counts(
+        &self,
+        query: &ActivityCountQuery,
+    ) -> Result<Vec<ActivityCount>, StoreError> {
+        self.inner.activity_counts(query).await
+    }
+
+    async fn prune_activity_counts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.prune_activity_counts(before).await
     }
 }
 

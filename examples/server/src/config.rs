@@ -99,6 +99,10 @@ pub struct Config {
     /// Activity older than this is pruned (`CLIENTCREDS_ACTIVITY_RETENTION`,
     /// default 30d).
     pub activity_retention: Duration,
+    /// Activity counts (tokens issued and refused per client, secret,
+    /// source and minute) older than this are pruned
+    /// (`CLIENTCREDS_ACTIVITY_COUNT_RETENTION`, default 90d).
+    pub count_retention: Duration,
     /// Audit records older than this are pruned
     /// (`CLIENTCREDS_AUDIT_RETENTION`; default: kept for good).
     pub audit_retention: Option<Duration>,
@@ -153,6 +157,7 @@ impl fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
             .field("auth_cache_ttl", &self.auth_cache_ttl)
             .field("activity_retention", &self.activity_retention)
+            .field("count_retention", &self.count_retention)
             .field("audit_retention", &self.audit_retention)
             .finish_non_exhaustive()
     }
@@ -304,6 +309,10 @@ impl Config {
         }
         config.activity_retention =
             duration("CLIENTCREDS_ACTIVITY_RETENTION", config.activity_retention)?;
+        config.count_retention = duration(
+            "CLIENTCREDS_ACTIVITY_COUNT_RETENTION",
+            config.count_retention,
+        )?;
         if let Some(text) = var("CLIENTCREDS_AUDIT_RETENTION") {
             config.audit_retention = Some(parse_duration(&text).ok_or_else(|| {
                 format!("CLIENTCREDS_AUDIT_RETENTION: `{text}` is not a duration like 90d")
@@ -349,6 +358,7 @@ impl Config {
             auth_cache_ttl: Duration::seconds(5),
             auth_cache_bytes: clientcreds_store::DEFAULT_MAX_BYTES,
             activity_retention: clientcreds_registry::DEFAULT_ACTIVITY_RETENTION,
+            count_retention: clientcreds_registry::DEFAULT_COUNT_RETENTION,
             audit_retention: None,
             retention_interval: Duration::hours(1),
             federated_issuers: Vec::new(),

@@ -102,7 +102,8 @@ pub(crate) async fn open(config: &Config) -> Result<Storage, Box<dyn std::error:
     })
 }
 
-/// Prunes activity older than `CLIENTCREDS_ACTIVITY_RETENTION` (and audit
+/// Prunes activity older than `CLIENTCREDS_ACTIVITY_RETENTION`, activity
+/// counts older than `CLIENTCREDS_ACTIVITY_COUNT_RETENTION` (and audit
 /// records older than `CLIENTCREDS_AUDIT_RETENTION`, when set) every
 /// `CLIENTCREDS_RETENTION_INTERVAL`, first at start-up.
 pub(crate) fn spawn_retention(
@@ -110,7 +111,11 @@ pub(crate) fn spawn_retention(
     replay: Arc<dyn ReplayStore>,
     config: &Config,
 ) {
-    let (activity, audit) = (config.activity_retention, config.audit_retention);
+    let (activity, counts, audit) = (
+        config.activity_retention,
+        config.count_retention,
+        config.audit_retention,
+    );
     crate::spawn_every(
         registry,
         config.retention_interval,
@@ -120,7 +125,7 @@ pub(crate) fn spawn_retention(
             async move {
                 match replay.prune_replays(time::OffsetDateTime::now_utc()).await {
                     Ok(0) => {}
-                    Ok(pruned) => tracing::debug!(pruned, "pruned used assertion ids"),
+                    Ok(pruned) => tracing::debug!(pruned, "pruned used assertion and proof ids"),
                     Err(error) => tracing::error!(
                         error = &error as &dyn std::error::Error,
                         "replay store pruning failed"
@@ -132,6 +137,14 @@ pub(crate) fn spawn_retention(
                     Err(error) => tracing::error!(
                         error = &error as &dyn std::error::Error,
                         "activity retention failed"
+                    ),
+                }
+                match registry.prune_activity_counts(counts).await {
+                    Ok(0) => {}
+                    Ok(pruned) => tracing::info!(pruned, "pruned old activity counts"),
+                    Err(error) => tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        "activity count retention failed"
                     ),
                 }
                 if let Some(audit) = audit {

@@ -355,17 +355,57 @@ async fn if_match_activity_and_one_error_shape() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let refused = server
+        .http
+        .post(format!("{}/oauth/token", server.base))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("audience", "https://elsewhere.example"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    // The issued token is counted (per secret, source and minute); the
+    // refusals are counted and each has its row.
+    let (status, counts) = server
+        .admin(Method::GET, &format!("{path}/activity/counts"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{counts}");
+    let summary: Vec<(String, String, u64)> = counts["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["outcome"].as_str().unwrap().to_owned(),
+                c["reason"].as_str().unwrap_or("").to_owned(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("denied".to_owned(), "invalid_scope".to_owned(), 1),
+            ("denied".to_owned(), "invalid_target".to_owned(), 1),
+            ("issued".to_owned(), String::new(), 1),
+        ],
+        "{counts}"
+    );
     let (status, activity) = server
         .admin(Method::GET, &format!("{path}/activity"), None)
         .await;
     assert_eq!(status, StatusCode::OK, "{activity}");
     let records = activity["records"].as_array().unwrap();
     assert_eq!(records.len(), 2, "{activity}");
-    assert_eq!(records[0]["event"], "token_issued");
-    assert!(records[0]["jti"].is_string());
+    assert_eq!(records[0]["event"], "token_denied");
+    assert_eq!(records[0]["reason"], "invalid_scope");
     assert_eq!(records[1]["event"], "token_denied");
-    assert_eq!(records[1]["reason"], "invalid_scope");
+    assert_eq!(records[1]["reason"], "invalid_target");
     assert!(!activity.to_string().contains(&secret[12..]));
+    assert!(!counts.to_string().contains(&secret[12..]));
     let (_, first) = server
         .admin(Method::GET, "/tenants/acme/activity?limit=1", None)
         .await;

@@ -205,6 +205,22 @@ pub struct PageParams {
     pub limit: Option<usize>,
 }
 
+/// Query parameters of the activity counts (the aggregate).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct CountParams {
+    /// Only this client's counts (tenant-wide reads).
+    pub client_id: Option<String>,
+    /// Only minutes starting at or after this instant (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub since: Option<time::OffsetDateTime>,
+    /// Only minutes starting before this instant (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub until: Option<time::OffsetDateTime>,
+    /// At most this many rows, 1 to 500 (default 100).
+    pub limit: Option<usize>,
+}
+
 /// Default page size of the audit trail and the activity log.
 pub const DEFAULT_LOG_PAGE: usize = 100;
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use clientcreds_registry::{ClientView, KeyView, SecretView};
 use clientcreds_store::{
-    ActivityKind, ActivityRecord, AuditOutcome, AuditRecord, ClaimValue, EffectiveStatus,
-    FederatedCredential, SecretState, TenantId,
+    ActivityCount, ActivityKind, ActivityRecord, AuditOutcome, AuditRecord, ClaimValue,
+    CountedOutcome, EffectiveStatus, FederatedCredential, SecretState, TenantId,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -352,6 +352,56 @@ impl From<&ActivityRecord> for ActivityJson {
             reason,
         }
     }
+}
+
+/// Token-endpoint outcomes of one client, secret and source in one minute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ActivityCountJson {
+    /// The minute's first instant.
+    #[serde(with = "time::serde::rfc3339")]
+    pub minute: OffsetDateTime,
+    /// The client.
+    pub client_id: String,
+    /// The secret that authenticated (`null` for refusals).
+    pub secret_id: Option<String>,
+    /// Where the requests came from (an IP address), when known.
+    pub source: Option<String>,
+    /// `issued` or `denied`.
+    pub outcome: &'static str,
+    /// Why the requests were refused (`invalid_scope`, `inactive`, ...).
+    pub reason: Option<String>,
+    /// How many.
+    pub count: u64,
+}
+
+impl From<&ActivityCount> for ActivityCountJson {
+    fn from(count: &ActivityCount) -> Self {
+        let (outcome, reason) = match &count.outcome {
+            CountedOutcome::Issued => ("issued", None),
+            CountedOutcome::Denied { reason } => ("denied", Some(reason.clone())),
+        };
+        Self {
+            minute: count.minute,
+            client_id: count.client_id.clone(),
+            secret_id: count.secret_id.clone(),
+            source: count.source.clone(),
+            outcome,
+            reason,
+            count: count.count,
+        }
+    }
+}
+
+/// Activity counts, and whether `limit` cut them short.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct CountsJson {
+    /// The counts, by minute, client, secret, source, outcome.
+    pub counts: Vec<ActivityCountJson>,
+    /// `true` when there may be more: read on with `since` set to the last
+    /// row's minute (its rows come again) or with a narrower query.
+    pub truncated: bool,
 }
 
 /// A page of entries and where the next one starts.

@@ -7,7 +7,8 @@ use clientcreds_store::TenantId;
 use serde_json::{Value, json};
 
 use super::{
-    ActivityJson, Admin, AdminApi, AuditJson, DEFAULT_LOG_PAGE, Page, PageParams, Params, tenant,
+    ActivityCountJson, ActivityJson, Admin, AdminApi, AuditJson, CountParams, CountsJson,
+    DEFAULT_LOG_PAGE, Page, PageParams, Params, tenant,
 };
 use crate::Error;
 
@@ -90,6 +91,58 @@ async fn activity(
         .await?;
     let records = records.iter().map(ActivityJson::from).collect();
     Ok(Json(Page::of(records, limit, |r: &ActivityJson| r.seq)))
+}
+
+/// `GET /tenants/{tenant}/activity/counts`: tokens issued and refused per
+/// client, secret, source and minute.
+pub(super) async fn tenant_counts(
+    State(api): State<AdminApi>,
+    Admin(actor): Admin,
+    Path(tenant_id): Path<String>,
+    Params(params): Params<CountParams>,
+) -> Result<Json<CountsJson>, Error> {
+    let tenant = tenant(&tenant_id)?;
+    let client_id = params.client_id.clone();
+    counts(&api, &actor, tenant, client_id, params).await
+}
+
+/// `GET /tenants/{tenant}/clients/{client_id}/activity/counts`: one
+/// client's counts (product A: "is the old secret still in use, and from
+/// where").
+pub(super) async fn client_counts(
+    State(api): State<AdminApi>,
+    Admin(actor): Admin,
+    Path((tenant_id, client_id)): Path<(String, String)>,
+    Params(params): Params<CountParams>,
+) -> Result<Json<CountsJson>, Error> {
+    let tenant = tenant(&tenant_id)?;
+    api.registry().get(&actor, &tenant, &client_id).await?;
+    counts(&api, &actor, tenant, Some(client_id), params).await
+}
+
+async fn counts(
+    api: &AdminApi,
+    actor: &Actor,
+    tenant: TenantId,
+    client_id: Option<String>,
+    params: CountParams,
+) -> Result<Json<CountsJson>, Error> {
+    let limit = page_size(params.limit)?;
+    let counts = api
+        .registry()
+        .activity_counts(
+            actor,
+            &tenant,
+            client_id.as_deref(),
+            params.since,
+            params.until,
+            limit,
+        )
+        .await?;
+    Ok(Json(CountsJson {
+        truncated: counts.len() >= limit,
+        counts: counts.iter().map(ActivityCountJson::from).collect(),
+    }))
 }
 
 /// `GET /tenants/{tenant}/clients/{client_id}/warnings`: the expiry

@@ -17,10 +17,12 @@
 //! | `POST /tenants/{tenant}/clients/{id}/federated-credentials` | add one ([`AddFederatedCredential`]); 201 with `id` |
 //! | `DELETE /tenants/{tenant}/clients/{id}/federated-credentials/{fc}` | remove one |
 //! | `PUT /tenants/{tenant}/clients/{id}/jwks-uri` | set or clear `jwks_uri` ([`SetJwksUri`]) |
-//! | `GET /tenants/{tenant}/clients/{id}/activity` | the client's token activity ([`PageParams`]) |
+//! | `GET /tenants/{tenant}/clients/{id}/activity` | the client's refusal entries, one per reason per minute ([`PageParams`]) |
+//! | `GET /tenants/{tenant}/clients/{id}/activity/counts` | the client's tokens issued and refused per secret, source and minute ([`CountParams`]) |
 //! | `GET /tenants/{tenant}/clients/{id}/warnings` | its expiry warnings (with a ledger) |
 //! | `GET /tenants/{tenant}/audit` | the tenant's audit trail ([`PageParams`]) |
-//! | `GET /tenants/{tenant}/activity` | the tenant's token activity ([`PageParams`]) |
+//! | `GET /tenants/{tenant}/activity` | the tenant's refusal entries ([`PageParams`]) |
+//! | `GET /tenants/{tenant}/activity/counts` | the tenant's activity counts ([`CountParams`]) |
 //! | `GET /signing-keys` | the signing keys' schedule (with a key manager) |
 //! | `POST /signing-keys/rotate` | publish the next key now |
 //! | `POST /signing-keys/{kid}/withdraw` | withdraw a compromised key |
@@ -55,12 +57,12 @@ use clientcreds_store::{TenantId, WarningLedger};
 use serde::de::DeserializeOwned;
 
 pub use body::{
-    AddClientKey, AddFederatedCredential, CreateClient, DEFAULT_LOG_PAGE, ListParams, PageParams,
-    RotateClient, SetJwksUri, UpdateClient,
+    AddClientKey, AddFederatedCredential, CountParams, CreateClient, DEFAULT_LOG_PAGE, ListParams,
+    PageParams, RotateClient, SetJwksUri, UpdateClient,
 };
 pub use json::{
-    ActivityJson, AuditJson, ClientJson, KeyJson, Page, SecretJson, expires_at, state_name,
-    status_name,
+    ActivityCountJson, ActivityJson, AuditJson, ClientJson, CountsJson, KeyJson, Page, SecretJson,
+    expires_at, state_name, status_name,
 };
 
 use crate::proxy::{ClientAddress, SourceFinder};
@@ -226,6 +228,14 @@ impl AdminApi {
                 axum::routing::put(credentials::set_jwks_uri),
             )
             .route(&format!("{client}/activity"), get(logs::client_activity))
+            .route(
+                &format!("{client}/activity/counts"),
+                get(logs::client_counts),
+            )
+            .route(
+                "/tenants/{tenant}/activity/counts",
+                get(logs::tenant_counts),
+            )
             .route("/tenants/{tenant}/audit", get(logs::audit))
             .route("/tenants/{tenant}/activity", get(logs::tenant_activity));
         if self.inner.ledger.is_some() {

@@ -8,8 +8,9 @@ mod plan;
 
 pub use client_keys::{MAX_CLIENT_KEYS, NewClientAuth, NewClientKey, NewFederatedCredential};
 mod retention;
+mod usage;
 
-pub use retention::DEFAULT_ACTIVITY_RETENTION;
+pub use retention::{DEFAULT_ACTIVITY_RETENTION, DEFAULT_COUNT_RETENTION};
 
 use std::fmt;
 use std::sync::Arc;

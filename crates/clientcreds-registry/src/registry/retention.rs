@@ -11,6 +11,11 @@ use super::Registry;
 /// days.
 pub const DEFAULT_ACTIVITY_RETENTION: Duration = Duration::days(30);
 
+/// How long activity counts (the aggregate: one row per client, secret,
+/// source, minute and outcome) are kept unless the host says otherwise:
+/// 90 days, long enough to see that a rotated-out secret is idle.
+pub const DEFAULT_COUNT_RETENTION: Duration = Duration::days(90);
+
 impl Registry {
     /// Removes activity entries older than `max_age` (strictly before now −
     /// `max_age`), in every tenant, and returns how many went. Run it on an
@@ -23,6 +28,18 @@ impl Registry {
     pub async fn prune_activity(&self, max_age: Duration) -> Result<u64, Error> {
         let cutoff = self.cutoff(max_age)?;
         Ok(self.store.prune_activity(cutoff).await?)
+    }
+
+    /// Removes activity counts whose minute starts more than `max_age`
+    /// ago, in every tenant, and returns how many rows went. Run it beside
+    /// [`Registry::prune_activity`] (the reference server runs it hourly
+    /// with [`DEFAULT_COUNT_RETENTION`]).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a negative `max_age`; [`Error::Store`].
+    pub async fn prune_activity_counts(&self, max_age: Duration) -> Result<u64, Error> {
+        let cutoff = self.cutoff(max_age)?;
+        Ok(self.store.prune_activity_counts(cutoff).await?)
     }
 
     /// Removes audit records older than `max_age`, in every tenant, and

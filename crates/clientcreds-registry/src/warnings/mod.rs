@@ -46,7 +46,8 @@ pub use message::{
 };
 pub use render::DefaultRenderer;
 pub use runner::{
-    DELIVERY_FAILED, DOMAIN_REFUSED, RecipientDomains, RunReport, WarningConfig, WarningRunner,
+    DELIVERY_FAILED, DOMAIN_REFUSED, RUN_CHUNK, RecipientDomains, RunReport, WarningConfig,
+    WarningRunner,
 };
 #[cfg(feature = "smtp")]
 pub use smtp::SmtpNotifier;

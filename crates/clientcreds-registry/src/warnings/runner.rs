@@ -1,13 +1,13 @@
 //! The warning runner: due secrets in, one message per stage and recipient out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
 use clientcreds_store::{
-    Claim, ClientRecord, ClientStatus, DueWarning, SecretRecord, Store, TenantId, WarningKey,
-    WarningLedger, WarningOutcome,
+    Claim, ClientRecord, ClientStatus, DueMove, DueWarning, SecretRecord, Store, TenantId,
+    WarningFinish, WarningKey, WarningLedger, WarningOutcome,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -315,6 +315,16 @@ impl WarningRunner {
 
     /// Claims, renders, sends and records every warning due at `now`.
     ///
+    /// The due secrets are handled in chunks of [`RUN_CHUNK`]: each chunk
+    /// reads its clients, counts its recipients' recent warnings, claims
+    /// its warnings, records how they ended and moves the secrets' due
+    /// instants on, each step one batch call to the store (a few
+    /// statements on a database), so a run costs a few round trips per
+    /// chunk instead of several per warning. A claimed warning is sent only
+    /// while its lease has at least a tenth left; one whose lease ran short
+    /// (a slow notifier) stays claimed, and a later run takes it once the
+    /// lease is over, so each warning still goes out once.
+    ///
     /// # Errors
     /// [`Error::Store`] when the store fails; what was recorded before the
     /// failure stays recorded, and the rest is picked up by a later run.
@@ -331,15 +341,15 @@ impl WarningRunner {
             .map_err(Error::Store)?;
         report.store_calls += 1;
         report.due_read = due.len();
-        for item in due {
-            self.run_one(&item, &run, &mut report).await?;
+        for chunk in due.chunks(RUN_CHUNK) {
+            self.run_chunk(chunk, &run, &mut report).await?;
         }
         Ok(report)
     }
 
-    async fn run_one(
+    async fn run_chunk(
         &self,
-        due: &DueWarning,
+        due: &[DueWarning],
         run: &RunClock,
         report: &mut RunReport,
     ) -> Result<(), Error> {
@@ -347,28 +357,61 @@ impl WarningRunner {
         // below use the instant plus the time the run has taken, so that a
         // slow run never claims with a lease that has already ended.
         let now = run.start;
-        let record = self
-            .store
-            .client(&due.tenant, &due.client_id)
-            .await
-            .map_err(Error::Store)?;
+        let ids: Vec<(TenantId, String)> = due
+            .iter()
+            .map(|d| (d.tenant.clone(), d.client_id.clone()))
+            .collect();
+        let records = self.store.clients_by_id(&ids).await.map_err(Error::Store)?;
         report.store_calls += 1;
-        let secret = record
-            .as_ref()
-            .and_then(|r| r.secrets.iter().find(|s| s.secret_id == due.secret_id));
+        let mut moves = Vec::new();
+        // The warnings to deliver, with the due secret and its next instant.
+        let mut planned: Vec<(&DueWarning, ExpiryWarning, Option<OffsetDateTime>)> = Vec::new();
+        for (due, record) in due.iter().zip(&records) {
+            match self.plan(due, record.as_ref(), now) {
+                Plan::Skip => {}
+                Plan::Advance(next) => moves.push(DueMove {
+                    due: due.clone(),
+                    next,
+                }),
+                Plan::Deliver(warning, next) => planned.push((due, warning, next)),
+            }
+        }
+        let complete = self.deliver_all(&planned, run, report).await?;
+        for ((due, _, next), complete) in planned.iter().zip(complete) {
+            if complete {
+                moves.push(DueMove {
+                    due: (*due).clone(),
+                    next: *next,
+                });
+            }
+        }
+        if !moves.is_empty() {
+            self.ledger
+                .set_warnings_due(&moves)
+                .await
+                .map_err(Error::Store)?;
+            report.store_calls += 1;
+        }
+        Ok(())
+    }
+
+    /// What to do with one due secret.
+    fn plan(&self, due: &DueWarning, record: Option<&ClientRecord>, now: OffsetDateTime) -> Plan {
+        let secret = record.and_then(|r| r.secrets.iter().find(|s| s.secret_id == due.secret_id));
         let (Some(record), Some(secret), Some(expires_at)) =
-            (record.as_ref(), secret, secret.and_then(|s| s.expires_at))
+            (record, secret, secret.and_then(|s| s.expires_at))
         else {
-            return self.advance(due, None, report).await;
+            return Plan::Advance(None);
         };
         if secret.warning_due != Some(due.due_at) {
-            return Ok(()); // Moved meanwhile (rotated, another runner).
+            return Plan::Skip; // Moved meanwhile (rotated, another runner).
         }
         if record.status != ClientStatus::Active {
-            return self.advance(due, None, report).await;
+            return Plan::Advance(None);
         }
+        let next = next_stage_after(expires_at, &self.config.stages, now);
         // The most recent stage that has come, not before this schedule's.
-        let Some(stage) = self
+        let stage = self
             .config
             .stages
             .iter()
@@ -377,74 +420,134 @@ impl WarningRunner {
                 let at = stage_instant(expires_at, *d);
                 at >= due.due_at && at <= now
             })
-            .min()
-        else {
-            let next = next_stage_after(expires_at, &self.config.stages, now);
-            return self.advance(due, next, report).await;
-        };
-        let warning = self.warning(record, secret, expires_at, stage, now);
-        let mut complete = true;
-        for recipient in &warning.recipients {
-            complete &= self.deliver(&warning, recipient, run.now(), report).await?;
+            .min();
+        match stage {
+            Some(stage) => {
+                Plan::Deliver(self.warning(record, secret, expires_at, stage, now), next)
+            }
+            None => Plan::Advance(next),
         }
-        if complete {
-            let next = next_stage_after(expires_at, &self.config.stages, now);
-            self.advance(due, next, report).await?;
-        }
-        Ok(())
     }
 
-    /// One recipient: claim, resolve, render, send, record. Whether the
-    /// warning is finished for this recipient.
-    async fn deliver(
+    /// Every recipient of every planned warning: rate limit, claim, send,
+    /// record. Whether each warning is finished for all its recipients.
+    async fn deliver_all(
         &self,
-        warning: &ExpiryWarning,
-        recipient: &str,
-        now: OffsetDateTime,
+        planned: &[(&DueWarning, ExpiryWarning, Option<OffsetDateTime>)],
+        run: &RunClock,
         report: &mut RunReport,
-    ) -> Result<bool, Error> {
-        let key = WarningKey {
-            tenant: warning.tenant.clone(),
-            client_id: warning.client_id.clone(),
-            secret_id: warning.secret_id.clone(),
-            stage_days: warning.stage_days,
-            recipient: recipient.to_owned(),
-        };
-        // The rate limit first: a warning held back is not claimed, so it
-        // costs no attempt and goes out on a later run.
-        let since = now - self.config.recipient_window;
-        let sent = self
-            .ledger
-            .sent_warnings(&warning.tenant, recipient, since)
-            .await
-            .map_err(Error::Store)?;
-        report.store_calls += 1;
-        if sent >= self.config.recipient_limit {
-            tracing::warn!(
-                tenant = %warning.tenant,
-                client_id = %warning.client_id,
-                recipient,
-                sent,
-                "expiry warning held back by the per-recipient rate limit"
-            );
-            report.rate_limited += 1;
-            return Ok(false);
+    ) -> Result<Vec<bool>, Error> {
+        let mut complete = vec![true; planned.len()];
+        let mut pairs: Vec<(TenantId, String)> = planned
+            .iter()
+            .flat_map(|(_, w, _)| w.recipients.iter().map(|r| (w.tenant.clone(), r.clone())))
+            .collect();
+        if pairs.is_empty() {
+            return Ok(complete);
         }
-        let claim = self
+        pairs.sort();
+        pairs.dedup();
+        // The rate limit first: a warning held back is not claimed, so it
+        // costs no attempt and goes out on a later run. Warnings claimed
+        // in this run count towards it too.
+        let since = run.now() - self.config.recipient_window;
+        let counts = self
             .ledger
-            .claim_warning(&key, now, now + self.config.lease)
+            .sent_warnings_to(&pairs, since)
             .await
             .map_err(Error::Store)?;
         report.store_calls += 1;
-        let attempt = match claim {
-            Claim::Claimed { attempt } => attempt,
-            Claim::Finished => return Ok(true),
-            _ => {
-                report.busy += 1;
-                return Ok(false);
+        let mut sent: HashMap<(TenantId, String), u64> = pairs.into_iter().zip(counts).collect();
+        let mut claims: Vec<(usize, WarningKey, Resolved)> = Vec::new();
+        for (i, (_, warning, _)) in planned.iter().enumerate() {
+            for recipient in &warning.recipients {
+                let resolved = self.resolve(warning, recipient).await;
+                // Only a message that would go out counts (and is held
+                // back); an undeliverable one is recorded at once.
+                if matches!(resolved, Resolved::Send(_)) {
+                    let count = sent
+                        .entry((warning.tenant.clone(), recipient.clone()))
+                        .or_default();
+                    if *count >= self.config.recipient_limit {
+                        tracing::warn!(
+                            tenant = %warning.tenant,
+                            client_id = %warning.client_id,
+                            recipient,
+                            sent = *count,
+                            "expiry warning held back by the per-recipient rate limit"
+                        );
+                        report.rate_limited += 1;
+                        unfinished(&mut complete, i);
+                        continue;
+                    }
+                    *count += 1;
+                }
+                claims.push((i, warning.key_for(recipient), resolved));
             }
-        };
-        let outcome = match self.directory.contact(recipient).await {
+        }
+        if claims.is_empty() {
+            return Ok(complete);
+        }
+        let keys: Vec<WarningKey> = claims.iter().map(|(_, k, _)| k.clone()).collect();
+        let claimed_at = run.now();
+        let lease_until = claimed_at + self.config.lease;
+        let answers = self
+            .ledger
+            .claim_warnings(&keys, claimed_at, lease_until)
+            .await
+            .map_err(Error::Store)?;
+        report.store_calls += 1;
+        let mut finishes = Vec::new();
+        for ((i, key, resolved), claim) in claims.into_iter().zip(answers) {
+            let attempt = match claim {
+                Claim::Claimed { attempt } => attempt,
+                Claim::Finished => continue,
+                _ => {
+                    report.busy += 1;
+                    unfinished(&mut complete, i);
+                    continue;
+                }
+            };
+            // Sent only while a tenth of the lease is left: past that,
+            // another runner may claim it once the lease ends.
+            if run.now() + self.config.lease / 10 > lease_until {
+                report.busy += 1;
+                unfinished(&mut complete, i);
+                continue;
+            }
+            let Some((_, warning, _)) = planned.get(i) else {
+                continue;
+            };
+            let outcome = self
+                .outcome(warning, &key.recipient, resolved, attempt, run.now())
+                .await;
+            match &outcome {
+                WarningOutcome::Sent => report.sent += 1,
+                WarningOutcome::Undeliverable { .. } => report.undeliverable += 1,
+                _ => {
+                    report.failed += 1;
+                    unfinished(&mut complete, i);
+                }
+            }
+            finishes.push(WarningFinish {
+                key,
+                attempt,
+                outcome,
+            });
+        }
+        if !finishes.is_empty() {
+            self.ledger
+                .finish_warnings(&finishes, run.now())
+                .await
+                .map_err(Error::Store)?;
+            report.store_calls += 1;
+        }
+        Ok(complete)
+    }
+
+    /// Where a recipient's warning would go, before it is claimed.
+    async fn resolve(&self, warning: &ExpiryWarning, recipient: &str) -> Resolved {
+        match self.directory.contact(recipient).await {
             Ok(Some(contact))
                 if !self
                     .config
@@ -457,36 +560,38 @@ impl WarningRunner {
                     recipient,
                     "expiry warning not sent: the address is outside the tenant's recipient domains"
                 );
-                WarningOutcome::Undeliverable {
-                    reason: DOMAIN_REFUSED.to_owned(),
-                }
+                Resolved::Undeliverable(DOMAIN_REFUSED.to_owned())
             }
-            Ok(Some(contact)) => self.send(warning, contact, attempt, now).await,
-            Ok(None) => WarningOutcome::Undeliverable {
-                reason: "the directory has no address for this user".to_owned(),
-            },
-            Err(error) => self.failed(warning, recipient, &error, attempt, now),
+            Ok(Some(contact)) => Resolved::Send(contact),
+            Ok(None) => {
+                Resolved::Undeliverable("the directory has no address for this user".to_owned())
+            }
+            Err(error) => Resolved::Error(error),
+        }
+    }
+
+    /// One claimed recipient: render and send, or record why not.
+    async fn outcome(
+        &self,
+        warning: &ExpiryWarning,
+        recipient: &str,
+        resolved: Resolved,
+        attempt: u32,
+        now: OffsetDateTime,
+    ) -> WarningOutcome {
+        let outcome = match resolved {
+            Resolved::Send(contact) => self.send(warning, contact, attempt, now).await,
+            Resolved::Undeliverable(reason) => WarningOutcome::Undeliverable { reason },
+            Resolved::Error(error) => self.failed(warning, recipient, &error, attempt, now),
         };
-        let outcome = match outcome {
+        match outcome {
             WarningOutcome::Failed { reason, .. } if attempt >= self.config.max_attempts => {
                 WarningOutcome::Undeliverable {
                     reason: format!("gave up after {attempt} attempts: {reason}"),
                 }
             }
             other => other,
-        };
-        match &outcome {
-            WarningOutcome::Sent => report.sent += 1,
-            WarningOutcome::Undeliverable { .. } => report.undeliverable += 1,
-            _ => report.failed += 1,
         }
-        let finished = !matches!(outcome, WarningOutcome::Failed { .. });
-        self.ledger
-            .finish_warning(&key, attempt, &outcome, now)
-            .await
-            .map_err(Error::Store)?;
-        report.store_calls += 1;
-        Ok(finished)
     }
 
     async fn send(
@@ -541,26 +646,6 @@ impl WarningRunner {
         }
     }
 
-    async fn advance(
-        &self,
-        due: &DueWarning,
-        next: Option<OffsetDateTime>,
-        report: &mut RunReport,
-    ) -> Result<(), Error> {
-        self.ledger
-            .set_warning_due(
-                &due.tenant,
-                &due.client_id,
-                &due.secret_id,
-                due.due_at,
-                next,
-            )
-            .await
-            .map_err(Error::Store)?;
-        report.store_calls += 1;
-        Ok(())
-    }
-
     fn warning(
         &self,
         record: &ClientRecord,
@@ -597,6 +682,48 @@ impl WarningRunner {
                 .action_url_template
                 .replace("{tenant}", record.tenant.as_str())
                 .replace("{client_id}", &record.client_id),
+        }
+    }
+}
+
+/// Due secrets handled together in one run (see [`WarningRunner::run_due`]).
+pub const RUN_CHUNK: usize = 500;
+
+/// Marks planned warning `i` as not finished for every recipient.
+fn unfinished(complete: &mut [bool], i: usize) {
+    if let Some(flag) = complete.get_mut(i) {
+        *flag = false;
+    }
+}
+
+/// A recipient looked up in the directory.
+enum Resolved {
+    /// An address the warning may go to.
+    Send(Contact),
+    /// Recorded as undeliverable, with why.
+    Undeliverable(String),
+    /// The directory failed: retried later.
+    Error(Error),
+}
+
+/// What a run does with one due secret.
+enum Plan {
+    /// Nothing: its schedule moved meanwhile.
+    Skip,
+    /// No warning now: move its due instant to this (or end it).
+    Advance(Option<OffsetDateTime>),
+    /// Deliver this warning, then move on to this instant.
+    Deliver(ExpiryWarning, Option<OffsetDateTime>),
+}
+
+impl ExpiryWarning {
+    fn key_for(&self, recipient: &str) -> WarningKey {
+        WarningKey {
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+            secret_id: self.secret_id.clone(),
+            stage_days: self.stage_days,
+            recipient: recipient.to_owned(),
         }
     }
 }

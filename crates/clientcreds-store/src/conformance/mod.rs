@@ -33,6 +33,8 @@
 //!   [`delete_with_version`], [`atomic_commit`], [`concurrent_writers`].
 //! - Logs: [`audit_trail`], [`activity_log`], [`activity_batch`],
 //!   [`activity_retention`], [`audit_retention`].
+//! - Activity counts: [`activity_counts`], [`activity_counts_concurrent`],
+//!   [`activity_counts_retention`].
 //! - Advisory use: [`record_use`].
 //! - Signing keys ([`run_key_store`], for a [`KeyStore`](crate::KeyStore)):
 //!   [`key_store_round_trip`], [`key_store_compare_and_set`],
@@ -41,7 +43,7 @@
 //! - Expiry warnings ([`run_warning_ledger`], for a store that is also a
 //!   [`WarningLedger`](crate::WarningLedger)): [`warnings_due_and_advance`],
 //!   [`warnings_claim_and_finish`], [`warnings_concurrent_claims`],
-//!   [`warnings_keyed_by_client`].
+//!   [`warnings_keyed_by_client`], [`warnings_in_batches`].
 //! - Single-use identifiers ([`run_replay_store`], for a
 //!   [`ReplayStore`](crate::ReplayStore)): [`replay_single_use`],
 //!   [`replay_expiry`], [`replay_concurrent`], [`replay_prune`].
@@ -80,18 +82,21 @@ use std::future::Future;
 use crate::Store;
 
 mod clients;
+mod counts;
 mod keys;
 mod listing;
 mod logs;
 mod replay;
 mod support;
 mod views;
+mod warning_batches;
 mod warnings;
 
 pub use clients::{
     atomic_commit, concurrent_writers, delete_with_version, duplicate_insert, insert_and_read,
     record_use, time_round_trip, update_with_version,
 };
+pub use counts::{activity_counts, activity_counts_concurrent, activity_counts_retention};
 pub use keys::{
     key_store_atomic_changes, key_store_compare_and_set, key_store_concurrent_rotation,
     key_store_round_trip, key_store_withdrawn, run_key_store,
@@ -105,6 +110,7 @@ pub use replay::{
     replay_concurrent, replay_expiry, replay_prune, replay_single_use, run_replay_store,
 };
 pub use views::authentication_view_and_count;
+pub use warning_batches::warnings_in_batches;
 pub use warnings::{
     run_warning_ledger, warnings_claim_and_finish, warnings_concurrent_claims,
     warnings_due_and_advance, warnings_keyed_by_client,
@@ -130,6 +136,9 @@ where
     activity_log(&make().await).await;
     activity_batch(&make().await).await;
     activity_retention(&make().await).await;
+    activity_counts(&make().await).await;
+    activity_counts_concurrent(&make().await).await;
+    activity_counts_retention(&make().await).await;
     audit_retention(&make().await).await;
     record_use(&make().await).await;
     list_tenant_and_order(&make().await).await;

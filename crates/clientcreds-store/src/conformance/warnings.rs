@@ -36,6 +36,8 @@ where
     warnings_concurrent_claims(&store).await;
     let store = make().await;
     warnings_keyed_by_client(&store).await;
+    let store = make().await;
+    super::warnings_in_batches(&store, &store).await;
 }
 
 /// Checks that [`WarningLedger::due_warnings`] returns exactly the secrets

@@ -8,15 +8,19 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::{
-    ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord, AuditEvent, AuditLog, AuditQuery,
-    AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord, ClientStore, Commit, Cursor,
-    KeyChange, KeyRing, KeyStore, SecretUse, StoreError, TenantId, Write, sort_keys,
-    validate_stored_key,
+    ActivityCount, ActivityCountQuery, ActivityEvent, ActivityLog, ActivityQuery, ActivityRecord,
+    AuditEvent, AuditLog, AuditQuery, AuditRecord, AuthView, ClientPage, ClientQuery, ClientRecord,
+    ClientStore, Commit, Cursor, KeyChange, KeyRing, KeyStore, SecretUse, StoreError, TenantId,
+    Write, sort_keys, validate_stored_key,
 };
 use crate::{
     Claim, DueWarning, WarningKey, WarningLedger, WarningOutcome, WarningRecord, WarningState,
     sort_warnings,
 };
+
+mod counts;
+
+use self::counts::CountKey;
 
 /// Position of a client in its tenant's listing: creation time, then id.
 type OrderKey = (TenantId, i128, String);
@@ -61,6 +65,9 @@ struct Inner {
     order: BTreeSet<OrderKey>,
     audit: BoundedLog<AuditRecord>,
     activity: BoundedLog<ActivityRecord>,
+    /// The activity counts, oldest minute first; at most `count_capacity`.
+    activity_counts: BTreeMap<CountKey, u64>,
+    count_capacity: usize,
     keys: KeyRing,
     /// Secrets with a warning due: (due, client id, secret id).
     warning_index: BTreeSet<(OffsetDateTime, String, String)>,
@@ -91,6 +98,8 @@ impl Default for Inner {
             order: BTreeSet::new(),
             audit: BoundedLog::new(DEFAULT_LOG_CAPACITY),
             activity: BoundedLog::new(DEFAULT_LOG_CAPACITY),
+            activity_counts: BTreeMap::new(),
+            count_capacity: DEFAULT_LOG_CAPACITY,
             keys: KeyRing::default(),
             warning_index: BTreeSet::new(),
             warnings: BTreeMap::new(),
@@ -181,6 +190,7 @@ impl MemoryStore {
         store.write(|inner| {
             inner.audit = BoundedLog::new(capacity);
             inner.activity = BoundedLog::new(capacity);
+            inner.count_capacity = capacity.max(1);
         });
         store
     }
@@ -509,6 +519,22 @@ impl ActivityLog for MemoryStore {
 
     async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         Ok(self.write(|inner| inner.activity.prune(|r| r.event.at < before)))
+    }
+
+    async fn add_activity_counts(&self, counts: Vec<ActivityCount>) -> Result<(), StoreError> {
+        self.write(|inner| inner.add_counts(counts));
+        Ok(())
+    }
+
+    async fn activity_counts(
+        &self,
+        query: &ActivityCountQuery,
+    ) -> Result<Vec<ActivityCount>, StoreError> {
+        Ok(self.read(|inner| inner.read_counts(query)))
+    }
+
+    async fn prune_activity_counts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(self.write(|inner| inner.prune_counts(before)))
     }
 }
 
