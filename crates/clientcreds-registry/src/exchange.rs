@@ -519,14 +519,16 @@ impl TokenService {
                     )
                     .await
             }
+            // Boxed: the assertion path's state (a fetch of remote keys,
+            // the replay record) would otherwise grow every exchange's
+            // future, which hosts box per request, by a few kilobytes.
             (None, Some(assertion)) => {
-                self.registry
-                    .authenticate_assertion_with_tenant(
-                        assertion,
-                        self.issuer.issuer(),
-                        request.source,
-                    )
-                    .await
+                Box::pin(self.registry.authenticate_assertion_with_tenant(
+                    assertion,
+                    self.issuer.issuer(),
+                    request.source,
+                ))
+                .await
             }
             // RFC 6749 §2.3: one method per request.
             (Some(_), Some(_)) => {

@@ -15,6 +15,7 @@
 //! | [`replicas`]: several replicas on one database | `server` |
 //! | [`foreign_issuers`]: tokens from an issuer other than ours | `resource`, `client` |
 //! | [`keyed_clients`]: `private_key_jwt` and workload identity, no secrets | `server`, `client` |
+//! | [`dpop`]: sender-constrained tokens on all three parties | `server`, `resource`, `tower`, `client` |
 //!
 //! Each chapter's code is a doctest that CI runs with exactly the
 //! features of its row (`cargo test -p clientcreds --doc --features ...`)
@@ -90,5 +91,14 @@ chapter!(
     "../guide/keyed_clients.md",
     "`server`, `client`",
     "server",
+    "client"
+);
+chapter!(
+    dpop,
+    "../guide/dpop.md",
+    "`server`, `resource`, `tower`, `client`",
+    "server",
+    "resource",
+    "tower",
     "client"
 );
