@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
 use clientcreds_registry::ListQuery;
-use clientcreds_store::{ActivityKind, AuditActor, AuditOutcome, WarningRecord};
+use clientcreds_store::{ActivityKind, AuditActor, AuditOutcome, CountedOutcome, WarningRecord};
 use maud::{Markup, html};
 use time::OffsetDateTime;
 
@@ -59,6 +59,12 @@ pub(crate) async fn activity(
             LOG_PAGE,
         )
         .await?;
+    // Issuance is counted per secret, source and minute (one row per token
+    // would not scale): the newest minutes first.
+    let mut counts = registry
+        .activity_counts(&ctx.actor, &tenant, Some(&client_id), None, None, LOG_PAGE)
+        .await?;
+    counts.sort_by_key(|c| std::cmp::Reverse(c.minute));
     let here = format!("{}/t/{tenant}/clients/{client_id}/activity", ctx.base);
     let body = html! {
         p { "Client " a href={ (ctx.base) "/t/" (tenant) "/clients/" (client_id) } { (view.name) } " · " code { (client_id) } }
@@ -80,6 +86,31 @@ pub(crate) async fn activity(
         @if let Some(next) = &view.replaced_by {
             p { "Replaced by " a href={ (ctx.base) "/t/" (tenant) "/clients/" (next) "/activity" } { code { (next) } }
                 ": its activity shows whether the new credentials are deployed." }
+        }
+        h2 { "Tokens per minute" }
+        @if counts.is_empty() {
+            p.empty { "No tokens issued or refused yet." }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { "Minute (UTC)" } th scope="col" { "Outcome" }
+                    th scope="col" { "Secret" } th scope="col" { "Source" } th scope="col" { "Count" }
+                } }
+                tbody {
+                    @for count in &counts {
+                        tr {
+                            td { (when(count.minute)) }
+                            @match &count.outcome {
+                                CountedOutcome::Issued => { td { "token issued" } }
+                                CountedOutcome::Denied { reason } => { td { "token denied: " (reason) } }
+                            }
+                            td { @if let Some(secret) = &count.secret_id { code { (secret) } } @else { "—" } }
+                            td { (count.source.as_deref().unwrap_or("—")) }
+                            td { (count.count) }
+                        }
+                    }
+                }
+            }
         }
         h2 { "Token requests" }
         @if records.is_empty() {
