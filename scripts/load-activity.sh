@@ -25,15 +25,9 @@ connections=${3:-32}
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "wrk is not installed: installing Debian's wrk package" >&2
-    if [ "$(id -u)" != 0 ]; then
-        echo "error: installing wrk needs root (apt-get install wrk)" >&2
-        exit 1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
+# shellcheck source=scripts/lib/load.sh
+source scripts/lib/load.sh
+ensure_wrk
 
 nice -n 15 cargo build --release -p clientcreds-server -j 1
 server=$target/release/clientcreds-server
@@ -49,7 +43,6 @@ trap cleanup EXIT
 root=load-root-token-0123456789abcdef
 master=$("$server" generate-master-key load)
 tenant=activity$$
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 bases=()
 for r in $(seq 1 "$replicas"); do

@@ -31,9 +31,18 @@ impl FromRequest<Console> for Posted {
 }
 
 /// The fields of an `application/x-www-form-urlencoded` body, in order.
-#[derive(Debug, Default)]
+/// Its `Debug` shows the field names only (a form carries the CSRF token).
+#[derive(Default)]
 pub(crate) struct Form {
     fields: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.fields.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 impl Form {

@@ -23,10 +23,19 @@ const SCRIPT: &str = include_str!("../assets/console.js");
 
 /// This browser's CSRF cookie value (`fresh`: made for this request, so
 /// the browser sent none).
-#[derive(Debug, Clone)]
+/// Its `Debug` never shows the value.
+#[derive(Clone)]
 pub(crate) struct CsrfCookie {
     value: String,
     fresh: bool,
+}
+
+impl std::fmt::Debug for CsrfCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsrfCookie")
+            .field("fresh", &self.fresh)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The console's mount point (`""` at the root), for links.
@@ -122,7 +131,8 @@ fn cookie_value(headers: &HeaderMap) -> Option<&str> {
 /// build forms: 401 when the host's [`AdminAuth`](clientcreds_axum::AdminAuth)
 /// names nobody; for a state change, 403 when the browser says it comes
 /// from another site.
-#[derive(Debug, Clone)]
+/// Its `Debug` never shows the CSRF token.
+#[derive(Clone)]
 pub(crate) struct Ctx {
     pub(crate) actor: Actor,
     /// The mount point, for links.
@@ -130,6 +140,16 @@ pub(crate) struct Ctx {
     /// The CSRF token for this browser's forms.
     pub(crate) csrf: String,
     cookie: CsrfCookie,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("actor", &self.actor)
+            .field("base", &self.base)
+            .field("cookie", &self.cookie)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ctx {

@@ -328,3 +328,21 @@ impl fmt::Debug for RemoteSets {
         f.debug_struct("RemoteSets").finish_non_exhaustive()
     }
 }
+
+/// A key for the [`ReplayStore`]: the SHA-256 of `kind` (what is single
+/// use: `client-assertion`, `dpop`), who vouches for the id (a client id,
+/// an external issuer, a key thumbprint) and the id, base64url (43 bytes).
+/// The store never holds caller text, every key has one length, and the
+/// kinds never collide. The one rule for every replay key the issuer makes.
+pub(crate) fn replay_key(kind: &[u8], who: &str, id: &str) -> String {
+    let mut input = Vec::with_capacity(kind.len() + who.len() + id.len() + 2);
+    input.extend_from_slice(kind);
+    input.push(0);
+    input.extend_from_slice(who.as_bytes());
+    input.push(0);
+    input.extend_from_slice(id.as_bytes());
+    base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        clientcreds_jwt::sha256(&input),
+    )
+}

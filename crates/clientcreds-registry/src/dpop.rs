@@ -4,85 +4,18 @@
 use std::fmt;
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use clientcreds_jwt::dpop::{CheckedProof, DPOP_ALGORITHMS, DpopError, ProofCheck, check_proof};
 use clientcreds_jwt::{Algorithm, IntoDuration, MAX_LEEWAY};
+use clientcreds_resource::DpopNonces;
 use clientcreds_store::{ReplayCheck, ReplayStore};
-use ring::hmac;
 use time::{Duration, OffsetDateTime};
-use zeroize::Zeroizing;
 
 use crate::Error;
 
-/// How long a server nonce is accepted: the time step it is made for and
-/// the one before (so a nonce handed out just before a step boundary still
-/// works).
+/// The time step of server nonces ([`DpopNonces`]): a nonce is accepted
+/// for its step and the next one, so one made just before a step boundary
+/// still works.
 pub const DEFAULT_NONCE_STEP: Duration = Duration::minutes(5);
-
-/// A key for stateless DPoP nonces: every replica with the same key (for
-/// example derived from the same master keys with
-/// `MasterKeys::derive_key`) makes and accepts the same nonces, and no
-/// nonce is stored anywhere.
-#[derive(Clone)]
-pub struct NonceKey {
-    key: hmac::Key,
-    step: Duration,
-}
-
-impl fmt::Debug for NonceKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NonceKey")
-            .field("step", &self.step)
-            .finish_non_exhaustive()
-    }
-}
-
-impl NonceKey {
-    /// A nonce key from 32 secret bytes.
-    #[must_use]
-    pub fn new(secret: &Zeroizing<[u8; 32]>) -> Self {
-        Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_ref()),
-            step: DEFAULT_NONCE_STEP,
-        }
-    }
-
-    /// Sets the time step (at least one second; default five minutes).
-    #[must_use]
-    pub fn with_step(mut self, step: impl IntoDuration) -> Self {
-        self.step = step.into_duration().max(Duration::SECOND);
-        self
-    }
-
-    fn step_of(&self, at: OffsetDateTime) -> i64 {
-        at.unix_timestamp()
-            .div_euclid(self.step.whole_seconds().max(1))
-    }
-
-    fn for_step(&self, step: i64) -> String {
-        let tag = hmac::sign(&self.key, &step.to_be_bytes());
-        B64URL.encode(tag.as_ref())
-    }
-
-    /// The nonce to hand out at `now`.
-    #[must_use]
-    pub fn nonce(&self, now: OffsetDateTime) -> String {
-        self.for_step(self.step_of(now))
-    }
-
-    /// Whether `nonce` is this step's or the previous one's.
-    #[must_use]
-    pub fn accepts(&self, nonce: &str, now: OffsetDateTime) -> bool {
-        let step = self.step_of(now);
-        [step, step - 1].into_iter().any(|s| {
-            // Constant-time: recompute the tag and let ring compare.
-            B64URL
-                .decode(nonce)
-                .is_ok_and(|tag| hmac::verify(&self.key, &s.to_be_bytes(), &tag).is_ok())
-        })
-    }
-}
 
 /// DPoP at the token endpoint, configured on
 /// [`TokenService::with_dpop`](crate::TokenService::with_dpop).
@@ -104,7 +37,7 @@ pub struct DpopConfig {
     pub leeway: Duration,
     /// Server nonces (§8), when set: a proof without this server's nonce is
     /// answered `use_dpop_nonce` with a fresh one.
-    pub nonces: Option<NonceKey>,
+    pub nonces: Option<DpopNonces>,
     /// Every client must use DPoP (default: only clients registered with
     /// `dpop_bound_access_tokens`).
     pub required: bool,
@@ -139,10 +72,13 @@ impl DpopConfig {
         })
     }
 
-    /// Requires server nonces made with `key`.
+    /// Requires server nonces made with `nonces`: the resource side's
+    /// stateless [`DpopNonces`], so one secret (for example
+    /// `MasterKeys::derive_key("dpop-nonce")`) serves the token endpoint
+    /// and the APIs alike, and every replica accepts every other's.
     #[must_use]
-    pub fn with_nonces(mut self, key: NonceKey) -> Self {
-        self.nonces = Some(key);
+    pub fn with_nonces(mut self, nonces: DpopNonces) -> Self {
+        self.nonces = Some(nonces);
         self
     }
 
@@ -198,12 +134,7 @@ impl DpopConfig {
         proof: &CheckedProof,
         now: OffsetDateTime,
     ) -> Result<(), DpopRefusal> {
-        let mut input = Vec::with_capacity(proof.jkt.len() + proof.jti.len() + 8);
-        input.extend_from_slice(b"dpop\0");
-        input.extend_from_slice(proof.jkt.as_bytes());
-        input.push(0);
-        input.extend_from_slice(proof.jti.as_bytes());
-        let key = B64URL.encode(clientcreds_jwt::sha256(&input));
+        let key = crate::assertion::replay_key(b"dpop", &proof.jkt, &proof.jti);
         match self
             .replay
             .check_and_record(&key, proof.expires_at, now)
@@ -218,7 +149,7 @@ impl DpopConfig {
     /// The nonce to send now, when nonces are on.
     #[must_use]
     pub fn nonce(&self, now: OffsetDateTime) -> Option<String> {
-        self.nonces.as_ref().map(|k| k.nonce(now))
+        self.nonces.as_ref().map(|k| k.current(now))
     }
 }
 
@@ -299,24 +230,5 @@ impl DpopRefusal {
             Self::Nonce => "dpop_nonce",
             Self::Unavailable => "dpop_unavailable",
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nonces_work_for_two_steps_and_across_replicas() {
-        let secret = Zeroizing::new([7u8; 32]);
-        let (a, b) = (NonceKey::new(&secret), NonceKey::new(&secret));
-        let t = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
-        let nonce = a.nonce(t);
-        assert!(b.accepts(&nonce, t));
-        assert!(b.accepts(&nonce, t + Duration::minutes(5)));
-        assert!(!b.accepts(&nonce, t + Duration::minutes(11)));
-        assert!(!b.accepts("garbage", t));
-        let other = NonceKey::new(&Zeroizing::new([8u8; 32]));
-        assert!(!other.accepts(&nonce, t));
     }
 }

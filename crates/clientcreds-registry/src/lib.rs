@@ -104,6 +104,7 @@ pub use assertion::{
     ASSERTION_ALGORITHMS, AssertionPolicy, CLIENT_AUTHENTICATION_TYP, ClientAssertion,
     ClientAssertions, DEFAULT_MAX_ASSERTION_LEN, JWT_BEARER_ASSERTION_TYPE,
 };
+pub use clientcreds_resource::DpopNonces;
 /// What [`ClientAssertions::with_transport`] fetches `jwks_uri` and
 /// federated issuers' keys with: clientcreds-resource's transport trait
 /// (its `ReqwestTransport`, features `resource` and `reqwest` of the
@@ -112,7 +113,7 @@ pub use assertion::{
 pub use clientcreds_resource::{BoxFuture, RemoteConfig, Transport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use denials::DENIAL_ROW_INTERVAL;
-pub use dpop::{DEFAULT_NONCE_STEP, DpopConfig, DpopProof, NonceKey, SharedProofReplay};
+pub use dpop::{DEFAULT_NONCE_STEP, DpopConfig, DpopProof, SharedProofReplay};
 pub use error::{AssertionCheck, AuthFailure, Error};
 #[allow(deprecated)]
 pub use exchange::TokenRequest;

@@ -16,14 +16,13 @@ use std::sync::Arc;
 use clientcreds_jwt::dpop::{ProofRequest, key_thumbprint, make_proof};
 use clientcreds_jwt::{Algorithm, KeySet, SigningKey, TokenIssuer, TokenVerifier, Validation};
 use clientcreds_registry::{
-    Actor, Clock as _, DpopConfig, DpopProof, ExchangeRequest, Issued, NewClient, NonceKey,
-    Registry, TokenErrorCode, TokenService,
+    Actor, Clock as _, DEFAULT_NONCE_STEP, DpopConfig, DpopNonces, DpopProof, ExchangeRequest,
+    Issued, NewClient, Registry, TokenErrorCode, TokenService,
 };
 use clientcreds_secret::Secret;
 use clientcreds_store::{MemoryReplayStore, ReplayStore, Store};
 use common::{keep, tenant};
 use time::Duration;
-use zeroize::Zeroizing;
 
 const ISSUER: &str = "https://auth.example.com";
 const ENDPOINT: &str = "https://auth.example.com/oauth/token";
@@ -218,8 +217,10 @@ async fn a_bound_client_and_a_global_requirement_need_a_proof() {
 
 #[tokio::test]
 async fn nonces_are_stateless_and_shared_by_replicas() {
-    let secret = Zeroizing::new([3u8; 32]);
-    let s = setup_with(|d| d.with_nonces(NonceKey::new(&secret)));
+    let secret = [3u8; 32];
+    let s = setup_with(|d| {
+        d.with_nonces(DpopNonces::new(secret.as_ref(), DEFAULT_NONCE_STEP).unwrap())
+    });
     let app = s.client(NewClient::named("svc")).await;
     let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
     let error = s
@@ -234,7 +235,7 @@ async fn nonces_are_stateless_and_shared_by_replicas() {
         &Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA).unwrap())),
         DpopConfig::new(ENDPOINT, Arc::new(MemoryReplayStore::default()))
             .unwrap()
-            .with_nonces(NonceKey::new(&secret)),
+            .with_nonces(DpopNonces::new(secret.as_ref(), DEFAULT_NONCE_STEP).unwrap()),
     );
     let nonce = other.dpop_nonce().unwrap();
     let proof = s.proof(&key, "n1", |r| r.nonce = Some(&nonce));
@@ -247,7 +248,9 @@ async fn nonces_are_stateless_and_shared_by_replicas() {
         "DPoP"
     );
     // A nonce of another key, or a stale one, is refused with a new one.
-    let foreign = NonceKey::new(&Zeroizing::new([4u8; 32])).nonce(s.world.clock.now());
+    let foreign = DpopNonces::new(&[4u8; 32], DEFAULT_NONCE_STEP)
+        .unwrap()
+        .current(s.world.clock.now());
     let proof = s.proof(&key, "n2", |r| r.nonce = Some(&foreign));
     assert_eq!(
         s.tokens

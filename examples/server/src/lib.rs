@@ -439,7 +439,10 @@ fn dpop(
     }
     if config.dpop_nonces {
         let key = master.derive_key("dpop-nonce")?;
-        dpop = dpop.with_nonces(clientcreds_registry::NonceKey::new(&key));
+        dpop = dpop.with_nonces(clientcreds_registry::DpopNonces::new(
+            key.as_ref(),
+            clientcreds_registry::DEFAULT_NONCE_STEP,
+        )?);
     }
     Ok(dpop)
 }

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use clientcreds_jwt::{PublicJwk, SignedJws, VerifyError, VerifyingKey};
 use clientcreds_store::{AuthMethod, AuthView, ReplayCheck, SecretUse, TenantId};
 use time::{Duration, OffsetDateTime};
@@ -223,7 +221,8 @@ impl Registry {
                 let exp = jws.numeric_date("exp").ok().flatten().unwrap_or_default();
                 let until = OffsetDateTime::from_unix_timestamp(exp)
                     .map_or(now, |e| e + policy.effective_leeway());
-                let key = replay_key(
+                let key = crate::assertion::replay_key(
+                    b"client-assertion",
                     if federated {
                         iss.unwrap_or_default()
                     } else {
@@ -421,16 +420,4 @@ fn check_claims(
         return Err(AssertionCheck::Lifetime);
     }
     Ok(())
-}
-
-/// The replay store's key: SHA-256 of who vouches (the client id, or a
-/// federated token's issuer) and the `jti`, base64url (43 bytes), so the
-/// store never holds caller text and every key has one length.
-fn replay_key(issuer: &str, jti: &str) -> String {
-    let mut input = Vec::with_capacity(issuer.len() + jti.len() + 16);
-    input.extend_from_slice(b"client-assertion\0");
-    input.extend_from_slice(issuer.as_bytes());
-    input.push(0);
-    input.extend_from_slice(jti.as_bytes());
-    B64URL.encode(clientcreds_jwt::sha256(&input))
 }

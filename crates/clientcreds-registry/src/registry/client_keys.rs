@@ -214,14 +214,9 @@ impl Registry {
             schedule_warnings(&mut next, Some(record), &self.policy.warning_stages, now);
             next.updated_at = now;
             let detail = Some(format!("key kid={kid}"));
-            let mut planned = self.planned_update(record, next, action, detail, now);
-            let view = std::mem::replace(&mut planned.output, ClientView::of(record, now));
-            Ok(super::Planned {
-                action: planned.action,
-                writes: planned.writes,
-                detail: planned.detail,
-                output: (view, kid.clone()),
-            })
+            Ok(self
+                .planned_update(record, next, action, detail, now)
+                .map_output(|view| (view, kid)))
         })
         .await
     }
@@ -287,14 +282,9 @@ impl Registry {
             let id = self.push_federated(&mut next, &credential, now)?;
             next.updated_at = now;
             let detail = Some(format!("federated id={id} issuer={}", credential.issuer));
-            let mut planned = self.planned_update(record, next, action, detail, now);
-            let view = std::mem::replace(&mut planned.output, ClientView::of(record, now));
-            Ok(super::Planned {
-                action: planned.action,
-                writes: planned.writes,
-                detail: planned.detail,
-                output: (view, id.clone()),
-            })
+            Ok(self
+                .planned_update(record, next, action, detail, now)
+                .map_output(|view| (view, id)))
         })
         .await
     }

@@ -108,6 +108,18 @@ struct Planned<T> {
     output: T,
 }
 
+impl<T> Planned<T> {
+    /// The same plan with `f` applied to what the caller gets back.
+    fn map_output<U>(self, f: impl FnOnce(T) -> U) -> Planned<U> {
+        Planned {
+            action: self.action,
+            writes: self.writes,
+            detail: self.detail,
+            output: f(self.output),
+        }
+    }
+}
+
 impl Registry {
     /// A registry on `store`, hashing with `hasher`, under `policy`, reading
     /// the system clock.
