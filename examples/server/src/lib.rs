@@ -17,6 +17,7 @@
 
 mod config;
 mod console;
+pub mod log;
 mod storage;
 mod warnings;
 
