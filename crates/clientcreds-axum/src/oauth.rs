@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -163,11 +163,27 @@ impl OAuthRoutes {
         self.update(|inner| inner.sources = SourceFinder::Custom(find))
     }
 
-    /// `POST /token` and `POST /introspect`.
+    /// `POST /token` and `POST /introspect`, to nest where they live
+    /// (`Router::nest("/oauth", routes.endpoints())`).
     pub fn endpoints(&self) -> Router {
+        self.endpoints_at("")
+    }
+
+    /// `POST {prefix}/token` and `POST {prefix}/introspect`, to merge:
+    /// the same routes as [`OAuthRoutes::endpoints`] nested at `prefix`
+    /// (`"/oauth"`), without the nesting's rewrite of every request's URI
+    /// (about 1 % of a token request's time).
+    ///
+    /// ```
+    /// # fn app(routes: clientcreds_axum::OAuthRoutes) -> axum::Router {
+    /// axum::Router::new().merge(routes.endpoints_at("/oauth")).merge(routes.well_known())
+    /// # }
+    /// ```
+    pub fn endpoints_at(&self, prefix: &str) -> Router {
+        let prefix = prefix.trim_end_matches('/');
         Router::new()
-            .route("/token", post(token))
-            .route("/introspect", post(introspect))
+            .route(&format!("{prefix}/token"), post(token))
+            .route(&format!("{prefix}/introspect"), post(introspect))
             .with_state(self.clone())
     }
 
@@ -222,11 +238,29 @@ impl FromRequestParts<OAuthRoutes> for Caller {
 async fn token(
     State(routes): State<OAuthRoutes>,
     Caller(source): Caller,
-    headers: HeaderMap,
-    body: Bytes,
+    mut request: Request,
+) -> Response {
+    // The headers moved out, not cloned (the `HeaderMap` extractor
+    // clones); the body read as the `Bytes` extractor reads it (with the
+    // router's `DefaultBodyLimit`).
+    let headers = std::mem::take(request.headers_mut());
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    token_for(&routes, source, &headers, &body)
+        .await
+        .into_response()
+}
+
+async fn token_for(
+    routes: &OAuthRoutes,
+    source: Option<Source>,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> Response<String> {
     let inner = &routes.inner;
-    match inner.parser.parse(&headers, &body) {
+    match inner.parser.parse(headers, body) {
         Err(rejected) => rejected_response(&rejected, &inner.realm),
         Ok(parsed) => {
             let mut request = parsed.request;

@@ -142,13 +142,29 @@ impl TokenResponse {
     /// written out; send it with `Cache-Control: no-store`.
     #[must_use]
     pub fn to_json(&self) -> String {
-        serde_json::json!({
-            "access_token": self.access_token.expose(),
-            "token_type": self.token_type,
-            "expires_in": self.expires_in,
-            "scope": self.scope,
-        })
-        .to_string()
+        /// The body's fields, borrowed: written straight into one buffer
+        /// (no intermediate JSON value; the hot path of every token).
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            access_token: &'a str,
+            expires_in: u64,
+            scope: &'a str,
+            token_type: &'a str,
+        }
+        let token = self.access_token.expose();
+        let mut out = Vec::with_capacity(token.len() + self.scope.len() + 80);
+        let body = Body {
+            access_token: token,
+            expires_in: self.expires_in,
+            scope: &self.scope,
+            token_type: self.token_type,
+        };
+        // Strings and an integer always serialize, and serde_json writes
+        // UTF-8: neither fallback is reachable.
+        if serde_json::to_writer(&mut out, &body).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 

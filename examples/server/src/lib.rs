@@ -319,7 +319,7 @@ impl Server {
                 post(echo).layer(bearer.require_scope("echo")),
             );
         Router::new()
-            .nest("/oauth", self.inner.oauth.endpoints())
+            .merge(self.inner.oauth.endpoints_at("/oauth"))
             .merge(self.inner.oauth.well_known())
             .nest("/admin/v1", self.inner.admin.router())
             .route(
