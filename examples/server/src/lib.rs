@@ -18,6 +18,7 @@
 mod config;
 mod console;
 pub mod log;
+mod serve;
 mod storage;
 mod warnings;
 
@@ -42,8 +43,8 @@ use clientcreds_secret::MasterKeys;
 use serde_json::{Value, json};
 
 pub use config::{
-    Config, FORWARDED_HEADER_VAR, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR, MIN_ADMIN_TOKEN_CHARS,
-    TRUSTED_PROXIES_VAR,
+    Config, FORWARDED_HEADER_VAR, MASTER_KEYS_FILE_VAR, MASTER_KEYS_VAR, MAX_SERVE_THREADS,
+    MIN_ADMIN_TOKEN_CHARS, TRUSTED_PROXIES_VAR,
 };
 pub use console::{CONSOLE_PATH, SESSION_COOKIE, SESSION_TTL, SIGN_IN_PATH, SIGN_OUT_PATH};
 

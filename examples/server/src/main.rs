@@ -21,7 +21,9 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
+// The accepting loop and background work; requests run on the serving
+// threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
@@ -71,21 +73,19 @@ async fn main() -> ExitCode {
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let (addr, issuer, audience) = (config.addr, config.issuer.clone(), config.audience.clone());
+    let threads = config.serve_threads;
     // The config (with its tokens and keys) moves into the server.
     let server = Server::new(config).await?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, %issuer, %audience, "listening");
-    // With the peer address recorded: the failure throttle keys on it.
-    let app = server
-        .router()
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
+    tracing::info!(addr = %listener.local_addr()?, %issuer, %audience, threads, "listening");
+    // Serving threads of their own (`Server::serve`); this runtime accepts
+    // and runs the background work. On Ctrl-C: open requests finish, and
+    // the activity still queued is written before exiting.
+    server
+        .serve(listener, threads, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
-    // Write the activity still queued before exiting.
-    server.shutdown().await;
     Ok(())
 }
 

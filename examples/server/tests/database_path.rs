@@ -19,11 +19,11 @@ use clientcreds_store::{ActivityCountQuery, ActivityQuery, CountedOutcome, Tenan
 
 const K1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 
-/// A fresh PostgreSQL database on the test server; its URL.
-async fn fresh_postgres() -> String {
+/// A fresh PostgreSQL database on the test server (one per test); its URL.
+async fn fresh_postgres(test: &str) -> String {
     let url = std::env::var("DATABASE_URL")
         .expect("DATABASE_URL is not set: run through scripts/test.sh or scripts/with-postgres.sh");
-    let name = format!("cc_dbpath_{}", std::process::id());
+    let name = format!("cc_dbpath_{test}_{}", std::process::id());
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&admin)
@@ -39,7 +39,7 @@ async fn tokens_on_postgres_go_through_the_cache_and_the_batched_writer() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = Config::for_addr(addr);
-    config.database_url = Some(fresh_postgres().await);
+    config.database_url = Some(fresh_postgres("cache").await);
     config.master_keys = Some(Arc::new(MasterKeys::parse(K1).unwrap()));
     config.auth_cache_ttl = time::Duration::minutes(10);
     let server = Server::new(config).await.unwrap();
@@ -136,4 +136,87 @@ async fn tokens_on_postgres_go_through_the_cache_and_the_batched_writer() {
         .map(|c| c.count)
         .sum();
     assert_eq!(issued, 5, "{counts:?}");
+}
+
+/// `Server::serve`: several serving threads (each its own runtime) take
+/// connections from one listener; at shutdown the requests in progress
+/// finish and the counts queued on those threads' database connections
+/// are written before it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serving_threads_answer_every_connection_and_shutdown_writes_the_counts() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::for_addr(addr);
+    config.database_url = Some(fresh_postgres("threads").await);
+    config.master_keys = Some(Arc::new(MasterKeys::parse(K1).unwrap()));
+    let server = Server::new(config).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            server
+                .serve(listener, 3, async {
+                    let _ = stopped.await;
+                })
+                .await
+        })
+    };
+
+    let tenant = TenantId::new("threads").unwrap();
+    let creds = server
+        .registry()
+        .create(&Actor::System, &tenant, NewClient::named("svc"))
+        .await
+        .unwrap()
+        .credentials;
+    let (id, secret) = (
+        creds.client_id.clone(),
+        creds.client_secret.expose_secret().to_owned(),
+    );
+    // Twelve callers, each on its own connection: the threads share them.
+    let callers = (0..12).map(|_| {
+        let (id, secret) = (id.clone(), secret.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut answers = Vec::new();
+            for _ in 0..10 {
+                let response = http
+                    .post(format!("http://{addr}/oauth/token"))
+                    .basic_auth(&id, Some(&secret))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .unwrap();
+                answers.push(response.status().as_u16());
+            }
+            answers
+        })
+    });
+    for caller in callers {
+        assert_eq!(caller.await.unwrap(), [200; 10]);
+    }
+    stop.send(()).unwrap();
+    serving.await.unwrap().unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the listener is closed once serve returns"
+    );
+    let counts = server
+        .registry()
+        .store()
+        .activity_counts(&ActivityCountQuery {
+            tenant: tenant.clone(),
+            client_id: Some(id.clone()),
+            since: None,
+            until: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let issued: u64 = counts
+        .iter()
+        .filter(|c| c.outcome == CountedOutcome::Issued)
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(issued, 120, "{counts:?}");
 }
