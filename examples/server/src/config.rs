@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clientcreds_axum::{ForwardedHeader, TrustedProxies};
+use clientcreds_jwt::Algorithm;
 use clientcreds_registry::KeyRotationPolicy;
 use clientcreds_secret::MasterKeys;
 use clientcreds_store::TenantId;
@@ -57,7 +58,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Signing key rotation: `CLIENTCREDS_KEY_ROTATE_EVERY` (default 30d),
     /// `CLIENTCREDS_KEY_PUBLISH_LEAD` (24h), `CLIENTCREDS_KEY_REFRESH`
-    /// (60s), `CLIENTCREDS_JWKS_MAX_AGE` (15m); durations like `90s`,
+    /// (60s), `CLIENTCREDS_JWKS_MAX_AGE` (15m), and the algorithm of new
+    /// keys, `CLIENTCREDS_KEY_ALGORITHM` (`EdDSA`; or `ES256`, `ES384`,
+    /// `RS256`, `PS256`); durations like `90s`,
     /// `15m`, `24h`, `30d`, `500ms`.
     pub key_rotation: KeyRotationPolicy,
     /// How often expiry warnings run (`CLIENTCREDS_WARNING_INTERVAL`,
@@ -253,7 +256,11 @@ impl Config {
                 policy.publish_lead,
             )?)
             .with_refresh_every(duration("CLIENTCREDS_KEY_REFRESH", policy.refresh_every)?)
-            .with_jwks_max_age(duration("CLIENTCREDS_JWKS_MAX_AGE", policy.jwks_max_age)?);
+            .with_jwks_max_age(duration("CLIENTCREDS_JWKS_MAX_AGE", policy.jwks_max_age)?)
+            .with_algorithm(key_algorithm(
+                var("CLIENTCREDS_KEY_ALGORITHM").as_deref(),
+                policy.algorithm,
+            )?);
         config.warning_interval =
             duration("CLIENTCREDS_WARNING_INTERVAL", config.warning_interval)?;
         if !config.warning_interval.is_positive() {
@@ -504,6 +511,22 @@ fn parse_duration(text: &str) -> Option<Duration> {
     number.checked_mul(seconds_per).map(Duration::seconds)
 }
 
+/// `CLIENTCREDS_KEY_ALGORITHM`: the algorithm of new signing keys, by its
+/// JOSE name; asymmetric only (a resource server verifies with the
+/// published key). Unset, `default`.
+fn key_algorithm(text: Option<&str>, default: Algorithm) -> Result<Algorithm, String> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    match Algorithm::from_name(text.trim()) {
+        Some(algorithm) if !algorithm.is_symmetric() => Ok(algorithm),
+        _ => Err(format!(
+            "CLIENTCREDS_KEY_ALGORITHM: `{text}` is not a signing algorithm for published keys: \
+             use EdDSA (the default), ES256, ES384, RS256 or PS256"
+        )),
+    }
+}
+
 /// `CLIENTCREDS_SERVE_THREADS`: 1 to [`MAX_SERVE_THREADS`]; unset, `default`.
 fn serve_threads(text: Option<&str>, default: usize) -> Result<usize, String> {
     let Some(text) = text else {
@@ -524,6 +547,26 @@ fn serve_threads(text: Option<&str>, default: usize) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_algorithm_from_the_environment() {
+        assert_eq!(key_algorithm(None, Algorithm::EdDSA), Ok(Algorithm::EdDSA));
+        assert_eq!(
+            key_algorithm(Some("ES256"), Algorithm::EdDSA),
+            Ok(Algorithm::ES256)
+        );
+        assert_eq!(
+            key_algorithm(Some("RS256"), Algorithm::EdDSA),
+            Ok(Algorithm::RS256)
+        );
+        for bad in ["HS256", "none", "es256", "RSA"] {
+            let error = key_algorithm(Some(bad), Algorithm::EdDSA).unwrap_err();
+            assert!(
+                error.contains("CLIENTCREDS_KEY_ALGORITHM") && error.contains("ES256"),
+                "{error}"
+            );
+        }
+    }
 
     #[test]
     fn serve_threads_from_the_environment() {
