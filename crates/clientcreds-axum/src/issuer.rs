@@ -156,7 +156,7 @@ impl Issuer {
     /// the admin API under `/admin/v1`.
     pub fn router(&self) -> Router {
         let router = Router::new()
-            .nest("/oauth", self.oauth.endpoints())
+            .merge(self.oauth.endpoints_at("/oauth"))
             .merge(self.oauth.well_known());
         match &self.admin {
             Some(admin) => router.nest("/admin/v1", admin.router()),

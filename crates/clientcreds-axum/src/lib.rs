@@ -57,7 +57,7 @@
 //! let oauth = OAuthRoutes::new(tokens, verifier);
 //! let admins = BearerTokens::new()?.with("root-token", Actor::platform_admin("root"));
 //! let app: axum::Router = axum::Router::new()
-//!     .nest("/oauth", oauth.endpoints())
+//!     .merge(oauth.endpoints_at("/oauth"))
 //!     .merge(oauth.well_known())
 //!     .nest("/admin/v1", AdminApi::new(registry, admins).router());
 //! // Served with the peer address, which the failure throttle keys on:

@@ -179,8 +179,17 @@ impl OAuthRoutes {
     /// axum::Router::new().merge(routes.endpoints_at("/oauth")).merge(routes.well_known())
     /// # }
     /// ```
+    ///
+    /// # Panics
+    /// As axum's `Router::route`, when the prefix makes an invalid route
+    /// (a `{` or `*` in it). Slashes around it are optional.
     pub fn endpoints_at(&self, prefix: &str) -> Router {
-        let prefix = prefix.trim_end_matches('/');
+        let trimmed = prefix.trim_matches('/');
+        let prefix = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        };
         Router::new()
             .route(&format!("{prefix}/token"), post(token))
             .route(&format!("{prefix}/introspect"), post(introspect))

@@ -214,3 +214,57 @@ async fn routers_work_under_prefixes_with_the_hosts_authentication() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
 }
+
+/// `OAuthRoutes::endpoints_at`: the same routes as nesting `endpoints()`,
+/// merged at their full paths; slashes around the prefix are optional.
+#[tokio::test]
+async fn endpoints_at_a_prefix_serve_the_token_endpoint() {
+    let hasher = SecretHasher::hmac_sha256(PepperKey::new("k1", &[9; 32]).unwrap()).unwrap();
+    let registry =
+        Arc::new(Registry::new(Arc::new(MemoryStore::new()), hasher, Policy::default()).unwrap());
+    let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA).unwrap()));
+    let tokens = TokenService::new(
+        registry.clone(),
+        TokenIssuer::new(keys.clone(), ISSUER),
+        API,
+    );
+    let verifier = Arc::new(TokenVerifier::new(keys, Validation::new(ISSUER, API)));
+    let oauth = OAuthRoutes::new(tokens, verifier);
+    let issued = registry
+        .create(
+            &Actor::System,
+            &TenantId::new("acme").unwrap(),
+            clientcreds_registry::NewClient::named("svc"),
+        )
+        .await
+        .unwrap()
+        .credentials;
+    let app = axum::Router::new()
+        .merge(oauth.endpoints_at("tenant-y/auth/"))
+        .merge(oauth.endpoints_at("/other"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = reqwest::Client::new();
+    for path in ["tenant-y/auth/token", "other/token"] {
+        let response = http
+            .post(format!("http://{addr}/{path}"))
+            .basic_auth(
+                &issued.client_id,
+                Some(issued.client_secret.expose_secret()),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+    }
+    let response = http
+        .post(format!("http://{addr}/tenant-y/auth/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

@@ -5,7 +5,11 @@
 //! OAuth routes and admin API mounted at `/oauth`, `/.well-known` and
 //! `/admin/v1`, `clientcreds-console`'s admin console at `/console` (behind
 //! a sign-in with the same admin tokens), next to a demo API behind the
-//! bearer layer. `main.rs` serves it.
+//! bearer layer. [`Server::serve`] serves it on serving threads of their
+//! own (one single-threaded runtime each, connections handed round-robin:
+//! no request wakes another thread), and `main.rs` calls that, with the
+//! log lines written in batches ([`log::BatchedLog`]) and mimalloc as the
+//! allocator: docs/PERFORMANCE.md has what each is worth.
 //!
 //! Key material is durable: the master keys come from
 //! `CLIENTCREDS_MASTER_KEYS` (required with a database), the pepper of
