@@ -65,7 +65,8 @@ impl Server {
     ///
     /// The serving threads' runtimes stay up until the queue is written:
     /// a database connection opened by a request lives on the runtime
-    /// that opened it.
+    /// that opened it. For the same reason, serve once and then drop the
+    /// server: its pool may still hold connections of those runtimes.
     ///
     /// # Errors
     /// A runtime or thread that cannot be started.
@@ -153,10 +154,14 @@ async fn accept(listener: &TcpListener, handoffs: &[Handoff], shutdown: impl Fut
                             continue;
                         }
                     };
-                    if let Some(handoff) = handoffs.get(next % handoffs.len()) {
-                        let _ = handoff.send((stream, peer));
-                    }
+                    let n = next % handoffs.len().max(1);
                     next = next.wrapping_add(1);
+                    if let Some(handoff) = handoffs.get(n)
+                        && handoff.send((stream, peer)).is_err()
+                    {
+                        // Only a panic ends a serving thread early.
+                        tracing::error!(thread = n, %peer, "a serving thread has stopped: connection closed");
+                    }
                 }
                 Err(error) if is_connection_error(&error) => {}
                 Err(error) => {
