@@ -111,6 +111,31 @@ impl Shared {
     }
 }
 
+/// Shows how much waits (when the buffer is free), never the lines.
+impl std::fmt::Debug for BatchedLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `try_lock`: never wait on (or deadlock with) a writer.
+        let waiting = self.shared.pending.try_lock().map(|p| p.len()).ok();
+        f.debug_struct("BatchedLog")
+            .field("waiting_bytes", &waiting)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for LogGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogGuard").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for LogLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogLine")
+            .field("urgent", &self.urgent)
+            .finish_non_exhaustive()
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a buffer leaves bytes, never a broken invariant.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
