@@ -383,6 +383,10 @@ pub(crate) fn spawn_every<T, F, Fut>(
 /// One structured line per request: method, path, status, time. Never a
 /// header or a body, so never a secret or a token.
 async fn log_request(request: Request, next: Next) -> Response {
+    // Below info, nothing is copied or timed.
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return next.run(request).await;
+    }
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let started = Instant::now();
     let response = next.run(request).await;
