@@ -180,11 +180,22 @@ impl OAuthRoutes {
     /// # }
     /// ```
     ///
+    /// Slashes around the prefix are optional. It is a literal path: a
+    /// prefix with route syntax in it (`{id}`, or a segment starting with
+    /// `:` or `*`) is refused.
+    ///
     /// # Panics
-    /// As axum's `Router::route`, when the prefix makes an invalid route
-    /// (a `{` or `*` in it). Slashes around it are optional.
+    /// On such a prefix, as axum's `Router::route` does on an invalid
+    /// route: it is the host's constant, not request input.
     pub fn endpoints_at(&self, prefix: &str) -> Router {
         let trimmed = prefix.trim_matches('/');
+        assert!(
+            !trimmed.contains(['{', '}'])
+                && !trimmed
+                    .split('/')
+                    .any(|segment| segment.starts_with([':', '*'])),
+            "OAuthRoutes::endpoints_at: `{prefix}` is not a literal path prefix"
+        );
         let prefix = if trimmed.is_empty() {
             String::new()
         } else {

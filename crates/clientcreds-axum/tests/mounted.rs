@@ -268,3 +268,15 @@ async fn endpoints_at_a_prefix_serve_the_token_endpoint() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+#[test]
+#[should_panic(expected = "not a literal path prefix")]
+fn endpoints_at_refuses_route_syntax_in_the_prefix() {
+    let hasher = SecretHasher::hmac_sha256(PepperKey::new("k1", &[9; 32]).unwrap()).unwrap();
+    let registry =
+        Arc::new(Registry::new(Arc::new(MemoryStore::new()), hasher, Policy::default()).unwrap());
+    let keys = Arc::new(KeySet::new(SigningKey::generate(Algorithm::EdDSA).unwrap()));
+    let tokens = TokenService::new(registry, TokenIssuer::new(keys.clone(), ISSUER), API);
+    let verifier = Arc::new(TokenVerifier::new(keys, Validation::new(ISSUER, API)));
+    let _ = OAuthRoutes::new(tokens, verifier).endpoints_at("/{tenant}/auth");
+}

@@ -23,6 +23,7 @@ mod config;
 mod console;
 pub mod log;
 mod serve;
+pub use serve::DRAIN_TIMEOUT;
 mod storage;
 mod warnings;
 

@@ -45,15 +45,18 @@ struct Output {
     spare: Vec<u8>,
 }
 
-/// Writes what is waiting when dropped, and ends the flushing thread.
-#[must_use = "dropping the guard writes the log and stops the flushing thread"]
+/// Writes what is waiting when dropped. The flushing thread ends once
+/// every [`BatchedLog`] is gone too (a global subscriber keeps one for the
+/// life of the process, so lines logged after the guard still go out
+/// within [`FLUSH_EVERY`] while the process runs).
+#[must_use = "dropping the guard writes what is waiting"]
 pub struct LogGuard {
     log: BatchedLog,
 }
 
 impl BatchedLog {
     /// A log writing to standard output, flushed by a thread of its own
-    /// every [`FLUSH_EVERY`] for as long as the guard lives.
+    /// every [`FLUSH_EVERY`] for as long as a [`BatchedLog`] lives.
     pub fn stdout() -> io::Result<(Self, LogGuard)> {
         Self::new(Box::new(io::stdout()), FLUSH_EVERY)
     }

@@ -21,9 +21,9 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-// The accepting loop and background work; requests run on the serving
-// threads.
-#[tokio::main(flavor = "current_thread")]
+// The accepting loop and background work (key generation included, which
+// must not stall accepting); requests run on the serving threads.
+#[tokio::main]
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
@@ -79,14 +79,28 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, %issuer, %audience, threads, "listening");
     // Serving threads of their own (`Server::serve`); this runtime accepts
-    // and runs the background work. On Ctrl-C: open requests finish, and
-    // the activity still queued is written before exiting.
-    server
-        .serve(listener, threads, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // and runs the background work. On Ctrl-C or SIGTERM (what container
+    // runtimes send): open requests finish, and the activity still queued
+    // is written before exiting.
+    let stop = stop_signal()?;
+    server.serve(listener, threads, stop).await?;
     Ok(())
+}
+
+/// Completes on the first Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stopping: open requests finish, then the queued activity is written");
+    })
 }
 
 /// Prints one `id:base64url` entry: the output is the secret, meant for the

@@ -5,10 +5,13 @@
 //! another, and under load that is a futex call, an inter-processor
 //! interrupt and a context switch per request: about a tenth of a token's
 //! time on two cores. Here a connection lives on one thread from accept to
-//! close, so a request never wakes another thread; only accepting does
-//! (once per connection, not per request). The price: a connection is not
-//! moved off a busy thread, which suits short requests (tokens, keys,
-//! admin calls) and is why the default is one thread per core.
+//! close, so a request answered from memory (a token with the
+//! authentication cache warm) never wakes another thread; accepting does,
+//! once per connection. A database connection is driven by the runtime
+//! that opened it, so a request that reaches the database may. The price:
+//! a connection is not moved off a busy thread, which suits short requests
+//! (tokens, keys, admin calls) and is why the default is one thread per
+//! core.
 
 use std::future::Future;
 use std::io;
@@ -22,12 +25,21 @@ use tokio::sync::{mpsc, watch};
 use crate::Server;
 
 /// Accepted connections for one serving thread.
-type Handoff = mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>;
+type Handoff = mpsc::Sender<(std::net::TcpStream, SocketAddr)>;
+
+/// Connections accepted but not yet taken by a serving thread, per thread:
+/// beyond this, accepting waits and new connections queue in the kernel's
+/// backlog.
+const HANDOFF_QUEUE: usize = 256;
+
+/// How long a shutdown waits for open requests before writing the queued
+/// activity anyway and returning.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The listener a serving thread's `axum::serve` reads: connections the
 /// accepting task hands it.
 struct HandedOver {
-    incoming: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
+    incoming: mpsc::Receiver<(std::net::TcpStream, SocketAddr)>,
     local: SocketAddr,
 }
 
@@ -58,10 +70,11 @@ impl Listener for HandedOver {
 impl Server {
     /// Serves [`Server::router`] on `listener` with `threads` serving
     /// threads (see [`crate::Config::serve_threads`]) until `shutdown`
-    /// completes; then lets open requests finish, writes what is still
-    /// queued ([`Server::shutdown`]), and returns. Connections carry the
-    /// peer's address (`ConnectInfo<SocketAddr>`, which the failure
-    /// throttles key on) and `TCP_NODELAY`.
+    /// completes; then closes the listener, lets open requests finish (for
+    /// at most [`DRAIN_TIMEOUT`]), writes what is still queued
+    /// ([`Server::shutdown`]), and returns. Connections carry the peer's
+    /// address (`ConnectInfo<SocketAddr>`, which the failure throttles key
+    /// on) and `TCP_NODELAY`.
     ///
     /// The serving threads' runtimes stay up until the queue is written:
     /// a database connection opened by a request lives on the runtime
@@ -77,16 +90,21 @@ impl Server {
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
         let local = listener.local_addr()?;
+        // Every runtime first, so a failure starts no thread.
+        let runtimes = (0..threads.max(1))
+            .map(|_| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            })
+            .collect::<io::Result<Vec<_>>>()?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (release_tx, release_rx) = watch::channel(false);
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<()>();
         let mut handoffs: Vec<Handoff> = Vec::new();
         let mut joins: Vec<JoinHandle<()>> = Vec::new();
-        for n in 0..threads.max(1) {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let (handoff, incoming) = mpsc::unbounded_channel();
+        for (n, runtime) in runtimes.into_iter().enumerate() {
+            let (handoff, incoming) = mpsc::channel(HANDOFF_QUEUE);
             handoffs.push(handoff);
             let app = self
                 .router()
@@ -125,21 +143,39 @@ impl Server {
         }
         drop(done_tx);
 
-        accept(&listener, &handoffs, shutdown).await;
-        drop(handoffs);
+        accept(&listener, handoffs, shutdown).await;
+        // New connections are refused from now on, not left in the backlog.
+        drop(listener);
         let _ = stop_tx.send(true);
-        // Every thread's open requests answered.
-        while done_rx.recv().await.is_some() {}
+        // Every thread's open requests answered, or the deadline passed.
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while done_rx.recv().await.is_some() {}
+        })
+        .await
+        .is_ok();
         // Write the activity still queued, then let the runtimes go.
         self.shutdown().await;
         let _ = release_tx.send(true);
-        join_all(joins).await;
+        if drained {
+            join_all(joins).await;
+        } else {
+            tracing::warn!(
+                "requests were still open {}s after the shutdown began: exiting without them",
+                DRAIN_TIMEOUT.as_secs()
+            );
+        }
         Ok(())
     }
 }
 
-/// Accepts until `shutdown`, handing connections round-robin.
-async fn accept(listener: &TcpListener, handoffs: &[Handoff], shutdown: impl Future<Output = ()>) {
+/// Accepts until `shutdown`, handing connections round-robin; a thread
+/// whose queue is full is passed over, one that stopped is dropped from
+/// the round, and when every queue is full accepting waits for room.
+async fn accept(
+    listener: &TcpListener,
+    mut handoffs: Vec<Handoff>,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut next = 0usize;
     loop {
@@ -154,14 +190,7 @@ async fn accept(listener: &TcpListener, handoffs: &[Handoff], shutdown: impl Fut
                             continue;
                         }
                     };
-                    let n = next % handoffs.len().max(1);
-                    next = next.wrapping_add(1);
-                    if let Some(handoff) = handoffs.get(n)
-                        && handoff.send((stream, peer)).is_err()
-                    {
-                        // Only a panic ends a serving thread early.
-                        tracing::error!(thread = n, %peer, "a serving thread has stopped: connection closed");
-                    }
+                    next = hand_over(&mut handoffs, next, (stream, peer)).await;
                 }
                 Err(error) if is_connection_error(&error) => {}
                 Err(error) => {
@@ -173,6 +202,59 @@ async fn accept(listener: &TcpListener, handoffs: &[Handoff], shutdown: impl Fut
             },
         }
     }
+}
+
+/// Gives `connection` to the first thread from `next` on with room; the
+/// index to start from next time.
+async fn hand_over(
+    handoffs: &mut Vec<Handoff>,
+    next: usize,
+    mut connection: (std::net::TcpStream, SocketAddr),
+) -> usize {
+    use mpsc::error::TrySendError;
+    let mut tried = 0;
+    while !handoffs.is_empty() {
+        let n = next.wrapping_add(tried) % handoffs.len();
+        let Some(handoff) = handoffs.get(n) else {
+            break;
+        };
+        if tried >= handoffs.len() {
+            // Every queue is full: wait for this one.
+            match handoff.send(connection).await {
+                Ok(()) => return n.wrapping_add(1),
+                Err(mpsc::error::SendError(back)) => {
+                    connection = back;
+                    stopped(handoffs, n);
+                    tried = 0;
+                    continue;
+                }
+            }
+        }
+        match handoff.try_send(connection) {
+            Ok(()) => return n.wrapping_add(1),
+            Err(TrySendError::Full(back)) => {
+                connection = back;
+                tried += 1;
+            }
+            Err(TrySendError::Closed(back)) => {
+                connection = back;
+                stopped(handoffs, n);
+            }
+        }
+    }
+    tracing::error!(peer = %connection.1, "no serving thread is left: connection closed");
+    next
+}
+
+/// Takes a stopped thread (only a panic ends one early) out of the round.
+fn stopped(handoffs: &mut Vec<Handoff>, n: usize) {
+    if n < handoffs.len() {
+        handoffs.remove(n);
+    }
+    tracing::error!(
+        left = handoffs.len(),
+        "a serving thread has stopped: its connections go to the others"
+    );
 }
 
 /// Errors of one connection (the peer left before it was accepted).

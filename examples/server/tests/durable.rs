@@ -297,3 +297,46 @@ async fn in_memory_without_master_keys_warns_and_generate_prints_an_entry() {
     let keys = clientcreds_secret::MasterKeys::parse(entry.trim()).unwrap();
     assert_eq!(keys.current_id(), "2027-01");
 }
+
+/// SIGTERM (what container runtimes send) stops the server gracefully:
+/// it exits with success, and the issuance counts still queued in memory
+/// are in the database afterwards.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_gracefully_and_writes_the_queued_counts() {
+    let url = fresh_postgres().await;
+    let mut server = start(Some(&url), Some(K1), &[]).await;
+    let (id, secret) = server.create_client("sigterm").await;
+    for _ in 0..3 {
+        server.token(&id, &secret).await.unwrap();
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exit after SIGTERM: {}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit}: {}", server.output());
+    assert!(server.output().contains("stopping"), "{}", server.output());
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let issued: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(count), 0)::BIGINT FROM clientcreds_activity_counts \
+         WHERE client_id = $1 AND reason = ''",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(issued, 3);
+}
