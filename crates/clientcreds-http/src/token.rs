@@ -205,9 +205,10 @@ impl TokenRequestParser {
             limit: Some(limit),
         };
         self.limits.check(Field::Body, body.len()).map_err(over)?;
-        let content_type = headers.get_all(CONTENT_TYPE).iter().collect::<Vec<_>>();
-        let form_type = match content_type.as_slice() {
-            [one] => one
+        // Exactly one Content-Type (none or several: not a form).
+        let mut content_type = headers.get_all(CONTENT_TYPE).iter();
+        let form_type = match (content_type.next(), content_type.next()) {
+            (Some(one), None) => one
                 .to_str()
                 .ok()
                 .and_then(|v| v.split(';').next())
@@ -367,11 +368,11 @@ impl TokenRequestParser {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<ClientCredentials>, RejectedTokenRequest> {
-        let values: Vec<&HeaderValue> = headers.get_all(AUTHORIZATION).iter().collect();
-        let value = match values.as_slice() {
-            [] => return Ok(None),
-            [one] => *one,
-            _ => {
+        let mut values = headers.get_all(AUTHORIZATION).iter();
+        let value = match (values.next(), values.next()) {
+            (None, _) => return Ok(None),
+            (Some(one), None) => one,
+            (Some(_), Some(_)) => {
                 return Err(RejectedTokenRequest {
                     error: TokenError {
                         code: TokenErrorCode::InvalidRequest,

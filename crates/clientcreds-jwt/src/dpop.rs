@@ -3,6 +3,8 @@
 //! single-use record and server nonces are the receiver's (they need
 //! state); [`CheckedProof`] hands back what they need.
 
+use std::fmt;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::Serialize;
@@ -74,8 +76,8 @@ pub enum DpopError {
     Binding,
 }
 
-/// What a receiver expects of a proof.
-#[derive(Debug, Clone)]
+/// What a receiver expects of a proof. `Debug` shows no access token.
+#[derive(Clone)]
 pub struct ProofCheck<'a> {
     /// The request's method (`POST`, `GET`, ...).
     pub method: &'a str,
@@ -92,6 +94,20 @@ pub struct ProofCheck<'a> {
     pub leeway: Duration,
     /// The instant of checking.
     pub now: OffsetDateTime,
+}
+
+impl fmt::Debug for ProofCheck<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProofCheck")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("access_token", &self.access_token.map(|_| REDACTED))
+            .field("algorithms", &self.algorithms)
+            .field("max_age", &self.max_age)
+            .field("leeway", &self.leeway)
+            .field("now", &self.now)
+            .finish()
+    }
 }
 
 /// A proof that passed [`check_proof`]: what the receiver still needs.
@@ -242,8 +258,9 @@ struct ProofClaims<'a> {
     nonce: Option<&'a str>,
 }
 
-/// What a proof is for: see [`make_proof`].
-#[derive(Debug, Clone, Copy)]
+/// What a proof is for: see [`make_proof`]. `Debug` shows no access
+/// token.
+#[derive(Clone, Copy)]
 pub struct ProofRequest<'a> {
     /// The request's method.
     pub method: &'a str,
@@ -258,6 +275,22 @@ pub struct ProofRequest<'a> {
     /// A unique id for this proof (`jti`; 128 random bits recommended).
     pub jti: &'a str,
 }
+
+impl fmt::Debug for ProofRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProofRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("access_token", &self.access_token.map(|_| REDACTED))
+            .field("nonce", &self.nonce)
+            .field("now", &self.now)
+            .field("jti", &self.jti)
+            .finish()
+    }
+}
+
+/// What `Debug` shows instead of an access token.
+const REDACTED: &str = "[redacted]";
 
 /// Signs a proof with `key` (its public JWK in the header) for `request`.
 ///
@@ -306,6 +339,27 @@ mod tests {
             max_age: Duration::seconds(60),
             leeway: Duration::seconds(5),
             now: at(now),
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_access_token() {
+        let token = "eyJhbGciOiJFZERTQSJ9.secret-token-body.sig";
+        let check = ProofCheck {
+            access_token: Some(token),
+            ..check(0)
+        };
+        let request = ProofRequest {
+            method: "GET",
+            url: "https://api.example.com/x",
+            access_token: Some(token),
+            nonce: None,
+            now: at(0),
+            jti: "j",
+        };
+        for shown in [format!("{check:?}"), format!("{request:?}")] {
+            assert!(!shown.contains("secret-token-body"), "{shown}");
+            assert!(shown.contains("[redacted]"), "{shown}");
         }
     }
 

@@ -152,20 +152,25 @@ impl TokenResponse {
             token_type: &'a str,
         }
         let token = self.access_token.expose();
-        let mut out = Vec::with_capacity(token.len() + self.scope.len() + 80);
         let body = Body {
             access_token: token,
             expires_in: self.expires_in,
             scope: &self.scope,
             token_type: self.token_type,
         };
-        // Strings and an integer always serialize, and serde_json writes
-        // UTF-8: neither fallback is reachable.
-        if serde_json::to_writer(&mut out, &body).is_err() {
-            return String::new();
-        }
-        String::from_utf8(out).unwrap_or_default()
+        json_body(&body, token.len() + self.scope.len() + 80)
     }
+}
+
+/// `body` as JSON in one buffer of `capacity` (no intermediate value).
+/// Strings and integers always serialize, and `serde_json` writes UTF-8:
+/// neither fallback is reachable.
+fn json_body(body: &impl serde::Serialize, capacity: usize) -> String {
+    let mut out = Vec::with_capacity(capacity);
+    if serde_json::to_writer(&mut out, body).is_err() {
+        return String::new();
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// An RFC 6749 §5.2 error code (plus RFC 8707's `invalid_target` and the
@@ -255,8 +260,16 @@ impl TokenError {
     /// The JSON body of the error response.
     #[must_use]
     pub fn to_json(&self) -> String {
-        serde_json::json!({ "error": self.code.as_str(), "error_description": self.description })
-            .to_string()
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            error: &'a str,
+            error_description: &'a str,
+        }
+        let body = Body {
+            error: self.code.as_str(),
+            error_description: self.description,
+        };
+        json_body(&body, self.description.len() + 64)
     }
 }
 
@@ -383,7 +396,9 @@ impl TokenService {
         // One instant for the token's `iat` and its activity entry.
         let now = self.registry.now();
         let outcome = self.exchange_inner(&request, now).await;
-        let source = request.source.map(|s| s.address().to_string());
+        // Formatted only where it is counted: never for the refusals that
+        // authenticated no client (floods, which must stay cheapest).
+        let source = || request.source.map(|s| s.address().to_string());
         let store = self.registry.store();
         // Advisory: the activity log never decides a token. Issuance is
         // counted (per client, secret, source and minute), never stored
@@ -428,7 +443,7 @@ impl TokenService {
                     tenant,
                     client_id,
                     secret_id: None,
-                    source,
+                    source: source(),
                     minute: ActivityCount::minute_of(now),
                     outcome: CountedOutcome::Denied {
                         reason: reason.to_owned(),
@@ -444,7 +459,7 @@ impl TokenService {
             client_id: client.client_id().to_owned(),
             // A key from jwks_uri or a federated credential has no id here.
             secret_id: Some(client.secret_id().to_owned()).filter(|id| !id.is_empty()),
-            source,
+            source: source(),
             minute: ActivityCount::minute_of(now),
             outcome: CountedOutcome::Issued,
             count: 1,

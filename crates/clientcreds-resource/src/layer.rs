@@ -289,7 +289,7 @@ impl BearerAuthLayer {
             .get::<RecordedProof>()
             .is_some_and(|r| r.0 == key);
         if !recorded {
-            self.dpop.record(proof, now).await?;
+            self.dpop.record_key(&key, proof.expires_at, now).await?;
             extensions.insert(RecordedProof(key));
         }
         Ok(self.dpop.nonce_source().and_then(|nonces| {
@@ -334,7 +334,7 @@ impl<S> Layer<S> for BearerAuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         BearerAuth {
             inner,
-            config: self.clone(),
+            config: Arc::new(self.clone()),
         }
     }
 }
@@ -343,7 +343,9 @@ impl<S> Layer<S> for BearerAuthLayer {
 #[derive(Clone, Debug)]
 pub struct BearerAuth<S> {
     inner: S,
-    config: BearerAuthLayer,
+    // Behind one `Arc`: a request clones one pointer, not each of the
+    // layer's shared parts.
+    config: Arc<BearerAuthLayer>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S>

@@ -16,6 +16,17 @@ use crate::{Actor, Error, NewClient};
 
 use super::{MAX_ATTEMPTS, Registry};
 
+/// What a change to a client's credentials requires of the client.
+#[derive(Clone, Copy)]
+enum Require {
+    /// Nothing (removals).
+    Nothing,
+    /// This method, or `Invalid` with the message.
+    Method(AuthMethod, &'static str),
+    /// Not revoked, and this method (additions).
+    LiveWith(AuthMethod, &'static str),
+}
+
 /// The most keys (inline) and federated credentials a client may hold.
 pub const MAX_CLIENT_KEYS: usize = 10;
 
@@ -196,28 +207,23 @@ impl Registry {
         client_id: &str,
         key: NewClientKey,
     ) -> Result<(ClientView, String), Error> {
+        let require = Require::LiveWith(
+            AuthMethod::PrivateKeyJwt,
+            "keys belong to private_key_jwt clients; change the method first",
+        );
         let action = AuditAction::AddCredential;
-        self.authorize(actor, tenant, Some(client_id), action)
-            .await?;
-        self.change(actor, tenant, client_id, action, None, |record, now| {
-            if record.status == ClientStatus::Revoked {
-                return Err(Error::Revoked);
-            }
-            if record.auth.method != AuthMethod::PrivateKeyJwt {
-                return Err(Error::invalid(
-                    "token_endpoint_auth_method",
-                    "keys belong to private_key_jwt clients; change the method first",
-                ));
-            }
-            let mut next = record.clone();
-            let kid = push_key(&mut next, &key, now)?;
-            schedule_warnings(&mut next, Some(record), &self.policy.warning_stages, now);
-            next.updated_at = now;
-            let detail = Some(format!("key kid={kid}"));
-            Ok(self
-                .planned_update(record, next, action, detail, now)
-                .map_output(|view| (view, kid)))
-        })
+        self.edit_auth(
+            actor,
+            tenant,
+            client_id,
+            action,
+            require,
+            |next, record, now| {
+                let kid = push_key(next, &key, now)?;
+                schedule_warnings(next, Some(record), &self.policy.warning_stages, now);
+                Ok((format!("key kid={kid}"), kid))
+            },
+        )
         .await
     }
 
@@ -235,20 +241,23 @@ impl Registry {
         kid: &str,
     ) -> Result<ClientView, Error> {
         let action = AuditAction::RemoveCredential;
-        self.authorize(actor, tenant, Some(client_id), action)
-            .await?;
-        self.change(actor, tenant, client_id, action, None, |record, now| {
-            let mut next = record.clone();
-            let before = next.secrets.len();
-            next.secrets.retain(|s| !(s.is_key() && s.secret_id == kid));
-            if next.secrets.len() == before {
-                return Err(Error::NotFound);
-            }
-            next.updated_at = now;
-            let detail = Some(format!("key kid={kid}"));
-            Ok(self.planned_update(record, next, action, detail, now))
-        })
+        self.edit_auth(
+            actor,
+            tenant,
+            client_id,
+            action,
+            Require::Nothing,
+            |next, _, _| {
+                let before = next.secrets.len();
+                next.secrets.retain(|s| !(s.is_key() && s.secret_id == kid));
+                if next.secrets.len() == before {
+                    return Err(Error::NotFound);
+                }
+                Ok((format!("key kid={kid}"), ()))
+            },
+        )
         .await
+        .map(|(view, ())| view)
     }
 
     /// Adds a federated credential to a `federated_jwt` client. Returns the
@@ -265,26 +274,17 @@ impl Registry {
         client_id: &str,
         credential: NewFederatedCredential,
     ) -> Result<(ClientView, String), Error> {
+        let require = Require::LiveWith(
+            AuthMethod::FederatedJwt,
+            "federated credentials belong to federated_jwt clients",
+        );
         let action = AuditAction::AddCredential;
-        self.authorize(actor, tenant, Some(client_id), action)
-            .await?;
-        self.change(actor, tenant, client_id, action, None, |record, now| {
-            if record.status == ClientStatus::Revoked {
-                return Err(Error::Revoked);
-            }
-            if record.auth.method != AuthMethod::FederatedJwt {
-                return Err(Error::invalid(
-                    "token_endpoint_auth_method",
-                    "federated credentials belong to federated_jwt clients",
-                ));
-            }
-            let mut next = record.clone();
-            let id = self.push_federated(&mut next, &credential, now)?;
-            next.updated_at = now;
-            let detail = Some(format!("federated id={id} issuer={}", credential.issuer));
-            Ok(self
-                .planned_update(record, next, action, detail, now)
-                .map_output(|view| (view, id)))
+        self.edit_auth(actor, tenant, client_id, action, require, |next, _, now| {
+            let id = self.push_federated(next, &credential, now)?;
+            Ok((
+                format!("federated id={id} issuer={}", credential.issuer),
+                id,
+            ))
         })
         .await
     }
@@ -302,20 +302,23 @@ impl Registry {
         id: &str,
     ) -> Result<ClientView, Error> {
         let action = AuditAction::RemoveCredential;
-        self.authorize(actor, tenant, Some(client_id), action)
-            .await?;
-        self.change(actor, tenant, client_id, action, None, |record, now| {
-            let mut next = record.clone();
-            let before = next.auth.federated.len();
-            next.auth.federated.retain(|f| f.id != id);
-            if next.auth.federated.len() == before {
-                return Err(Error::NotFound);
-            }
-            next.updated_at = now;
-            let detail = Some(format!("federated id={id}"));
-            Ok(self.planned_update(record, next, action, detail, now))
-        })
+        self.edit_auth(
+            actor,
+            tenant,
+            client_id,
+            action,
+            Require::Nothing,
+            |next, _, _| {
+                let before = next.auth.federated.len();
+                next.auth.federated.retain(|f| f.id != id);
+                if next.auth.federated.len() == before {
+                    return Err(Error::NotFound);
+                }
+                Ok((format!("federated id={id}"), ()))
+            },
+        )
         .await
+        .map(|(view, ())| view)
     }
 
     /// Sets or clears a `private_key_jwt` client's `jwks_uri`.
@@ -331,24 +334,59 @@ impl Registry {
         client_id: &str,
         jwks_uri: Option<String>,
     ) -> Result<ClientView, Error> {
+        let require = Require::Method(
+            AuthMethod::PrivateKeyJwt,
+            "jwks_uri belongs to private_key_jwt clients",
+        );
         let action = AuditAction::Update;
-        self.authorize(actor, tenant, Some(client_id), action)
-            .await?;
-        self.change(actor, tenant, client_id, action, None, |record, now| {
-            if record.auth.method != AuthMethod::PrivateKeyJwt {
-                return Err(Error::invalid(
-                    "token_endpoint_auth_method",
-                    "jwks_uri belongs to private_key_jwt clients",
-                ));
-            }
-            let mut next = record.clone();
+        self.edit_auth(actor, tenant, client_id, action, require, |next, _, _| {
             next.auth.jwks_uri = match &jwks_uri {
                 Some(uri) => Some(self.check_fetchable("jwks_uri", uri)?),
                 None => None,
             };
+            Ok((
+                format!("jwks_uri={}", jwks_uri.as_deref().unwrap_or("-")),
+                (),
+            ))
+        })
+        .await
+        .map(|(view, ())| view)
+    }
+
+    /// One audited change to a client's credentials: authorizes, checks
+    /// what `require` says, lets `edit` change a copy of the record (it
+    /// returns the audit detail and its output), stamps it, and commits.
+    async fn edit_auth<T>(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: &str,
+        action: AuditAction,
+        require: Require,
+        edit: impl Fn(&mut ClientRecord, &ClientRecord, OffsetDateTime) -> Result<(String, T), Error>,
+    ) -> Result<(ClientView, T), Error> {
+        self.authorize(actor, tenant, Some(client_id), action)
+            .await?;
+        self.change(actor, tenant, client_id, action, None, |record, now| {
+            let (method, message) = match require {
+                Require::Nothing => (None, ""),
+                Require::Method(method, message) => (Some(method), message),
+                Require::LiveWith(method, message) => {
+                    if record.status == ClientStatus::Revoked {
+                        return Err(Error::Revoked);
+                    }
+                    (Some(method), message)
+                }
+            };
+            if method.is_some_and(|method| record.auth.method != method) {
+                return Err(Error::invalid("token_endpoint_auth_method", message));
+            }
+            let mut next = record.clone();
+            let (detail, output) = edit(&mut next, record, now)?;
             next.updated_at = now;
-            let detail = Some(format!("jwks_uri={}", jwks_uri.as_deref().unwrap_or("-")));
-            Ok(self.planned_update(record, next, action, detail, now))
+            Ok(self
+                .planned_update(record, next, action, Some(detail), now)
+                .map_output(|view| (view, output)))
         })
         .await
     }

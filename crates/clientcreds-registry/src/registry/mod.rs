@@ -705,6 +705,30 @@ impl Registry {
         Ok(true)
     }
 
+    /// A platform admin's read of a tenant's activity is itself audited
+    /// (`what` is the audit detail); a tenant's own admins' reads are not.
+    async fn audit_platform_read(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        client_id: Option<&str>,
+        what: &str,
+    ) -> Result<(), Error> {
+        if matches!(actor, Actor::PlatformAdmin { .. }) {
+            let event = self.event(
+                actor,
+                tenant,
+                client_id,
+                AuditAction::Read,
+                AuditOutcome::Success,
+                Some(what.to_owned()),
+                self.now(),
+            );
+            self.store.append_audit(event).await?;
+        }
+        Ok(())
+    }
+
     /// A tenant's audit trail, oldest first, after `after_seq`.
     ///
     /// # Errors
@@ -760,18 +784,8 @@ impl Registry {
         {
             return Ok(Vec::new());
         }
-        if matches!(actor, Actor::PlatformAdmin { .. }) {
-            let event = self.event(
-                actor,
-                tenant,
-                client_id,
-                AuditAction::Read,
-                AuditOutcome::Success,
-                Some("activity".to_owned()),
-                self.now(),
-            );
-            self.store.append_audit(event).await?;
-        }
+        self.audit_platform_read(actor, tenant, client_id, "activity")
+            .await?;
         let query = ActivityQuery {
             tenant: tenant.clone(),
             client_id: client_id.map(str::to_owned),

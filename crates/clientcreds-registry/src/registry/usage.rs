@@ -1,7 +1,7 @@
 //! The activity log's aggregate: tokens issued and refusals counted per
 //! client, secret, source and minute.
 
-use clientcreds_store::{ActivityCount, ActivityCountQuery, AuditAction, AuditOutcome, TenantId};
+use clientcreds_store::{ActivityCount, ActivityCountQuery, TenantId};
 use time::OffsetDateTime;
 
 use crate::{Actor, Error};
@@ -49,18 +49,8 @@ impl Registry {
         {
             return Err(Error::invalid("since", "must not be after until"));
         }
-        if matches!(actor, Actor::PlatformAdmin { .. }) {
-            let event = self.event(
-                actor,
-                tenant,
-                client_id,
-                AuditAction::Read,
-                AuditOutcome::Success,
-                Some("activity_counts".to_owned()),
-                self.now(),
-            );
-            self.store.append_audit(event).await?;
-        }
+        self.audit_platform_read(actor, tenant, client_id, "activity_counts")
+            .await?;
         let query = ActivityCountQuery {
             tenant: tenant.clone(),
             client_id: client_id.map(str::to_owned),

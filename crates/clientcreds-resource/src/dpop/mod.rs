@@ -283,8 +283,19 @@ impl DpopConfig {
         proof: &CheckedProof,
         now: OffsetDateTime,
     ) -> Result<(), DpopRefusal> {
-        let key = replay_key(proof);
-        if self.replay.first_use(&key, proof.expires_at, now).await? {
+        self.record_key(&replay_key(proof), proof.expires_at, now)
+            .await
+    }
+
+    /// [`DpopConfig::record`] with the proof's replay key already made
+    /// (the layer keeps it, so it is digested once per request).
+    pub(crate) async fn record_key(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), DpopRefusal> {
+        if self.replay.first_use(key, expires_at, now).await? {
             Ok(())
         } else {
             Err(DpopRefusal::Proof(DpopError::Replayed))
