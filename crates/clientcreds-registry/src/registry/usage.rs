@@ -23,7 +23,7 @@ impl Registry {
     ///
     /// A read by someone outside the tenant (a platform administrator) is
     /// recorded in the tenant's audit trail first (action
-    /// [`AuditAction::Read`], detail `activity_counts`).
+    /// [`AuditAction::Read`](clientcreds_store::AuditAction::Read), detail `activity_counts`).
     ///
     /// # Errors
     /// [`Error::NotFound`] if the actor may not see the tenant;
